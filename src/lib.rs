@@ -1,0 +1,80 @@
+//! # hmap — Go's runtime map, rebuilt in Rust for research on incremental resize
+//!
+//! - [What this is](#what-this-is)
+//! - [Guarantees](#guarantees)
+//! - [Research hooks](#research-hooks)
+//! - [Design documents](#design-documents)
+//!
+//! ## What this is
+//! [`HashMap`] mirrors the classic map of Go 1.22 (`runtime/map.go`, used up to Go 1.23): 2^B
+//! buckets of eight slots, a tophash byte per slot, overflow chains with preallocated spare
+//! overflow buckets, load factor 6.5 ([`LoadFactor::Go121`] gives Go 1.21's 6.0), and
+//! *incremental growth*: a growth allocates the new bucket array at once, but entries move one
+//! old chain at a time, at most two chains per write, so no insert ever pays for rehashing the
+//! whole table. The header is `#[repr(C)]` with Go's field offsets ([`header_layout`]).
+//!
+//! ```
+//! use hmap::HashMap;
+//!
+//! let mut map = HashMap::new();
+//! for i in 0..105u64 {
+//!     map.insert(i, i * 10);
+//! }
+//! // The 105th insert started a doubling from B = 4 to B = 5, as in Go 1.22 ...
+//! assert_eq!(map.log2_buckets(), 5);
+//! assert!(map.is_growing());
+//! // ... and the next writes finish it, two old buckets at a time.
+//! for i in 105..130u64 {
+//!     map.insert(i, i * 10);
+//! }
+//! assert!(!map.is_growing());
+//! assert_eq!(map[&42], 420);
+//! ```
+//!
+//! ## Guarantees
+//! - **Iteration** visits every entry exactly once, whatever the growth state, starting at a
+//!   random bucket and slot offset as Go's does.
+//! - **Bounded work per write**: an insert or remove during a growth evacuates at most two old
+//!   chains; reads move nothing. Allocating a bucket array is one `mmap` for large arrays, and
+//!   old arrays are returned to the kernel piecewise as evacuation passes them.
+//! - **Unwinding**: a panicking `Hash`, `Eq` or `Drop` leaves the map consistent and usable;
+//!   entries are never dropped twice (some may leak when a `Drop` panics during `clear`).
+//! - **Logic errors** (a `Hash` inconsistent with `Eq`, a key mutated in place) are confined to
+//!   this map: lookups may miss, but there is no undefined behaviour.
+//! - **Capacity overflow** panics with "capacity overflow" ([`HashMap::with_capacity`],
+//!   [`HashMap::reserve`]) or is an error ([`HashMap::try_reserve`]).
+//!
+//! ## Research hooks
+//! [`HashMap::log2_buckets`] (Go's `B`), [`HashMap::is_growing`], [`HashMap::stats`] (overflow
+//! buckets, spares, evacuation progress) and [`HashMap::header`] (the header's fields as Go
+//! would show them).
+//!
+//! ## Design documents
+//! In the repository's `design/` folder: `ARCHITECTURE.md` (codemap), `go-correspondence.md`
+//! (Go identifier → Rust item, divergences D1…), `incremental-resize.md` (how growth works and
+//! what it costs, measured).
+
+mod debug;
+mod entry;
+mod error;
+mod iter;
+mod map;
+mod raw;
+mod sync;
+
+pub use crate::debug::{header_layout, GrowthKind, HeaderField, HeaderSnapshot, MapStats, HEADER_SIZE};
+pub use crate::error::TryReserveError;
+pub use crate::map::HashMap;
+pub use crate::raw::bucket::SLOTS_PER_BUCKET;
+pub use crate::raw::LoadFactor;
+
+/// The default hasher: foldhash, seeded randomly per map (Go: `hash0`, plus the seed mixed in
+/// by the map itself, which is renewed whenever the map becomes empty).
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// The types of [`HashMap`]'s entry API and iterators, as in `std::collections::hash_map`.
+pub mod hash_map {
+    pub use crate::entry::{Entry, OccupiedEntry, VacantEntry};
+    pub use crate::iter::{Drain, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+    pub use crate::map::HashMap;
+}
