@@ -14,7 +14,7 @@ use core::ptr;
 use super::bucket::{Bucket, SLOTS_PER_BUCKET};
 use super::bucket_array;
 use super::tophash::TopHash;
-use super::{Flags, RawMap};
+use super::{Flags, RawMap, Retired};
 use crate::error::{Fallibility, TryReserveError};
 
 /// The old mark's skip loop reads at most this many heads per call. Go: the 1024 in
@@ -76,6 +76,7 @@ impl<K, V, S> RawMap<K, V, S> {
     /// Capacity overflow or allocation failure, as `fallibility` directs; the map is unchanged.
     pub(crate) fn try_hash_grow(&mut self, bigger: bool, fallibility: Fallibility) -> Result<(), TryReserveError> {
         debug_assert!(!self.is_growing(), "growths never overlap");
+        self.free_retired();
         let new_log2 = self.header.log2_buckets + u8::from(bigger);
         let new = bucket_array::allocate::<K, V>(new_log2, fallibility)?;
         let header = &mut self.header;
@@ -106,9 +107,38 @@ impl<K, V, S> RawMap<K, V, S> {
             // Growth finished. INVARIANT: I2, I6.
             self.header.old_buckets = None;
             self.header.flags.clear(Flags::SAME_SIZE_GROW);
-            // SAFETY: every old chain is evacuated: its entries moved and its separately
-            // allocated overflow buckets freed by `evacuate`; nothing points into the array.
-            unsafe { bucket_array::free(old, old_log2) };
+            // Every old chain is evacuated: its entries moved and its separately allocated
+            // overflow buckets freed by `evacuate`; nothing points into the array any more.
+            if bucket_array::is_mapped::<K, V>(old_log2) {
+                // Unmapping the rest (the last bucket chunk and the spare region) at once would
+                // be this write's pause; hand it to the next writes instead, a chunk each.
+                let next = to * size_of::<Bucket<K, V>>();
+                self.retired = Some(Retired { array: old, log2_buckets: old_log2, next });
+            } else {
+                // SAFETY: unreachable and empty, as above.
+                unsafe { bucket_array::free(old, old_log2) };
+            }
+        }
+    }
+
+    /// Gives back one more chunk of the array retired by the last growth (one per write), and
+    /// frees it once it is all given back.
+    #[inline]
+    pub(crate) fn release_retired_chunk(&mut self) {
+        if let Some(retired) = &mut self.retired {
+            // SAFETY: a retired array is unreachable and empty (see `after_mark_advance`).
+            match unsafe { bucket_array::release_next_chunk(retired.array, retired.log2_buckets, retired.next) } {
+                Some(next) => retired.next = next,
+                None => self.retired = None,
+            }
+        }
+    }
+
+    /// Frees the retired array at once (before a new growth, on clear and on drop).
+    pub(crate) fn free_retired(&mut self) {
+        if let Some(retired) = self.retired.take() {
+            // SAFETY: unreachable and empty (see `after_mark_advance`).
+            unsafe { bucket_array::free(retired.array, retired.log2_buckets) };
         }
     }
 }

@@ -183,6 +183,9 @@ pub(crate) struct Header<K, V> {
 /// Bucket-level invariants B1–B3 are on [`Bucket`].
 pub(crate) struct RawMap<K, V, S> {
     pub(crate) header: Header<K, V>,
+    /// The old array of the last growth while it is given back to the kernel a chunk per write
+    /// (not part of Go's header: Go's garbage collector frees old arrays; D15).
+    pub(crate) retired: Option<Retired<K, V>>,
     pub(crate) hash_builder: S,
     pub(crate) load_factor: LoadFactor,
     /// The map owns its keys and values (drop check).
@@ -195,6 +198,14 @@ unsafe impl<K: Send, V: Send, S: Send> Send for RawMap<K, V, S> {}
 // SAFETY: `&RawMap` only reads (`get`, iteration hand out `&K`/`&V`), so sharing it needs
 // `K: Sync, V: Sync`; no interior mutability is reachable through `&self`.
 unsafe impl<K: Sync, V: Sync, S: Sync> Sync for RawMap<K, V, S> {}
+
+/// An old bucket array after its growth ended: empty, unreachable, partly given back.
+pub(crate) struct Retired<K, V> {
+    pub(crate) array: NonNull<Bucket<K, V>>,
+    pub(crate) log2_buckets: u8,
+    /// Byte offset of the next chunk to give back.
+    pub(crate) next: usize,
+}
 
 /// Mixes the per-map seed into a hash (see `design/go-correspondence.md`, D5): a folded
 /// multiply whose low bits depend on every bit of `hash`, so keys that collide in the low bits
@@ -271,6 +282,7 @@ impl<K, V, S> RawMap<K, V, S> {
                 evacuation_mark: 0,
                 spare_overflow: None,
             },
+            retired: None,
             hash_builder,
             load_factor,
             marker: PhantomData,
@@ -552,6 +564,7 @@ impl<K, V, S> RawMap<K, V, S> {
             fn drop(&mut self) {
                 let map = &mut *self.0;
                 map.free_overflow_buckets();
+                map.free_retired();
                 let header = &mut map.header;
                 if let Some(old) = header.old_buckets.take() {
                     let old_log2 = if header.flags.is_set(Flags::SAME_SIZE_GROW) {
@@ -658,6 +671,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         let buckets = self.header.buckets?;
         let top = TopHash::from_hash(hash);
         let mut b = self.chain_for_read(buckets, hash);
+        Bucket::prefetch(b);
         loop {
             // SAFETY: `b` is a live bucket of the chain (B3); matching slots are full, so their
             // keys are initialized (B1).
@@ -693,6 +707,8 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         if self.is_growing() {
             // UNWIND: a panicking Hash inside evacuate leaves that chain unevacuated (grow.rs).
             self.grow_work(hash as usize & bucket_mask(self.header.log2_buckets));
+        } else {
+            self.release_retired_chunk();
         }
     }
 
@@ -821,6 +837,7 @@ impl<K, V, S> Drop for RawMap<K, V, S> {
             fn drop(&mut self) {
                 let map = &mut *self.0;
                 map.free_overflow_buckets();
+                map.free_retired();
                 if let Some(old) = map.header.old_buckets.take() {
                     let old_log2 = map.old_log2_buckets();
                     // SAFETY: entries dropped or leaked, overflow freed; unreachable afterwards.
