@@ -61,8 +61,9 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
 }
 
 /// Owning iterator over `(K, V)`. Made by `HashMap::into_iter`; entries not consumed are
-/// dropped with it.
-pub struct IntoIter<K, V, S> {
+/// dropped with it. Unlike std's it names the hasher type (defaulted, so `IntoIter<K, V>` is the
+/// default-hasher map's), because it owns the map, hasher included.
+pub struct IntoIter<K, V, S = crate::DefaultHashBuilder> {
     raw: RawIntoIter<K, V, S>,
 }
 
@@ -85,7 +86,7 @@ impl<K, V, S> Iterator for IntoIter<K, V, S> {
 
 /// Draining iterator over `(K, V)`. Made by [`HashMap::drain`](crate::HashMap::drain); when it
 /// is dropped the map is empty, with its B kept.
-pub struct Drain<'a, K, V, S> {
+pub struct Drain<'a, K, V, S = crate::DefaultHashBuilder> {
     raw: RawDrain<'a, K, V, S>,
 }
 
@@ -122,12 +123,12 @@ pub struct ValuesMut<'a, K, V> {
 }
 
 /// Owning iterator over `K`. Made by [`HashMap::into_keys`](crate::HashMap::into_keys).
-pub struct IntoKeys<K, V, S> {
+pub struct IntoKeys<K, V, S = crate::DefaultHashBuilder> {
     pub(crate) inner: IntoIter<K, V, S>,
 }
 
 /// Owning iterator over `V`. Made by [`HashMap::into_values`](crate::HashMap::into_values).
-pub struct IntoValues<K, V, S> {
+pub struct IntoValues<K, V, S = crate::DefaultHashBuilder> {
     pub(crate) inner: IntoIter<K, V, S>,
 }
 

@@ -318,9 +318,9 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     }
 }
 
-impl<K, V> Default for HashMap<K, V, DefaultHashBuilder> {
+impl<K, V, S: Default> Default for HashMap<K, V, S> {
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(S::default())
     }
 }
 

@@ -128,7 +128,7 @@ pub(crate) unsafe fn release_evacuated<K, V>(array: NonNull<Bucket<K, V>>, log2_
         return;
     }
     let size = size_of::<Bucket<K, V>>();
-    let base = array.as_ptr() as usize;
+    let base = array.as_ptr().addr();
     // Chunks fully below `to`, and not already fully below `from`.
     let end = (base + to * size) & !(RELEASE_CHUNK - 1);
     let start = ((base + from * size) & !(RELEASE_CHUNK - 1)).max((base + RELEASE_CHUNK - 1) & !(RELEASE_CHUNK - 1));
@@ -160,7 +160,7 @@ pub(crate) unsafe fn release_next_chunk<K, V>(array: NonNull<Bucket<K, V>>, log2
         unsafe { free(array, log2_buckets) };
         return None;
     }
-    let base = array.as_ptr() as usize;
+    let base = array.as_ptr().addr();
     let start = (base + offset) & !(RELEASE_CHUNK - 1);
     let end = (start + RELEASE_CHUNK).min(base + size);
     let start = start.max(base);
@@ -175,8 +175,8 @@ pub(crate) unsafe fn release_next_chunk<K, V>(array: NonNull<Bucket<K, V>>, log2
 pub(crate) fn is_spare<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8, bucket: *const Bucket<K, V>) -> bool {
     let shape = ArrayShape::of_allocated::<K, V>(log2_buckets);
     let size = size_of::<Bucket<K, V>>();
-    let base = array.as_ptr() as usize;
-    let addr = bucket as usize;
+    let base = array.as_ptr().addr();
+    let addr = bucket.addr();
     addr >= base + shape.buckets * size && addr < base + shape.total * size
 }
 

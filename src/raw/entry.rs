@@ -16,6 +16,12 @@ pub(crate) struct RawOccupied<'a, K, V, S> {
     hash: u64,
 }
 
+// SAFETY: the handle is a unique borrow of the map plus the position of one of its slots, so it
+// may move to another thread exactly when `&mut RawMap` may.
+unsafe impl<K, V, S> Send for RawOccupied<'_, K, V, S> where RawMap<K, V, S>: Send {}
+// SAFETY: through `&RawOccupied` only `&K` and `&V` are reachable, as through `&RawMap`.
+unsafe impl<K, V, S> Sync for RawOccupied<'_, K, V, S> where RawMap<K, V, S>: Sync {}
+
 impl<'a, K: Eq + Hash, V, S: BuildHasher> RawOccupied<'a, K, V, S> {
     pub(crate) fn key(&self) -> &K {
         // SAFETY: O1, full slot (B1).

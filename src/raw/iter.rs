@@ -43,6 +43,14 @@ pub(crate) struct RawIter<K, V> {
     remaining: usize,
 }
 
+// SAFETY: a RawIter is a cursor of plain positions; it never dereferences a bucket on its own
+// behalf except to read tophash bytes and links, which no `&`-reachable code writes (R1). Every
+// wrapper that hands out keys or values carries a PhantomData (`&K`/`&V`, `&mut V`) or owns or
+// borrows the RawMap, so the wrappers get std's Send/Sync conditions from those fields.
+unsafe impl<K, V> Send for RawIter<K, V> {}
+// SAFETY: as above; `&RawIter` allows only `len` and `clone`, which read the cursor.
+unsafe impl<K, V> Sync for RawIter<K, V> {}
+
 impl<K, V> RawIter<K, V> {
     /// Starts an iteration over `map`. Go: `mapiterinit`.
     pub(crate) fn new<S>(map: &RawMap<K, V, S>) -> Self {

@@ -11,10 +11,7 @@ thread_local! {
 fn initial_state() -> u64 {
     // std's RandomState draws per-process random keys and varies them per instance, which is all
     // the entropy a research map's seed needs.
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    RandomState::new().hash_one((std::thread::current().id(), time)) | 1
+    RandomState::new().hash_one(std::thread::current().id()) | 1
 }
 
 /// The next 64 random bits (wyrand).
