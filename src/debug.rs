@@ -87,12 +87,42 @@ pub struct HeaderField {
 type H = Header<u64, u64>;
 
 const LAYOUT: [HeaderField; 9] = [
-    HeaderField { name: "count", go_name: "count", offset: offset_of!(H, count), size: size_of::<usize>() },
-    HeaderField { name: "flags", go_name: "flags", offset: offset_of!(H, flags), size: 1 },
-    HeaderField { name: "log2_buckets", go_name: "B", offset: offset_of!(H, log2_buckets), size: 1 },
-    HeaderField { name: "overflow_count", go_name: "noverflow", offset: offset_of!(H, overflow_count), size: 2 },
-    HeaderField { name: "hash0", go_name: "hash0", offset: offset_of!(H, hash0), size: 4 },
-    HeaderField { name: "buckets", go_name: "buckets", offset: offset_of!(H, buckets), size: size_of::<usize>() },
+    HeaderField {
+        name: "count",
+        go_name: "count",
+        offset: offset_of!(H, count),
+        size: size_of::<usize>(),
+    },
+    HeaderField {
+        name: "flags",
+        go_name: "flags",
+        offset: offset_of!(H, flags),
+        size: 1,
+    },
+    HeaderField {
+        name: "log2_buckets",
+        go_name: "B",
+        offset: offset_of!(H, log2_buckets),
+        size: 1,
+    },
+    HeaderField {
+        name: "overflow_count",
+        go_name: "noverflow",
+        offset: offset_of!(H, overflow_count),
+        size: 2,
+    },
+    HeaderField {
+        name: "hash0",
+        go_name: "hash0",
+        offset: offset_of!(H, hash0),
+        size: 4,
+    },
+    HeaderField {
+        name: "buckets",
+        go_name: "buckets",
+        offset: offset_of!(H, buckets),
+        size: size_of::<usize>(),
+    },
     HeaderField {
         name: "old_buckets",
         go_name: "oldbuckets",

@@ -17,13 +17,17 @@ pub struct Iter<'a, K, V> {
 
 impl<'a, K, V> Iter<'a, K, V> {
     pub(crate) fn new<S>(map: &'a RawMap<K, V, S>) -> Self {
-        Self { raw: RawRefIter::new(map) }
+        Self {
+            raw: RawRefIter::new(map),
+        }
     }
 }
 
 impl<K, V> Clone for Iter<'_, K, V> {
     fn clone(&self) -> Self {
-        Self { raw: self.raw.clone() }
+        Self {
+            raw: self.raw.clone(),
+        }
     }
 }
 
@@ -45,7 +49,9 @@ pub struct IterMut<'a, K, V> {
 
 impl<'a, K, V> IterMut<'a, K, V> {
     pub(crate) fn new<S>(map: &'a mut RawMap<K, V, S>) -> Self {
-        Self { raw: RawMutIter::new(map) }
+        Self {
+            raw: RawMutIter::new(map),
+        }
     }
 }
 
@@ -69,7 +75,9 @@ pub struct IntoIter<K, V, S = crate::DefaultHashBuilder> {
 
 impl<K, V, S> IntoIter<K, V, S> {
     pub(crate) fn new(map: RawMap<K, V, S>) -> Self {
-        Self { raw: RawIntoIter::new(map) }
+        Self {
+            raw: RawIntoIter::new(map),
+        }
     }
 }
 
@@ -92,7 +100,9 @@ pub struct Drain<'a, K, V, S = crate::DefaultHashBuilder> {
 
 impl<'a, K, V, S> Drain<'a, K, V, S> {
     pub(crate) fn new(map: &'a mut RawMap<K, V, S>) -> Self {
-        Self { raw: RawDrain::new(map) }
+        Self {
+            raw: RawDrain::new(map),
+        }
     }
 }
 
@@ -134,13 +144,17 @@ pub struct IntoValues<K, V, S = crate::DefaultHashBuilder> {
 
 impl<K, V> Clone for Keys<'_, K, V> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<K, V> Clone for Values<'_, K, V> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -224,18 +238,24 @@ impl<K, V: fmt::Debug> fmt::Debug for Values<'_, K, V> {
 
 impl<K, V: fmt::Debug> fmt::Debug for ValuesMut<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.inner.raw.as_ref_iter().map(|(_, v)| v)).finish()
+        f.debug_list()
+            .entries(self.inner.raw.as_ref_iter().map(|(_, v)| v))
+            .finish()
     }
 }
 
 impl<K: fmt::Debug, V, S> fmt::Debug for IntoKeys<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.inner.raw.as_ref_iter().map(|(k, _)| k)).finish()
+        f.debug_list()
+            .entries(self.inner.raw.as_ref_iter().map(|(k, _)| k))
+            .finish()
     }
 }
 
 impl<K, V: fmt::Debug, S> fmt::Debug for IntoValues<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.inner.raw.as_ref_iter().map(|(_, v)| v)).finish()
+        f.debug_list()
+            .entries(self.inner.raw.as_ref_iter().map(|(_, v)| v))
+            .finish()
     }
 }

@@ -62,7 +62,9 @@ mod map;
 mod raw;
 mod sync;
 
-pub use crate::debug::{header_layout, GrowthKind, HeaderField, HeaderSnapshot, MapStats, HEADER_SIZE};
+pub use crate::debug::{
+    header_layout, GrowthKind, HeaderField, HeaderSnapshot, MapStats, HEADER_SIZE,
+};
 pub use crate::error::TryReserveError;
 pub use crate::map::HashMap;
 pub use crate::raw::bucket::SLOTS_PER_BUCKET;
@@ -75,6 +77,8 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// The types of [`HashMap`]'s entry API and iterators, as in `std::collections::hash_map`.
 pub mod hash_map {
     pub use crate::entry::{Entry, OccupiedEntry, VacantEntry};
-    pub use crate::iter::{Drain, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+    pub use crate::iter::{
+        Drain, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut,
+    };
     pub use crate::map::HashMap;
 }

@@ -85,10 +85,21 @@ impl<K, V, S> HashMap<K, V, S> {
     ///
     /// # Panics
     /// With "capacity overflow" if no bucket array can hold `capacity` entries.
-    pub fn with_capacity_hasher_and_load_factor(capacity: usize, hash_builder: S, load_factor: LoadFactor) -> Self {
-        match RawMap::try_with_capacity(capacity, hash_builder, load_factor, Fallibility::Infallible) {
+    pub fn with_capacity_hasher_and_load_factor(
+        capacity: usize,
+        hash_builder: S,
+        load_factor: LoadFactor,
+    ) -> Self {
+        match RawMap::try_with_capacity(
+            capacity,
+            hash_builder,
+            load_factor,
+            Fallibility::Infallible,
+        ) {
             Ok(raw) => Self { raw },
-            Err(_) => unreachable!("the infallible path panics or aborts instead of returning an error"),
+            Err(_) => {
+                unreachable!("the infallible path panics or aborts instead of returning an error")
+            }
         }
     }
 
@@ -166,17 +177,23 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// An iterator over mutable values.
     pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
-        ValuesMut { inner: self.iter_mut() }
+        ValuesMut {
+            inner: self.iter_mut(),
+        }
     }
 
     /// A consuming iterator over the keys.
     pub fn into_keys(self) -> IntoKeys<K, V, S> {
-        IntoKeys { inner: self.into_iter() }
+        IntoKeys {
+            inner: self.into_iter(),
+        }
     }
 
     /// A consuming iterator over the values.
     pub fn into_values(self) -> IntoValues<K, V, S> {
-        IntoValues { inner: self.into_iter() }
+        IntoValues {
+            inner: self.into_iter(),
+        }
     }
 
     /// Removes every entry, yielding them; entries not consumed are dropped when the iterator
@@ -220,7 +237,11 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     /// # Panics
     /// With "capacity overflow" if the new size overflows.
     pub fn reserve(&mut self, additional: usize) {
-        if self.raw.reserve(additional, Fallibility::Infallible).is_err() {
+        if self
+            .raw
+            .reserve(additional, Fallibility::Infallible)
+            .is_err()
+        {
             unreachable!("the infallible path panics or aborts instead of returning an error");
         }
     }
@@ -334,7 +355,9 @@ impl<K: Clone, V: Clone, S: Clone> Clone for HashMap<K, V, S> {
     /// A structural copy: same B, same seed, same growth state, entries cloned in place.
     /// Go: `maps.Clone` (`mapclone2`).
     fn clone(&self) -> Self {
-        Self { raw: self.raw.clone() }
+        Self {
+            raw: self.raw.clone(),
+        }
     }
 }
 

@@ -123,7 +123,10 @@ impl<K, V> Bucket<K, V> {
             let bytes = bucket.cast::<i8>();
             let mut offset = 64;
             while offset < size_of::<Self>() {
-                #[allow(unused_unsafe, reason = "the intrinsic is safe on newer toolchains only")]
+                #[allow(
+                    unused_unsafe,
+                    reason = "the intrinsic is safe on newer toolchains only"
+                )]
                 // SAFETY: a prefetch never faults and never reads memory architecturally;
                 // `wrapping_add` keeps the address computation free of UB even past the bucket.
                 unsafe {

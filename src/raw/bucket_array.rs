@@ -45,16 +45,23 @@ impl ArrayShape {
         let spare = if log2_buckets >= 4 { buckets >> 4 } else { 0 };
         let total = buckets.checked_add(spare)?;
         let layout = Layout::array::<Bucket<K, V>>(total).ok()?;
-        Some(Self { buckets, total, layout })
+        Some(Self {
+            buckets,
+            total,
+            layout,
+        })
     }
 
     /// The shape of an array that was allocated, so [`ArrayShape::new`] succeeded before.
     pub(crate) fn of_allocated<K, V>(log2_buckets: u8) -> Self {
-        Self::new::<K, V>(log2_buckets).expect("the shape of an allocated array was computed once already")
+        Self::new::<K, V>(log2_buckets)
+            .expect("the shape of an allocated array was computed once already")
     }
 
     fn is_mapped(&self) -> bool {
-        cfg!(all(unix, not(miri))) && self.layout.size() >= MAP_THRESHOLD && self.layout.align() <= 4096
+        cfg!(all(unix, not(miri)))
+            && self.layout.size() >= MAP_THRESHOLD
+            && self.layout.align() <= 4096
     }
 }
 
@@ -63,7 +70,10 @@ impl ArrayShape {
 ///
 /// # Errors
 /// Capacity overflow or allocator failure, as `fallibility` directs.
-pub(crate) fn allocate<K, V>(log2_buckets: u8, fallibility: Fallibility) -> Result<NonNull<Bucket<K, V>>, TryReserveError> {
+pub(crate) fn allocate<K, V>(
+    log2_buckets: u8,
+    fallibility: Fallibility,
+) -> Result<NonNull<Bucket<K, V>>, TryReserveError> {
     let Some(shape) = ArrayShape::new::<K, V>(log2_buckets) else {
         return Err(fallibility.capacity_overflow());
     };
@@ -112,7 +122,12 @@ pub(crate) unsafe fn zero<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8) 
         unsafe { discard(array.as_ptr().cast(), shape.layout.size()) }
     } else {
         // SAFETY: in bounds of the allocation.
-        unsafe { array.as_ptr().cast::<u8>().write_bytes(0, shape.layout.size()) }
+        unsafe {
+            array
+                .as_ptr()
+                .cast::<u8>()
+                .write_bytes(0, shape.layout.size())
+        }
     }
 }
 
@@ -122,7 +137,12 @@ pub(crate) unsafe fn zero<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8) 
 /// # Safety
 /// `array` came from [`allocate`] with this `log2_buckets`, `from <= to <= 2^log2_buckets`, and no
 /// bucket below `to` is read again except through the mark (those bytes become zero).
-pub(crate) unsafe fn release_evacuated<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8, from: usize, to: usize) {
+pub(crate) unsafe fn release_evacuated<K, V>(
+    array: NonNull<Bucket<K, V>>,
+    log2_buckets: u8,
+    from: usize,
+    to: usize,
+) {
     let shape = ArrayShape::of_allocated::<K, V>(log2_buckets);
     if !shape.is_mapped() {
         return;
@@ -131,7 +151,8 @@ pub(crate) unsafe fn release_evacuated<K, V>(array: NonNull<Bucket<K, V>>, log2_
     let base = array.as_ptr().addr();
     // Chunks fully below `to`, and not already fully below `from`.
     let end = (base + to * size) & !(RELEASE_CHUNK - 1);
-    let start = ((base + from * size) & !(RELEASE_CHUNK - 1)).max((base + RELEASE_CHUNK - 1) & !(RELEASE_CHUNK - 1));
+    let start = ((base + from * size) & !(RELEASE_CHUNK - 1))
+        .max((base + RELEASE_CHUNK - 1) & !(RELEASE_CHUNK - 1));
     if end > start {
         // SAFETY: [start, end) is chunk-aligned (so page-aligned) and inside the mapping, since
         // start ≥ base rounded up and end ≤ base + to·size ≤ the mapping's end.
@@ -152,7 +173,11 @@ pub(crate) fn is_mapped<K, V>(log2_buckets: u8) -> bool {
 /// # Safety
 /// `array` came from [`allocate`] with this `log2_buckets`, nothing reads it any more, and it
 /// holds no entries; after `None` it is freed.
-pub(crate) unsafe fn release_next_chunk<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8, offset: usize) -> Option<usize> {
+pub(crate) unsafe fn release_next_chunk<K, V>(
+    array: NonNull<Bucket<K, V>>,
+    log2_buckets: u8,
+    offset: usize,
+) -> Option<usize> {
     let shape = ArrayShape::of_allocated::<K, V>(log2_buckets);
     let size = shape.layout.size();
     if !shape.is_mapped() || offset >= size {
@@ -172,7 +197,11 @@ pub(crate) unsafe fn release_next_chunk<K, V>(array: NonNull<Bucket<K, V>>, log2
 
 /// Whether `bucket` is one of the spare overflow buckets of `array` (rather than a separate
 /// allocation from [`allocate_overflow`]).
-pub(crate) fn is_spare<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8, bucket: *const Bucket<K, V>) -> bool {
+pub(crate) fn is_spare<K, V>(
+    array: NonNull<Bucket<K, V>>,
+    log2_buckets: u8,
+    bucket: *const Bucket<K, V>,
+) -> bool {
     let shape = ArrayShape::of_allocated::<K, V>(log2_buckets);
     let size = size_of::<Bucket<K, V>>();
     let base = array.as_ptr().addr();

@@ -47,9 +47,17 @@ impl<K, V, S> RawMap<K, V, S> {
         let (growth, old_buckets_evacuated, old_buckets_total) = match self.header.old_buckets {
             Some(old) => {
                 let total = self.old_bucket_count();
-                bucket_bytes += ArrayShape::of_allocated::<K, V>(self.old_log2_buckets()).layout.size();
-                let evacuated = (0..total).filter(|&i| self.is_old_evacuated(old, i)).count();
-                let kind = if self.is_same_size_grow() { GrowthKind::SameSize } else { GrowthKind::Doubling };
+                bucket_bytes += ArrayShape::of_allocated::<K, V>(self.old_log2_buckets())
+                    .layout
+                    .size();
+                let evacuated = (0..total)
+                    .filter(|&i| self.is_old_evacuated(old, i))
+                    .count();
+                let kind = if self.is_same_size_grow() {
+                    GrowthKind::SameSize
+                } else {
+                    GrowthKind::Doubling
+                };
                 (Some(kind), evacuated, total)
             }
             None => (None, 0, 0),
@@ -82,11 +90,17 @@ impl<K, V, S> RawMap<K, V, S> {
             for slot in 0..SLOTS_PER_BUCKET {
                 // SAFETY: a live bucket of a live chain, in-bounds slot.
                 let top = unsafe { Bucket::tophash(b, slot) };
-                assert!(!top.is_evacuation_marker(), "I3 broken: evacuation marker in live {what} chain");
+                assert!(
+                    !top.is_evacuation_marker(),
+                    "I3 broken: evacuation marker in live {what} chain"
+                );
                 if top == TopHash::EMPTY_REST {
                     seen_empty_rest = true;
                 } else {
-                    assert!(!seen_empty_rest, "I5 broken: slot {top:?} after EMPTY_REST in {what} chain");
+                    assert!(
+                        !seen_empty_rest,
+                        "I5 broken: slot {top:?} after EMPTY_REST in {what} chain"
+                    );
                     last_live = top;
                     if top.is_full() {
                         full += 1;
@@ -96,7 +110,10 @@ impl<K, V, S> RawMap<K, V, S> {
             // SAFETY: live bucket.
             b = unsafe { Bucket::overflow(b) };
         }
-        assert!(last_live != TopHash::EMPTY_ONE, "I5 broken: {what} chain's live prefix ends in EMPTY_ONE");
+        assert!(
+            last_live != TopHash::EMPTY_ONE,
+            "I5 broken: {what} chain's live prefix ends in EMPTY_ONE"
+        );
         full
     }
 }
@@ -108,14 +125,20 @@ impl<K: Hash + Eq, V, S: BuildHasher> RawMap<K, V, S> {
     pub(crate) fn check_invariants(&self) {
         let header = &self.header;
         let log2 = header.log2_buckets;
-        assert!(!header.flags.is_set(Flags::WRITING), "I6 broken: writing flag set outside a mutation");
+        assert!(
+            !header.flags.is_set(Flags::WRITING),
+            "I6 broken: writing flag set outside a mutation"
+        );
         assert!(
             self.is_growing() || !header.flags.is_set(Flags::SAME_SIZE_GROW),
             "I6 broken: SAME_SIZE_GROW without a growth"
         );
         let Some(buckets) = header.buckets else {
             assert_eq!(header.count, 0, "I1 broken: entries without an array");
-            assert!(header.old_buckets.is_none(), "I2 broken: growing without an array");
+            assert!(
+                header.old_buckets.is_none(),
+                "I2 broken: growing without an array"
+            );
             return;
         };
         let mask = bucket_mask(log2);
@@ -128,7 +151,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> RawMap<K, V, S> {
         }
         if let Some(old) = header.old_buckets {
             let old_count = self.old_bucket_count();
-            assert!(header.evacuation_mark < old_count, "I3 broken: growth not ended at the mark");
+            assert!(
+                header.evacuation_mark < old_count,
+                "I3 broken: growth not ended at the mark"
+            );
             for old_index in 0..old_count {
                 if self.is_old_evacuated(old, old_index) {
                     continue;
@@ -138,20 +164,31 @@ impl<K: Hash + Eq, V, S: BuildHasher> RawMap<K, V, S> {
                 count += self.check_chain(head, "old");
                 self.check_placement(head, old_index, old_count - 1);
                 // I4: the new buckets fed by an unevacuated old chain are still empty.
-                let destinations: &[usize] =
-                    if self.is_same_size_grow() { &[old_index] } else { &[old_index, old_index + old_count] };
+                let destinations: &[usize] = if self.is_same_size_grow() {
+                    &[old_index]
+                } else {
+                    &[old_index, old_index + old_count]
+                };
                 for &index in destinations {
                     // SAFETY: index < 2^B.
                     let word = unsafe { Bucket::tophash_word(buckets.as_ptr().add(index)) };
-                    assert_eq!(word.empty().count(), SLOTS_PER_BUCKET, "I4 broken: new bucket {index} filled early");
+                    assert_eq!(
+                        word.empty().count(),
+                        SLOTS_PER_BUCKET,
+                        "I4 broken: new bucket {index} filled early"
+                    );
                 }
             }
         }
-        assert_eq!(count, header.count, "I1 broken: count differs from the full slots");
+        assert_eq!(
+            count, header.count,
+            "I1 broken: count differs from the full slots"
+        );
         if let Some(spare) = header.spare_overflow {
             let shape = ArrayShape::of_allocated::<K, V>(log2);
             assert!(
-                bucket_array::is_spare(buckets, log2, spare.as_ptr()) && shape.total > shape.buckets,
+                bucket_array::is_spare(buckets, log2, spare.as_ptr())
+                    && shape.total > shape.buckets,
                 "I7 broken: spare cursor outside the spare region"
             );
         }
@@ -167,8 +204,16 @@ impl<K: Hash + Eq, V, S: BuildHasher> RawMap<K, V, S> {
                     let top = Bucket::tophash(b, slot);
                     if top.is_full() {
                         let hash = self.hash(&*Bucket::key(b, slot));
-                        assert_eq!(hash as usize & mask, index, "I8 broken: key in the wrong chain");
-                        assert_eq!(TopHash::from_hash(hash), top, "I8 broken: tophash differs from the key's");
+                        assert_eq!(
+                            hash as usize & mask,
+                            index,
+                            "I8 broken: key in the wrong chain"
+                        );
+                        assert_eq!(
+                            TopHash::from_hash(hash),
+                            top,
+                            "I8 broken: tophash differs from the key's"
+                        );
                     }
                 }
             }

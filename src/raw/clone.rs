@@ -27,7 +27,9 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RawMap<K, V, S> {
                 overflow_count: source.overflow_count,
                 hash0: source.hash0,
                 buckets: source.buckets.map(|_| allocate(source.log2_buckets)),
-                old_buckets: source.old_buckets.map(|_| allocate(self.old_log2_buckets())),
+                old_buckets: source
+                    .old_buckets
+                    .map(|_| allocate(self.old_log2_buckets())),
                 evacuation_mark: source.evacuation_mark,
                 spare_overflow: None,
             },

@@ -91,8 +91,16 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         let hash = self.hash(&key);
         self.writing().prepare_write(hash);
         match self.find(hash, &key) {
-            Some(slot) => RawEntry::Occupied(RawOccupied { map: self, slot, hash }),
-            None => RawEntry::Vacant(RawVacant { map: self, hash, key }),
+            Some(slot) => RawEntry::Occupied(RawOccupied {
+                map: self,
+                slot,
+                hash,
+            }),
+            None => RawEntry::Vacant(RawVacant {
+                map: self,
+                hash,
+                key,
+            }),
         }
     }
 
@@ -121,6 +129,11 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         }
         let (bucket, slot) = self.find(self.hash(key), key)?;
         // SAFETY: as `get_key_value`, and `self` is borrowed uniquely.
-        Some(unsafe { (&*Bucket::key(bucket, slot), &mut *Bucket::value(bucket, slot)) })
+        Some(unsafe {
+            (
+                &*Bucket::key(bucket, slot),
+                &mut *Bucket::value(bucket, slot),
+            )
+        })
     }
 }

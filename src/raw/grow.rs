@@ -65,7 +65,9 @@ impl<K, V, S> RawMap<K, V, S> {
     /// factor, else same-size (the trigger was too many overflow buckets). Allocates the new array
     /// and moves nothing.
     pub(crate) fn hash_grow(&mut self) {
-        let bigger = self.load_factor.is_exceeded(self.header.count + 1, self.header.log2_buckets);
+        let bigger = self
+            .load_factor
+            .is_exceeded(self.header.count + 1, self.header.log2_buckets);
         self.try_hash_grow(bigger, Fallibility::Infallible)
             .expect("an infallible allocation panics or aborts instead of failing");
     }
@@ -74,7 +76,11 @@ impl<K, V, S> RawMap<K, V, S> {
     ///
     /// # Errors
     /// Capacity overflow or allocation failure, as `fallibility` directs; the map is unchanged.
-    pub(crate) fn try_hash_grow(&mut self, bigger: bool, fallibility: Fallibility) -> Result<(), TryReserveError> {
+    pub(crate) fn try_hash_grow(
+        &mut self,
+        bigger: bool,
+        fallibility: Fallibility,
+    ) -> Result<(), TryReserveError> {
         debug_assert!(!self.is_growing(), "growths never overlap");
         self.free_retired();
         let new_log2 = self.header.log2_buckets + u8::from(bigger);
@@ -113,7 +119,11 @@ impl<K, V, S> RawMap<K, V, S> {
                 // Unmapping the rest (the last bucket chunk and the spare region) at once would
                 // be this write's pause; hand it to the next writes instead, a chunk each.
                 let next = to * size_of::<Bucket<K, V>>();
-                self.retired = Some(Retired { array: old, log2_buckets: old_log2, next });
+                self.retired = Some(Retired {
+                    array: old,
+                    log2_buckets: old_log2,
+                    next,
+                });
             } else {
                 // SAFETY: unreachable and empty, as above.
                 unsafe { bucket_array::free(old, old_log2) };
@@ -127,7 +137,9 @@ impl<K, V, S> RawMap<K, V, S> {
     pub(crate) fn release_retired_chunk(&mut self) {
         if let Some(retired) = &mut self.retired {
             // SAFETY: a retired array is unreachable and empty (see `after_mark_advance`).
-            match unsafe { bucket_array::release_next_chunk(retired.array, retired.log2_buckets, retired.next) } {
+            match unsafe {
+                bucket_array::release_next_chunk(retired.array, retired.log2_buckets, retired.next)
+            } {
                 Some(next) => retired.next = next,
                 None => self.retired = None,
             }
@@ -165,7 +177,10 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// to X. Marks every old slot, frees the chain's separately allocated overflow buckets, and
     /// advances the mark if it pointed here. Go: `evacuate`.
     fn evacuate(&mut self, old_index: usize) {
-        let old = self.header.old_buckets.expect("evacuate runs only while growing");
+        let old = self
+            .header
+            .old_buckets
+            .expect("evacuate runs only while growing");
         let new_bit = self.old_bucket_count();
         let old_log2 = self.old_log2_buckets();
         if !self.is_old_evacuated(old, old_index) {
@@ -192,7 +207,9 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
                     for slot in 0..SLOTS_PER_BUCKET {
                         // SAFETY: live bucket, in-bounds slot; full slots hold a key (B1).
                         unsafe {
-                            if Bucket::tophash(b, slot).is_full() && self.hash(&*Bucket::key(b, slot)) as usize & new_bit != 0 {
+                            if Bucket::tophash(b, slot).is_full()
+                                && self.hash(&*Bucket::key(b, slot)) as usize & new_bit != 0
+                            {
                                 to_y.set(n);
                             }
                         }
@@ -204,9 +221,15 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
             }
 
             // Pass 2: move. No user code runs from here to the end of the function.
-            let buckets = self.header.buckets.expect("a growing map has a current array");
+            let buckets = self
+                .header
+                .buckets
+                .expect("a growing map has a current array");
             // SAFETY: X = old_index and Y = old_index + new_bit are < 2^B (doubling: B = old B + 1).
-            let mut x = Destination { bucket: unsafe { buckets.as_ptr().add(old_index) }, slot: 0 };
+            let mut x = Destination {
+                bucket: unsafe { buckets.as_ptr().add(old_index) },
+                slot: 0,
+            };
             let mut y = Destination {
                 bucket: if doubling {
                     // SAFETY: as above.
@@ -234,7 +257,15 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
                         assert!(top.is_full(), "bad map state: evacuating an evacuated slot");
                         let use_y = doubling && to_y.get(n);
                         n += 1;
-                        Bucket::set_tophash(b, slot, if use_y { TopHash::EVACUATED_Y } else { TopHash::EVACUATED_X });
+                        Bucket::set_tophash(
+                            b,
+                            slot,
+                            if use_y {
+                                TopHash::EVACUATED_Y
+                            } else {
+                                TopHash::EVACUATED_X
+                            },
+                        );
                         let destination = if use_y { &mut y } else { &mut x };
                         if destination.slot == SLOTS_PER_BUCKET {
                             destination.bucket = self.new_overflow(destination.bucket);
@@ -242,7 +273,11 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
                         }
                         let (to, to_slot) = (destination.bucket, destination.slot);
                         ptr::copy_nonoverlapping(Bucket::key(b, slot), Bucket::key(to, to_slot), 1);
-                        ptr::copy_nonoverlapping(Bucket::value(b, slot), Bucket::value(to, to_slot), 1);
+                        ptr::copy_nonoverlapping(
+                            Bucket::value(b, slot),
+                            Bucket::value(to, to_slot),
+                            1,
+                        );
                         // INVARIANT: I5 holds in the new chain (dense, no holes), I8 (same hash).
                         Bucket::set_tophash(to, to_slot, top);
                         destination.slot += 1;
@@ -273,7 +308,10 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
         let mut mark = from + 1;
         let stop = (mark + MAX_MARK_SKIP).min(new_bit);
         // SAFETY: mark < new_bit = old count inside the loop, a live head at or above the old mark.
-        while mark != stop && mark < new_bit && unsafe { Bucket::is_evacuated(old.as_ptr().add(mark)) } {
+        while mark != stop
+            && mark < new_bit
+            && unsafe { Bucket::is_evacuated(old.as_ptr().add(mark)) }
+        {
             mark += 1;
         }
         // INVARIANT: I3, every chain below the new mark is evacuated.

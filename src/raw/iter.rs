@@ -116,7 +116,11 @@ impl<K, V> Iterator for RawIter<K, V> {
         loop {
             if self.current.is_null() {
                 if self.next_index == self.start_bucket && self.wrapped {
-                    debug_assert!(false, "iteration wrapped with {} entries unseen", self.remaining);
+                    debug_assert!(
+                        false,
+                        "iteration wrapped with {} entries unseen",
+                        self.remaining
+                    );
                     return None;
                 }
                 self.current = self.chain_at(self.next_index);
@@ -165,7 +169,10 @@ pub(crate) struct RawRefIter<'a, K, V> {
 
 impl<'a, K, V> RawRefIter<'a, K, V> {
     pub(crate) fn new<S>(map: &'a RawMap<K, V, S>) -> Self {
-        Self { inner: RawIter::new(map), marker: core::marker::PhantomData }
+        Self {
+            inner: RawIter::new(map),
+            marker: core::marker::PhantomData,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -175,7 +182,10 @@ impl<'a, K, V> RawRefIter<'a, K, V> {
 
 impl<K, V> Clone for RawRefIter<'_, K, V> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), marker: core::marker::PhantomData }
+        Self {
+            inner: self.inner.clone(),
+            marker: core::marker::PhantomData,
+        }
     }
 }
 
@@ -202,7 +212,10 @@ pub(crate) struct RawMutIter<'a, K, V> {
 
 impl<'a, K, V> RawMutIter<'a, K, V> {
     pub(crate) fn new<S>(map: &'a mut RawMap<K, V, S>) -> Self {
-        Self { inner: RawIter::new(map), marker: core::marker::PhantomData }
+        Self {
+            inner: RawIter::new(map),
+            marker: core::marker::PhantomData,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -211,7 +224,10 @@ impl<'a, K, V> RawMutIter<'a, K, V> {
 
     /// A shared view of the entries not yet yielded (for `Debug`).
     pub(crate) fn as_ref_iter(&self) -> RawRefIter<'_, K, V> {
-        RawRefIter { inner: self.inner.clone(), marker: core::marker::PhantomData }
+        RawRefIter {
+            inner: self.inner.clone(),
+            marker: core::marker::PhantomData,
+        }
     }
 }
 
@@ -223,7 +239,12 @@ impl<'a, K, V> Iterator for RawMutIter<'a, K, V> {
         let (bucket, slot) = self.inner.next()?;
         // SAFETY: a yielded slot is full (B1), stays so for 'a (R1, the map is mutably borrowed
         // by this iterator), and each slot is yielded once, so the `&mut V`s never alias.
-        Some(unsafe { (&*Bucket::key(bucket, slot), &mut *Bucket::value(bucket, slot)) })
+        Some(unsafe {
+            (
+                &*Bucket::key(bucket, slot),
+                &mut *Bucket::value(bucket, slot),
+            )
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -242,7 +263,9 @@ impl<K, V> RawTakeIter<K, V> {
     /// The caller keeps `map` alive and otherwise untouched while the iterator lives (R1), and
     /// passes each yielded pair's map to [`RawTakeIter::take`].
     pub(crate) unsafe fn new<S>(map: &RawMap<K, V, S>) -> Self {
-        Self { inner: RawIter::new(map) }
+        Self {
+            inner: RawIter::new(map),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -251,7 +274,10 @@ impl<K, V> RawTakeIter<K, V> {
 
     /// A shared view of the entries not yet taken (for `Debug`).
     pub(crate) fn as_ref_iter(&self) -> RawRefIter<'_, K, V> {
-        RawRefIter { inner: self.inner.clone(), marker: core::marker::PhantomData }
+        RawRefIter {
+            inner: self.inner.clone(),
+            marker: core::marker::PhantomData,
+        }
     }
 
     /// Moves the next entry out of `map`, the map this iterator was made from.
@@ -261,7 +287,10 @@ impl<K, V> RawTakeIter<K, V> {
         // so `reset`/`Drop` will not drop it again. I5 may be broken afterwards (a trailing
         // EMPTY_ONE); only `reset` or `Drop` follow, and neither relies on I5.
         unsafe {
-            let entry = (ptr::read(Bucket::key(bucket, slot)), ptr::read(Bucket::value(bucket, slot)));
+            let entry = (
+                ptr::read(Bucket::key(bucket, slot)),
+                ptr::read(Bucket::value(bucket, slot)),
+            );
             Bucket::set_tophash(bucket, slot, super::tophash::TopHash::EMPTY_ONE);
             map.header.count -= 1;
             Some(entry)

@@ -350,7 +350,8 @@ impl<K, V, S> RawMap<K, V, S> {
     pub(crate) fn is_old_evacuated(&self, old: NonNull<Bucket<K, V>>, old_index: usize) -> bool {
         // GO: Go always reads the head's slot 0; we let the mark answer first (D6).
         // SAFETY: an index at or above the mark is a live head of the old array (I2, I3).
-        old_index < self.header.evacuation_mark || unsafe { Bucket::is_evacuated(old.as_ptr().add(old_index)) }
+        old_index < self.header.evacuation_mark
+            || unsafe { Bucket::is_evacuated(old.as_ptr().add(old_index)) }
     }
 
     /// The chain a read of `hash` must search: the new bucket, or the old one if its chain has
@@ -387,7 +388,10 @@ impl<K, V, S> RawMap<K, V, S> {
     unsafe fn new_overflow(&mut self, last: *mut Bucket<K, V>) -> *mut Bucket<K, V> {
         let bucket = match self.header.spare_overflow {
             Some(spare) => {
-                let buckets = self.header.buckets.expect("spares exist only with an array");
+                let buckets = self
+                    .header
+                    .buckets
+                    .expect("spares exist only with an array");
                 let shape = ArrayShape::of_allocated::<K, V>(self.header.log2_buckets);
                 // SAFETY: I7: the spare is inside the spare region, so one past it is at most the
                 // end of the allocation.
@@ -433,10 +437,20 @@ impl<K, V, S> RawMap<K, V, S> {
     ///
     /// # Safety
     /// `head` is a live chain of this map, `bucket` is in it and `slot` is full.
-    pub(crate) unsafe fn remove_slot(&mut self, head: *mut Bucket<K, V>, bucket: *mut Bucket<K, V>, slot: usize) -> (K, V) {
+    pub(crate) unsafe fn remove_slot(
+        &mut self,
+        head: *mut Bucket<K, V>,
+        bucket: *mut Bucket<K, V>,
+        slot: usize,
+    ) -> (K, V) {
         // SAFETY: full slot (caller), so key and value are initialized (B1); they are moved
         // out and the slot marked empty below, so they are read exactly once.
-        let entry = unsafe { (ptr::read(Bucket::key(bucket, slot)), ptr::read(Bucket::value(bucket, slot))) };
+        let entry = unsafe {
+            (
+                ptr::read(Bucket::key(bucket, slot)),
+                ptr::read(Bucket::value(bucket, slot)),
+            )
+        };
         // SAFETY: the chain is live and `slot` in bounds (caller); every bucket named below is
         // reached through the chain's links.
         unsafe {
@@ -486,7 +500,9 @@ impl<K, V, S> RawMap<K, V, S> {
     /// Visits the head of every live chain: all 2^B of the current array, then the unevacuated
     /// ones of the old array. `f` gets the head, the array it belongs to and that array's B.
     fn for_each_chain(&self, mut f: impl FnMut(*mut Bucket<K, V>, NonNull<Bucket<K, V>>, u8)) {
-        let Some(buckets) = self.header.buckets else { return };
+        let Some(buckets) = self.header.buckets else {
+            return;
+        };
         let log2 = self.header.log2_buckets;
         for index in 0..1usize << log2 {
             // SAFETY: index < 2^B, in bounds.
@@ -496,7 +512,11 @@ impl<K, V, S> RawMap<K, V, S> {
             for old_index in self.header.evacuation_mark..self.old_bucket_count() {
                 if !self.is_old_evacuated(old, old_index) {
                     // SAFETY: index < old count, in bounds.
-                    f(unsafe { old.as_ptr().add(old_index) }, old, self.old_log2_buckets());
+                    f(
+                        unsafe { old.as_ptr().add(old_index) },
+                        old,
+                        self.old_log2_buckets(),
+                    );
                 }
             }
         }
@@ -699,8 +719,9 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// key's chain is in the current array. Go: `mapassign` steps 4–5, `mapdelete` step 3.
     pub(crate) fn prepare_write(&mut self, hash: u64) {
         if self.header.buckets.is_none() {
-            let buckets = bucket_array::allocate::<K, V>(self.header.log2_buckets, Fallibility::Infallible)
-                .expect("an infallible allocation panics or aborts instead of failing");
+            let buckets =
+                bucket_array::allocate::<K, V>(self.header.log2_buckets, Fallibility::Infallible)
+                    .expect("an infallible allocation panics or aborts instead of failing");
             self.header.buckets = Some(buckets);
             self.header.spare_overflow = self.first_spare();
         }
@@ -717,12 +738,16 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     pub(crate) fn insert_new(&mut self, hash: u64, key: K, value: V) -> SlotRef<K, V> {
         let log2 = self.header.log2_buckets;
         if !self.is_growing()
-            && (self.load_factor.is_exceeded(self.header.count + 1, log2) || self.too_many_overflow_buckets())
+            && (self.load_factor.is_exceeded(self.header.count + 1, log2)
+                || self.too_many_overflow_buckets())
         {
             self.hash_grow();
             self.grow_work(hash as usize & bucket_mask(self.header.log2_buckets));
         }
-        let buckets = self.header.buckets.expect("prepare_write allocated the array");
+        let buckets = self
+            .header
+            .buckets
+            .expect("prepare_write allocated the array");
         let index = hash as usize & bucket_mask(self.header.log2_buckets);
         // SAFETY: index ≤ mask; the chain is live, and after grow_work it is the key's only chain
         // (I4); the chosen slot is empty, so writing it initializes it (B1).
@@ -756,7 +781,10 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         map.prepare_write(hash);
         if let Some((bucket, slot)) = map.find(hash, &key) {
             // SAFETY: a found slot is full (B1).
-            return Some(mem::replace(unsafe { &mut *Bucket::value(bucket, slot) }, value));
+            return Some(mem::replace(
+                unsafe { &mut *Bucket::value(bucket, slot) },
+                value,
+            ));
         }
         map.insert_new(hash, key, value);
         None
@@ -783,9 +811,16 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
 
     /// The head of `hash`'s chain in the current array.
     pub(crate) fn current_head(&self, hash: u64) -> *mut Bucket<K, V> {
-        let buckets = self.header.buckets.expect("a map with entries has an array");
+        let buckets = self
+            .header
+            .buckets
+            .expect("a map with entries has an array");
         // SAFETY: index ≤ mask, in bounds.
-        unsafe { buckets.as_ptr().add(hash as usize & bucket_mask(self.header.log2_buckets)) }
+        unsafe {
+            buckets
+                .as_ptr()
+                .add(hash as usize & bucket_mask(self.header.log2_buckets))
+        }
     }
 
     /// Makes room for `additional` more entries without a growth in between.
@@ -796,7 +831,11 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     ///
     /// # Errors
     /// Capacity overflow or allocation failure, as `fallibility` directs.
-    pub(crate) fn reserve(&mut self, additional: usize, fallibility: Fallibility) -> Result<(), TryReserveError> {
+    pub(crate) fn reserve(
+        &mut self,
+        additional: usize,
+        fallibility: Fallibility,
+    ) -> Result<(), TryReserveError> {
         let Some(target) = self.header.count.checked_add(additional) else {
             return Err(fallibility.capacity_overflow());
         };
@@ -805,7 +844,9 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
             return Ok(());
         }
         // Check the final size before any work, so a doomed reserve changes nothing.
-        if ArrayShape::new::<K, V>(target_log2).is_none_or(|s| s.layout.size() > isize::MAX as usize) {
+        if ArrayShape::new::<K, V>(target_log2)
+            .is_none_or(|s| s.layout.size() > isize::MAX as usize)
+        {
             return Err(fallibility.capacity_overflow());
         }
         let mut map = self.writing();

@@ -15,8 +15,13 @@ fn scaled(n: u64) -> u64 {
 }
 
 fn new_map(capacity: usize) -> Map {
-    RawMap::try_with_capacity(capacity, DefaultHashBuilder::default(), LoadFactor::Go122, Fallibility::Infallible)
-        .expect("infallible")
+    RawMap::try_with_capacity(
+        capacity,
+        DefaultHashBuilder::default(),
+        LoadFactor::Go122,
+        Fallibility::Infallible,
+    )
+    .expect("infallible")
 }
 
 #[test]
@@ -53,7 +58,10 @@ fn each_write_evacuates_at_most_two_old_buckets() {
             if was_growing {
                 assert!(stats.old_buckets_evacuated <= last_evacuated + 2);
             } else {
-                assert!(stats.old_buckets_evacuated <= 2, "a new growth evacuates at most two chains");
+                assert!(
+                    stats.old_buckets_evacuated <= 2,
+                    "a new growth evacuates at most two chains"
+                );
             }
             last_evacuated = stats.old_buckets_evacuated;
         }
@@ -70,7 +78,10 @@ fn growth_finishes_within_old_bucket_count_writes() {
         match (started_at, map.is_growing()) {
             (None, true) => started_at = Some((key, map.old_bucket_count())),
             (Some((start, old_count)), growing) => {
-                assert!(key - start <= old_count as u64, "growth outlived old-count writes");
+                assert!(
+                    key - start <= old_count as u64,
+                    "growth outlived old-count writes"
+                );
                 if !growing {
                     started_at = None;
                 }
@@ -92,7 +103,10 @@ fn remove_keeps_tombstone_rule_and_reseeds_when_empty() {
         map.check_invariants();
     }
     assert_eq!(map.len(), 0);
-    assert_ne!(map.header.hash0, seed, "hash0 is renewed when the map becomes empty (odds 2^-32)");
+    assert_ne!(
+        map.header.hash0, seed,
+        "hash0 is renewed when the map becomes empty (odds 2^-32)"
+    );
 }
 
 #[test]
@@ -149,7 +163,10 @@ fn churn_at_fixed_size_triggers_same_size_growth() {
         }
     }
     map.check_invariants();
-    assert!(saw_same_size || cfg!(miri), "no same-size growth in 20000 churn steps");
+    assert!(
+        saw_same_size || cfg!(miri),
+        "no same-size growth in 20000 churn steps"
+    );
     assert_eq!(map.header.log2_buckets, 4);
 }
 
@@ -171,7 +188,8 @@ fn constant_hash_keeps_every_key_reachable() {
         fn write(&mut self, _: &[u8]) {}
     }
     let mut map: RawMap<u32, u32, Constant> =
-        RawMap::try_with_capacity(0, Constant, LoadFactor::Go122, Fallibility::Infallible).expect("infallible");
+        RawMap::try_with_capacity(0, Constant, LoadFactor::Go122, Fallibility::Infallible)
+            .expect("infallible");
     for key in 0..scaled(300) as u32 {
         map.insert(key, key);
         map.check_invariants();
@@ -223,14 +241,18 @@ fn reserve_grows_in_one_go() {
         map.insert(key, key);
     }
     let extra = scaled(10_000);
-    map.reserve(extra as usize, Fallibility::Infallible).expect("fits");
+    map.reserve(extra as usize, Fallibility::Infallible)
+        .expect("fits");
     map.check_invariants();
     let log2 = map.header.log2_buckets;
     assert!(!map.is_growing());
     for key in 100..100 + extra {
         map.insert(key, key);
     }
-    assert_eq!(map.header.log2_buckets, log2, "no growth within the reserved room");
+    assert_eq!(
+        map.header.log2_buckets, log2,
+        "no growth within the reserved room"
+    );
     assert_eq!(
         map.reserve(usize::MAX, Fallibility::Fallible),
         Err(TryReserveError::CapacityOverflow)
