@@ -53,6 +53,7 @@
 //! In the repository's `design/` folder: `ARCHITECTURE.md` (codemap), `go-correspondence.md`
 //! (Go identifier → Rust item, divergences D1…), `incremental-resize.md` (how growth works and
 //! what it costs, measured).
+#![deny(unsafe_code)]
 
 mod debug;
 mod entry;

@@ -7,6 +7,10 @@
 //! The sequential map (`raw/`) needs none of this; the concurrent map and the writing-flag
 //! detector build on it.
 #![allow(
+    unsafe_code,
+    reason = "the UnsafeCell shim is the facade's one permitted unsafe seam"
+)]
+#![allow(
     clippy::disallowed_types,
     reason = "this module is the facade that the disallowed-types lint points everyone else to"
 )]

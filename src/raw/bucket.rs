@@ -112,6 +112,8 @@ impl<K, V> Bucket<K, V> {
         unsafe { *addr_of_mut!((*bucket).overflow) = next }
     }
 
+    /// GO: a hint Go does not give (D16).
+    ///
     /// Asks the CPU to start loading the bucket's later cache lines (its values and overflow
     /// link) while the first line (tophash and the first keys) is being read, so that a lookup
     /// that hits pays for one memory latency instead of two. A hint only: no memory is accessed.

@@ -1,6 +1,8 @@
 //! Bucket arrays (Go: `makeBucketArray`): 2^B buckets followed by the spare overflow buckets
 //! (2^(B-4) of them when B ≥ 4), in one zeroed allocation; and single overflow buckets.
 //!
+//! GO: Go allocates bucket arrays from its garbage-collected heap (D15).
+//!
 //! Large arrays come straight from `mmap` (on Unix, outside Miri) rather than from the global
 //! allocator, for two reasons measured in `design/incremental-resize.md` ("Memory"):
 //! - a fresh anonymous mapping is zero without a `memset`, so allocating even a several-hundred-

@@ -9,6 +9,8 @@ use super::bucket_array::{self, ArrayShape};
 use super::{Flags, Header, RawMap};
 use crate::error::Fallibility;
 
+// GO: Go 1.22's mapclone2 re-inserts old-bucket entries and caps its hint (issue 69110);
+// copying the structure as it is needs neither (D14).
 impl<K: Clone, V: Clone, S: Clone> Clone for RawMap<K, V, S> {
     fn clone(&self) -> Self {
         let source = &self.header;

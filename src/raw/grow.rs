@@ -225,14 +225,14 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
                 .header
                 .buckets
                 .expect("a growing map has a current array");
-            // SAFETY: X = old_index and Y = old_index + new_bit are < 2^B (doubling: B = old B + 1).
             let mut x = Destination {
+                // SAFETY: X = old_index < old count ≤ 2^B.
                 bucket: unsafe { buckets.as_ptr().add(old_index) },
                 slot: 0,
             };
             let mut y = Destination {
                 bucket: if doubling {
-                    // SAFETY: as above.
+                    // SAFETY: Y = old_index + new_bit < 2 · old count = 2^B in a doubling.
                     unsafe { buckets.as_ptr().add(old_index + new_bit) }
                 } else {
                     ptr::null_mut()
@@ -307,11 +307,11 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
         let from = self.header.evacuation_mark;
         let mut mark = from + 1;
         let stop = (mark + MAX_MARK_SKIP).min(new_bit);
-        // SAFETY: mark < new_bit = old count inside the loop, a live head at or above the old mark.
-        while mark != stop
-            && mark < new_bit
-            && unsafe { Bucket::is_evacuated(old.as_ptr().add(mark)) }
-        {
+        while mark != stop && mark < new_bit {
+            // SAFETY: mark < new_bit = old count, a live head at or above the old mark (I3).
+            if !unsafe { Bucket::is_evacuated(old.as_ptr().add(mark)) } {
+                break;
+            }
             mark += 1;
         }
         // INVARIANT: I3, every chain below the new mark is evacuated.

@@ -18,6 +18,9 @@ use super::{rand64, RawMap, SlotRef};
 
 /// Iteration state over a map that does not change while it lives. Go: `hiter`.
 ///
+/// GO: no `checkBucket` X/Y filter; unevacuated old chains are yielded whole at their X index
+/// (D11, module docs).
+///
 /// # Invariants
 /// - R1: the map that made it outlives it and is not modified meanwhile (the public iterators
 ///   hold a borrow; `IntoIter`/`Drain` only empty slots already yielded).
