@@ -1,0 +1,503 @@
+//! The growth-latency measurement core: time every insert into a map growing from empty, read
+//! the process's resident memory around the loop, summarise the samples, and pass one run's
+//! result from a child process to its parent as a single text line.
+//!
+//! Used by `benches/grow_latency.rs` and by the `hmap-lab` crate, which includes this file (and
+//! `keys.rs`) with `#[path]` so that both tools measure in exactly one way. Std only: no map
+//! crate is named here; callers pass a constructor and an insert closure.
+//!
+//! Method, and what it costs:
+//! - Each insert sits between two `Instant::now()` calls (vDSO `clock_gettime` on Linux, about
+//!   20 ns); `timer_overhead_ns` measures an empty pair so readers can subtract it by eye. Samples
+//!   are `u32` nanoseconds, so a single pause saturates at about 4.29 s.
+//! - The sample buffer is allocated and written before the baseline memory reading, so it is
+//!   not counted in bytes per entry; keys are computed on the fly (`keys::hit_key`), never stored.
+//! - Memory is `VmRSS` and `VmHWM` from `/proc/self/status` (the same counters as
+//!   `/proc/self/statm`, already in kB). Both are process-wide, which is why every run happens
+//!   in a fresh child process: no other map, allocator cache or earlier run shares the numbers.
+//!   Off Linux the memory columns read 0.
+
+use std::hint::black_box;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{compiler_fence, Ordering};
+use std::time::Instant;
+
+use super::keys::hit_key;
+
+/// Prefix of the one stdout line on which a child reports its run.
+pub(crate) const RESULT_PREFIX: &str = "HMAP-RESULT";
+
+/// What a child process measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Every insert timed on its own: latency distribution and memory.
+    Timed,
+    /// The same inserts with no per-insert clock reads: total time only.
+    Untimed,
+}
+
+impl Mode {
+    /// The name used on the child's command line.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Mode::Timed => "timed",
+            Mode::Untimed => "untimed",
+        }
+    }
+
+    /// Parses [`Mode::as_str`]'s output.
+    pub(crate) fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "timed" => Some(Mode::Timed),
+            "untimed" => Some(Mode::Untimed),
+            _ => None,
+        }
+    }
+}
+
+/// Resident memory of this process, in kB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Memory {
+    /// `VmRSS`: resident now.
+    pub(crate) rss_kb: u64,
+    /// `VmHWM`: the highest `VmRSS` so far.
+    pub(crate) peak_kb: u64,
+}
+
+/// Reads `VmRSS` and `VmHWM` from `/proc/self/status`; zeros where that file does not exist.
+pub(crate) fn read_memory() -> Memory {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Memory::default();
+    };
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Memory {
+        rss_kb: field("VmRSS:"),
+        peak_kb: field("VmHWM:"),
+    }
+}
+
+/// Percentiles of one run's per-insert latencies, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct LatencySummary {
+    /// Median insert.
+    pub(crate) p50_ns: u64,
+    /// 99th percentile.
+    pub(crate) p99_ns: u64,
+    /// 99.99th percentile.
+    pub(crate) p9999_ns: u64,
+    /// The longest single insert: the worst pause a caller saw.
+    pub(crate) max_ns: u64,
+    /// Mean insert.
+    pub(crate) mean_ns: f64,
+}
+
+impl LatencySummary {
+    /// Summarises `samples` (sorting them in place). Percentiles use the nearest-rank method.
+    pub(crate) fn from_samples(samples: &mut [u32]) -> LatencySummary {
+        if samples.is_empty() {
+            return LatencySummary::default();
+        }
+        samples.sort_unstable();
+        let rank = |q: f64| -> u64 {
+            let index = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
+            u64::from(samples[index])
+        };
+        let sum: u64 = samples.iter().map(|&s| u64::from(s)).sum();
+        LatencySummary {
+            p50_ns: rank(0.50),
+            p99_ns: rank(0.99),
+            p9999_ns: rank(0.9999),
+            max_ns: u64::from(samples[samples.len() - 1]),
+            mean_ns: sum as f64 / samples.len() as f64,
+        }
+    }
+}
+
+/// One map growing from empty to `keys` entries, as measured in one process.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct RunRecord {
+    /// Entries inserted.
+    pub(crate) keys: u64,
+    /// Wall time of the whole insert loop (in `Mode::Timed` this includes the clock reads).
+    pub(crate) loop_ns: u64,
+    /// Memory just before the first insert (the empty map already exists).
+    pub(crate) before: Memory,
+    /// Memory just after the last insert, with the map still alive.
+    pub(crate) after: Memory,
+    /// Per-insert latencies; `None` for `Mode::Untimed`.
+    pub(crate) latency: Option<LatencySummary>,
+}
+
+impl RunRecord {
+    /// Resident bytes per entry once all keys are in: `(VmRSS after − VmRSS before) / keys`.
+    pub(crate) fn bytes_per_entry_end(&self) -> f64 {
+        self.after.rss_kb.saturating_sub(self.before.rss_kb) as f64 * 1024.0
+            / self.keys.max(1) as f64
+    }
+
+    /// Peak resident bytes per entry during the run: `(VmHWM after − VmRSS before) / keys`. The
+    /// peak includes the moments when old and new bucket arrays both exist.
+    pub(crate) fn bytes_per_entry_peak(&self) -> f64 {
+        self.after.peak_kb.saturating_sub(self.before.rss_kb) as f64 * 1024.0
+            / self.keys.max(1) as f64
+    }
+
+    /// The child's report line: the prefix, then `name=value` pairs separated by spaces.
+    pub(crate) fn to_line(&self) -> String {
+        let mut line = format!(
+            "{RESULT_PREFIX} keys={} loop_ns={} rss_before_kb={} peak_before_kb={} rss_after_kb={} peak_after_kb={}",
+            self.keys,
+            self.loop_ns,
+            self.before.rss_kb,
+            self.before.peak_kb,
+            self.after.rss_kb,
+            self.after.peak_kb
+        );
+        if let Some(l) = &self.latency {
+            line += &format!(
+                " p50_ns={} p99_ns={} p9999_ns={} max_ns={} mean_ns={:.1}",
+                l.p50_ns, l.p99_ns, l.p9999_ns, l.max_ns, l.mean_ns
+            );
+        }
+        line
+    }
+
+    /// Parses [`RunRecord::to_line`]'s output; `None` if the line is not a complete report.
+    pub(crate) fn parse_line(line: &str) -> Option<RunRecord> {
+        let rest = line.trim().strip_prefix(RESULT_PREFIX)?;
+        let pairs: Vec<(&str, &str)> = rest
+            .split_whitespace()
+            .filter_map(|p| p.split_once('='))
+            .collect();
+        let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let int = |name: &str| get(name)?.parse::<u64>().ok();
+        let latency = match get("p50_ns") {
+            None => None,
+            Some(_) => Some(LatencySummary {
+                p50_ns: int("p50_ns")?,
+                p99_ns: int("p99_ns")?,
+                p9999_ns: int("p9999_ns")?,
+                max_ns: int("max_ns")?,
+                mean_ns: get("mean_ns")?.parse().ok()?,
+            }),
+        };
+        Some(RunRecord {
+            keys: int("keys")?,
+            loop_ns: int("loop_ns")?,
+            before: Memory {
+                rss_kb: int("rss_before_kb")?,
+                peak_kb: int("peak_before_kb")?,
+            },
+            after: Memory {
+                rss_kb: int("rss_after_kb")?,
+                peak_kb: int("peak_after_kb")?,
+            },
+            latency,
+        })
+    }
+}
+
+/// Inserts hit keys `0..keys` (value = key) into a map made by `new_map`, measuring as `mode`
+/// says. The map stays alive until the final memory reading, then is dropped untimed.
+pub(crate) fn measure_growth<M>(
+    mode: Mode,
+    keys: usize,
+    new_map: impl FnOnce() -> M,
+    mut insert: impl FnMut(&mut M, u64),
+) -> RunRecord {
+    // Allocated and written (u32::MAX is not zero, so every page is touched) before the baseline.
+    let mut samples = match mode {
+        Mode::Timed => vec![u32::MAX; keys],
+        Mode::Untimed => Vec::new(),
+    };
+    let mut map = new_map();
+    let before = read_memory();
+    let start = Instant::now();
+    match mode {
+        Mode::Timed => {
+            for (i, sample) in samples.iter_mut().enumerate() {
+                let key = hit_key(i as u64);
+                let t0 = Instant::now();
+                // The fences keep the compiler from moving the insert's memory traffic outside
+                // the clock reads; they emit no instructions.
+                compiler_fence(Ordering::SeqCst);
+                insert(&mut map, key);
+                compiler_fence(Ordering::SeqCst);
+                let elapsed = t0.elapsed().as_nanos();
+                *sample = u32::try_from(elapsed).unwrap_or(u32::MAX);
+            }
+        }
+        Mode::Untimed => {
+            for i in 0..keys as u64 {
+                insert(&mut map, hit_key(i));
+            }
+        }
+    }
+    let loop_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let after = read_memory();
+    black_box(&map);
+    drop(map);
+    RunRecord {
+        keys: keys as u64,
+        loop_ns,
+        before,
+        after,
+        latency: (mode == Mode::Timed).then(|| LatencySummary::from_samples(&mut samples)),
+    }
+}
+
+/// Median cost of an empty `Instant::now()` pair, in nanoseconds: the floor under every sample.
+pub(crate) fn timer_overhead_ns() -> u64 {
+    let mut samples: Vec<u32> = (0..10_000)
+        .map(|_| {
+            let t0 = Instant::now();
+            compiler_fence(Ordering::SeqCst);
+            u32::try_from(t0.elapsed().as_nanos()).unwrap_or(u32::MAX)
+        })
+        .collect();
+    LatencySummary::from_samples(&mut samples).p50_ns
+}
+
+/// Runs this same executable with `args` (the caller's hidden child subcommand), lets its stderr
+/// through, and parses the report line from its stdout.
+pub(crate) fn run_child(args: &[String]) -> Result<RunRecord, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let output = Command::new(&exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "child `{}` failed: {}",
+            args.join(" "),
+            output.status
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(RunRecord::parse_line)
+        .ok_or_else(|| format!("child `{}` printed no {RESULT_PREFIX} line", args.join(" ")))
+}
+
+/// The median of `values` (mean of the middle two for an even count); 0 for none.
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// A duration in nanoseconds with a readable unit and three significant figures (e.g. `12.3 µs`).
+pub(crate) fn format_ns(ns: f64) -> String {
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    let decimals = if unit == "ns" || value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
+/// First argument of the hidden child command both tools understand:
+/// `<exe> __child <map> <timed|untimed> <keys>`.
+pub(crate) const CHILD_COMMAND: &str = "__child";
+
+/// One repetition of one map: a timed child (latencies, memory) and an untimed child (total time
+/// without clock reads), each in a fresh process.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Run {
+    /// Implementation name.
+    pub(crate) map: String,
+    /// Repetition number, from 1.
+    pub(crate) repetition: usize,
+    /// The timed child's record.
+    pub(crate) timed: RunRecord,
+    /// The untimed child's loop time.
+    pub(crate) untimed_ns: u64,
+}
+
+/// Runs repetition `repetition` of `map` with `keys` keys: one timed child, then one untimed.
+pub(crate) fn run_repetition(map: &str, repetition: usize, keys: usize) -> Result<Run, String> {
+    let args = |mode: Mode| -> Vec<String> {
+        vec![
+            CHILD_COMMAND.to_owned(),
+            map.to_owned(),
+            mode.as_str().to_owned(),
+            keys.to_string(),
+        ]
+    };
+    let timed = run_child(&args(Mode::Timed))?;
+    let untimed = run_child(&args(Mode::Untimed))?;
+    if timed.latency.is_none() {
+        return Err(format!("the timed child for {map} reported no latencies"));
+    }
+    Ok(Run {
+        map: map.to_owned(),
+        repetition,
+        timed,
+        untimed_ns: untimed.loop_ns,
+    })
+}
+
+/// Column names of [`Run::csv_row`].
+pub(crate) const CSV_HEADER: &str =
+    "map,repetition,keys,p50_ns,p99_ns,p9999_ns,max_ns,mean_ns,untimed_total_ns,timed_loop_ns,\
+rss_before_kb,rss_after_kb,peak_rss_kb,bytes_per_entry_end,bytes_per_entry_peak";
+
+impl Run {
+    /// One CSV line (no trailing newline) matching [`CSV_HEADER`].
+    pub(crate) fn csv_row(&self) -> String {
+        let l = self.timed.latency.unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{:.2},{:.2}",
+            self.map,
+            self.repetition,
+            self.timed.keys,
+            l.p50_ns,
+            l.p99_ns,
+            l.p9999_ns,
+            l.max_ns,
+            l.mean_ns,
+            self.untimed_ns,
+            self.timed.loop_ns,
+            self.timed.before.rss_kb,
+            self.timed.after.rss_kb,
+            self.timed.after.peak_kb,
+            self.timed.bytes_per_entry_end(),
+            self.timed.bytes_per_entry_peak()
+        )
+    }
+}
+
+/// One map's repetitions reduced to medians (each column's median on its own, so the numbers in
+/// a row need not come from the same repetition).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Summary {
+    /// Implementation name.
+    pub(crate) map: String,
+    /// Repetitions summarised.
+    pub(crate) repetitions: usize,
+    /// Median insert.
+    pub(crate) p50_ns: f64,
+    /// 99th percentile insert.
+    pub(crate) p99_ns: f64,
+    /// 99.99th percentile insert.
+    pub(crate) p9999_ns: f64,
+    /// Longest single insert.
+    pub(crate) max_ns: f64,
+    /// Time to insert every key without per-insert clock reads.
+    pub(crate) untimed_total_ns: f64,
+    /// Time of the timed loop, clock reads included.
+    pub(crate) timed_loop_ns: f64,
+    /// Resident bytes per entry at the end.
+    pub(crate) bytes_per_entry_end: f64,
+    /// Peak resident bytes per entry.
+    pub(crate) bytes_per_entry_peak: f64,
+}
+
+impl Summary {
+    /// The medians of `runs` (all of one map).
+    pub(crate) fn of(map: &str, runs: &[&Run]) -> Summary {
+        let column = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(|r| f(r)).collect());
+        let latency = |r: &Run| r.timed.latency.unwrap_or_default();
+        Summary {
+            map: map.to_owned(),
+            repetitions: runs.len(),
+            p50_ns: column(&|r| latency(r).p50_ns as f64),
+            p99_ns: column(&|r| latency(r).p99_ns as f64),
+            p9999_ns: column(&|r| latency(r).p9999_ns as f64),
+            max_ns: column(&|r| latency(r).max_ns as f64),
+            untimed_total_ns: column(&|r| r.untimed_ns as f64),
+            timed_loop_ns: column(&|r| r.timed.loop_ns as f64),
+            bytes_per_entry_end: column(&|r| r.timed.bytes_per_entry_end()),
+            bytes_per_entry_peak: column(&|r| r.timed.bytes_per_entry_peak()),
+        }
+    }
+
+    /// One summary per map name in `runs`, in order of first appearance.
+    pub(crate) fn per_map(runs: &[Run]) -> Vec<Summary> {
+        let mut names: Vec<&str> = Vec::new();
+        for run in runs {
+            if !names.contains(&run.map.as_str()) {
+                names.push(&run.map);
+            }
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                Summary::of(
+                    name,
+                    &runs.iter().filter(|r| r.map == name).collect::<Vec<_>>(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The summary table, one line per map, plus a line comparing every map's max pause with the
+/// `reference` map's when that map is present.
+pub(crate) fn format_table(summaries: &[Summary], reference: &str) -> String {
+    let mut out = format!(
+        "{:<10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
+        "map", "p50", "p99", "p99.99", "max pause", "total", "timed loop", "B/e end", "B/e peak"
+    );
+    for s in summaries {
+        out += &format!(
+            "{:<10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9.1} {:>9.1}\n",
+            s.map,
+            format_ns(s.p50_ns),
+            format_ns(s.p99_ns),
+            format_ns(s.p9999_ns),
+            format_ns(s.max_ns),
+            format_ns(s.untimed_total_ns),
+            format_ns(s.timed_loop_ns),
+            s.bytes_per_entry_end,
+            s.bytes_per_entry_peak
+        );
+    }
+    if let Some(base) = summaries
+        .iter()
+        .find(|s| s.map == reference && s.max_ns > 0.0)
+    {
+        let ratios: Vec<String> = summaries
+            .iter()
+            .filter(|s| s.map != reference)
+            .map(|s| format!("{} {:.3}", s.map, s.max_ns / base.max_ns))
+            .collect();
+        if !ratios.is_empty() {
+            out += &format!("max pause / {reference}'s: {}\n", ratios.join(", "));
+        }
+    }
+    out
+}
+
+/// What the table's columns mean, printed under it.
+pub(crate) const TABLE_LEGEND: &str = "\
+columns: medians over repetitions; p50..max pause = single-insert latency (each includes one clock-read pair);
+total = all inserts with no per-insert clock reads (separate process); timed loop = the timed run's wall time;
+B/e end = resident bytes per entry after the last insert; B/e peak = peak resident bytes per entry (old + new arrays).";
