@@ -86,15 +86,18 @@ pub(crate) fn run(args: &GrowArgs, command_line: &[String]) -> Result<(), LabErr
         summaries
             .iter()
             .find(|s| s.map == kind.name())
-            .map(|s| s.max_ns)
+            .map(|s| (s.max_ns, s.cpu_max_ns))
     };
     if let (Some(hmap), Some(hashbrown)) = (max_of(MapKind::Hmap), max_of(MapKind::Hashbrown)) {
-        if hashbrown > 0.0 {
+        if hashbrown.0 > 0.0 && hashbrown.1 > 0.0 {
             println!(
-                "hmap max pause / hashbrown max pause = {:.4} ({} vs {})",
-                hmap / hashbrown,
-                measure::format_ns(hmap),
-                measure::format_ns(hashbrown)
+                "hmap max pause / hashbrown max pause = {:.4} wall ({} vs {}), {:.4} CPU time ({} vs {})",
+                hmap.0 / hashbrown.0,
+                measure::format_ns(hmap.0),
+                measure::format_ns(hashbrown.0),
+                hmap.1 / hashbrown.1,
+                measure::format_ns(hmap.1),
+                measure::format_ns(hashbrown.1)
             );
         }
     }

@@ -15,6 +15,10 @@
 mod keys;
 #[allow(dead_code, reason = "shared with the benches, which use more of it")]
 #[path = "../../benches/common/measure.rs"]
+#[allow(
+    unsafe_code,
+    reason = "one libc call reads the thread CPU clock (SAFETY comment at the site)"
+)]
 mod measure;
 
 mod grow;

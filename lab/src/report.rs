@@ -147,7 +147,7 @@ fn grow_json(experiment: &Experiment<'_>, summaries: &[Summary], runs: &[Run]) -
         .map(|s| {
             format!(
                 "{{\"map\": {}, \"repetitions\": {}, \"p50_ns\": {:.1}, \"p99_ns\": {:.1}, \"p9999_ns\": {:.1}, \
-                 \"max_ns\": {:.1}, \"untimed_total_ns\": {:.1}, \"timed_loop_ns\": {:.1}, \
+                 \"max_ns\": {:.1}, \"cpu_max_ns\": {:.1}, \"untimed_total_ns\": {:.1}, \"timed_loop_ns\": {:.1}, \
                  \"bytes_per_entry_end\": {:.2}, \"bytes_per_entry_peak\": {:.2}}}",
                 json_string(&s.map),
                 s.repetitions,
@@ -155,6 +155,7 @@ fn grow_json(experiment: &Experiment<'_>, summaries: &[Summary], runs: &[Run]) -
                 s.p99_ns,
                 s.p9999_ns,
                 s.max_ns,
+                s.cpu_max_ns,
                 s.untimed_total_ns,
                 s.timed_loop_ns,
                 s.bytes_per_entry_end,
