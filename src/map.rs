@@ -110,11 +110,13 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// The number of entries. Go: `len(m)`.
     #[doc(alias = "maplen")]
+    #[inline]
     pub fn len(&self) -> usize {
         self.raw.len()
     }
 
     /// Whether the map has no entries.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.raw.len() == 0
     }
@@ -261,6 +263,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     ///
     /// Go: `m[k] = v` (`mapassign`).
     #[doc(alias = "mapassign")]
+    #[inline]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         self.raw.insert(key, value)
     }
@@ -270,6 +273,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     /// Go: `v, ok := m[k]` (`mapaccess2`).
     #[doc(alias = "mapaccess1")]
     #[doc(alias = "mapaccess2")]
+    #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
@@ -280,6 +284,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
 
     /// The stored key and value under `key`. Go: `mapaccessK`.
     #[doc(alias = "mapaccessK")]
+    #[inline]
     pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
@@ -289,6 +294,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     }
 
     /// A mutable reference to the value under `key`.
+    #[inline]
     pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
@@ -298,6 +304,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     }
 
     /// Whether `key` is present.
+    #[inline]
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -310,6 +317,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     ///
     /// Go: `delete(m, k)` (`mapdelete`).
     #[doc(alias = "mapdelete")]
+    #[inline]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -319,6 +327,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     }
 
     /// Removes `key`, returning the stored key and its value. Go: `mapdelete`.
+    #[inline]
     pub fn remove_entry<Q>(&mut self, key: &Q) -> Option<(K, V)>
     where
         K: Borrow<Q>,
@@ -331,6 +340,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
     /// evacuates at most two old chains.
     ///
     /// Go: the lookup half of `mapassign`.
+    #[inline]
     pub fn entry(&mut self, key: K) -> Entry<'_, K, V, S> {
         match self.raw.entry(key) {
             RawEntry::Occupied(raw) => Entry::Occupied(OccupiedEntry { raw }),

@@ -85,6 +85,7 @@ pub(crate) enum RawEntry<'a, K, V, S> {
 impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// Finds `key`'s slot for a write. Like every write, moves a growth along first.
     /// Go: `mapassign` steps 1–6.
+    #[inline]
     pub(crate) fn entry(&mut self, key: K) -> RawEntry<'_, K, V, S> {
         // UNWIND: hashing and the lookup's Eq run before anything changes but the growth work,
         // which is complete by then.
@@ -105,6 +106,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     }
 
     /// The entry for `key`, as shared references. Go: `mapaccessK`.
+    #[inline]
     pub(crate) fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
         K: core::borrow::Borrow<Q>,
@@ -119,6 +121,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     }
 
     /// The entry for `key`, with the value mutable.
+    #[inline]
     pub(crate) fn get_key_value_mut<Q>(&mut self, key: &Q) -> Option<(&K, &mut V)>
     where
         K: core::borrow::Borrow<Q>,

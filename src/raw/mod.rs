@@ -379,6 +379,7 @@ impl<K, V, S> RawMap<K, V, S> {
     }
 
     /// Starts a mutation: sets the writing flag until the guard drops.
+    #[inline]
     pub(crate) fn writing(&mut self) -> Writing<'_, K, V, S> {
         debug_assert!(
             !self.header.flags.is_set(Flags::WRITING),
@@ -725,6 +726,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// The first steps of every write: allocate the first bucket if needed, and move the growth
     /// along (evacuating the old chain of the key's bucket, then one at the mark). Afterwards the
     /// key's chain is in the current array. Go: `mapassign` steps 4–5, `mapdelete` step 3.
+    #[inline]
     pub(crate) fn prepare_write(&mut self, hash: u64) {
         if self.header.buckets.is_none() {
             let buckets =
@@ -743,6 +745,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
 
     /// Inserts a key known to be absent, after [`RawMap::prepare_write`]; starts a growth first if
     /// the map is full. Returns the new entry's slot. Go: `mapassign` steps 7–9.
+    #[inline]
     pub(crate) fn insert_new(&mut self, hash: u64, key: K, value: V) -> SlotRef<K, V> {
         let log2 = self.header.log2_buckets;
         if !self.is_growing()
@@ -782,6 +785,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     }
 
     /// Inserts or replaces. Go: `mapassign`.
+    #[inline]
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         // UNWIND: hashing happens before anything changes.
         let hash = self.hash(&key);
@@ -801,6 +805,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     }
 
     /// Removes `key`. Go: `mapdelete`.
+    #[inline]
     pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<(K, V)>
     where
         K: Borrow<Q>,
@@ -820,6 +825,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     }
 
     /// The head of `hash`'s chain in the current array.
+    #[inline]
     pub(crate) fn current_head(&self, hash: u64) -> *mut Bucket<K, V> {
         let buckets = self
             .header
