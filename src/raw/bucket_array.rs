@@ -22,10 +22,6 @@ use crate::error::{Fallibility, TryReserveError};
 
 /// Arrays of at least this many bytes are mapped directly (see the module docs).
 const MAP_THRESHOLD: usize = 1 << 20;
-/// Evacuated old buckets are returned to the kernel in aligned chunks of this many bytes. Freeing
-/// pages costs about 0.8 µs per 4 KiB page on our machines, so 64 KiB chunks keep each `madvise`
-/// near 15 µs (1 MiB chunks measured 0.2 ms median, 5 ms worst).
-const RELEASE_CHUNK: usize = 1 << 16;
 
 /// The shape of the array for one B.
 #[derive(Clone, Copy, Debug)]
@@ -133,68 +129,21 @@ pub(crate) unsafe fn zero<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8) 
     }
 }
 
-/// Gives back to the kernel the whole [`RELEASE_CHUNK`]s of an old array that lie inside its
-/// buckets `[0, to)` and not inside `[0, from)`, i.e. the chunks the evacuation mark just passed.
+/// Frees an array that is empty and unreachable, off the caller's critical path: a mapped array
+/// is handed to the reclaimer thread, which unmaps it; a small one is freed at once.
 ///
 /// # Safety
-/// `array` came from [`allocate`] with this `log2_buckets`, `from <= to <= 2^log2_buckets`, and no
-/// bucket below `to` is read again except through the mark (those bytes become zero).
-pub(crate) unsafe fn release_evacuated<K, V>(
-    array: NonNull<Bucket<K, V>>,
-    log2_buckets: u8,
-    from: usize,
-    to: usize,
-) {
+/// As [`free`].
+pub(crate) unsafe fn retire<K, V>(array: NonNull<Bucket<K, V>>, log2_buckets: u8) {
     let shape = ArrayShape::of_allocated::<K, V>(log2_buckets);
-    if !shape.is_mapped() {
-        return;
-    }
-    let size = size_of::<Bucket<K, V>>();
-    let base = array.as_ptr().addr();
-    // Chunks fully below `to`, and not already fully below `from`.
-    let end = (base + to * size) & !(RELEASE_CHUNK - 1);
-    let start = ((base + from * size) & !(RELEASE_CHUNK - 1))
-        .max((base + RELEASE_CHUNK - 1) & !(RELEASE_CHUNK - 1));
-    if end > start {
-        // SAFETY: [start, end) is chunk-aligned (so page-aligned) and inside the mapping, since
-        // start ≥ base rounded up and end ≤ base + to·size ≤ the mapping's end.
-        unsafe { discard(array.as_ptr().cast::<u8>().add(start - base), end - start) }
-    }
-}
-
-/// Whether an array of this B is mapped and so is worth retiring piecewise rather than freeing
-/// at once (see [`release_next_chunk`]).
-pub(crate) fn is_mapped<K, V>(log2_buckets: u8) -> bool {
-    ArrayShape::of_allocated::<K, V>(log2_buckets).is_mapped()
-}
-
-/// Gives back the [`RELEASE_CHUNK`] that starts at byte `offset` of a retired array and returns
-/// the offset of the next one, or frees the whole mapping and returns `None` once `offset` has
-/// passed its end. Spreads the cost of unmapping an old array over the writes after a growth.
-///
-/// # Safety
-/// `array` came from [`allocate`] with this `log2_buckets`, nothing reads it any more, and it
-/// holds no entries; after `None` it is freed.
-pub(crate) unsafe fn release_next_chunk<K, V>(
-    array: NonNull<Bucket<K, V>>,
-    log2_buckets: u8,
-    offset: usize,
-) -> Option<usize> {
-    let shape = ArrayShape::of_allocated::<K, V>(log2_buckets);
-    let size = shape.layout.size();
-    if !shape.is_mapped() || offset >= size {
+    if shape.is_mapped() {
+        // SAFETY: a mapped array is a whole mapping (`map_zeroed`), unreferenced by the
+        // caller's contract.
+        unsafe { super::reclaim::unmap_later(array.cast(), shape.layout.size()) };
+    } else {
         // SAFETY: forwarded contract.
-        unsafe { free(array, log2_buckets) };
-        return None;
+        unsafe { free(array, log2_buckets) }
     }
-    let base = array.as_ptr().addr();
-    let start = (base + offset) & !(RELEASE_CHUNK - 1);
-    let end = (start + RELEASE_CHUNK).min(base + size);
-    let start = start.max(base);
-    // SAFETY: [start, end) lies inside the mapping; `start` is page-aligned (chunk-aligned, or
-    // the mapping's own start); nothing reads the array any more.
-    unsafe { discard(array.as_ptr().cast::<u8>().add(start - base), end - start) };
-    Some(end - base)
 }
 
 /// Whether `bucket` is one of the spare overflow buckets of `array` (rather than a separate
@@ -252,7 +201,7 @@ fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
 }
 
 #[cfg(all(unix, not(miri)))]
-unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
+pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
     // SAFETY: the caller passes a whole mapping made by `map_zeroed`.
     let result = unsafe { libc::munmap(ptr.as_ptr().cast(), size) };
     debug_assert_eq!(result, 0, "munmap of a bucket array failed");
@@ -277,7 +226,7 @@ fn map_zeroed(_size: usize) -> Option<NonNull<u8>> {
 }
 
 #[cfg(not(all(unix, not(miri))))]
-unsafe fn unmap(_ptr: NonNull<u8>, _size: usize) {
+pub(crate) unsafe fn unmap(_ptr: NonNull<u8>, _size: usize) {
     unreachable!("arrays are mapped only on Unix outside Miri")
 }
 

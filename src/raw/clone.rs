@@ -35,7 +35,6 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RawMap<K, V, S> {
                 evacuation_mark: source.evacuation_mark,
                 spare_overflow: None,
             },
-            retired: None,
             hash_builder: self.hash_builder.clone(),
             load_factor: self.load_factor,
             marker: core::marker::PhantomData,

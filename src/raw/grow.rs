@@ -14,7 +14,7 @@ use core::ptr;
 use super::bucket::{Bucket, SLOTS_PER_BUCKET};
 use super::bucket_array;
 use super::tophash::TopHash;
-use super::{Flags, RawMap, Retired};
+use super::{Flags, RawMap};
 use crate::error::{Fallibility, TryReserveError};
 
 /// The old mark's skip loop reads at most this many heads per call. Go: the 1024 in
@@ -82,7 +82,6 @@ impl<K, V, S> RawMap<K, V, S> {
         fallibility: Fallibility,
     ) -> Result<(), TryReserveError> {
         debug_assert!(!self.is_growing(), "growths never overlap");
-        self.free_retired();
         let new_log2 = self.header.log2_buckets + u8::from(bigger);
         let new = bucket_array::allocate::<K, V>(new_log2, fallibility)?;
         let header = &mut self.header;
@@ -100,58 +99,19 @@ impl<K, V, S> RawMap<K, V, S> {
         Ok(())
     }
 
-    /// After the mark passes old bucket `to` (from `from`), gives whole evacuated chunks of the
-    /// old array back to the kernel and ends the growth when every old chain is evacuated.
-    fn after_mark_advance(&mut self, from: usize) {
-        let old = self.header.old_buckets.expect("only while growing");
+    /// Ends the growth once the mark has passed every old chain: the old array is empty and
+    /// unreachable, and goes to the reclaimer.
+    fn end_growth_if_done(&mut self) {
+        if self.header.evacuation_mark != self.old_bucket_count() {
+            return;
+        }
+        let old = self.header.old_buckets.take().expect("only while growing");
         let old_log2 = self.old_log2_buckets();
-        let to = self.header.evacuation_mark;
-        // SAFETY: every old chain below `to` is evacuated (I3) and read only through the mark
-        // from now on; the array came from `allocate` with `old_log2`.
-        unsafe { bucket_array::release_evacuated(old, old_log2, from, to) };
-        if to == self.old_bucket_count() {
-            // Growth finished. INVARIANT: I2, I6.
-            self.header.old_buckets = None;
-            self.header.flags.clear(Flags::SAME_SIZE_GROW);
-            // Every old chain is evacuated: its entries moved and its separately allocated
-            // overflow buckets freed by `evacuate`; nothing points into the array any more.
-            if bucket_array::is_mapped::<K, V>(old_log2) {
-                // Unmapping the rest (the last bucket chunk and the spare region) at once would
-                // be this write's pause; hand it to the next writes instead, a chunk each.
-                let next = to * size_of::<Bucket<K, V>>();
-                self.retired = Some(Retired {
-                    array: old,
-                    log2_buckets: old_log2,
-                    next,
-                });
-            } else {
-                // SAFETY: unreachable and empty, as above.
-                unsafe { bucket_array::free(old, old_log2) };
-            }
-        }
-    }
-
-    /// Gives back one more chunk of the array retired by the last growth (one per write), and
-    /// frees it once it is all given back.
-    #[inline]
-    pub(crate) fn release_retired_chunk(&mut self) {
-        if let Some(retired) = &mut self.retired {
-            // SAFETY: a retired array is unreachable and empty (see `after_mark_advance`).
-            match unsafe {
-                bucket_array::release_next_chunk(retired.array, retired.log2_buckets, retired.next)
-            } {
-                Some(next) => retired.next = next,
-                None => self.retired = None,
-            }
-        }
-    }
-
-    /// Frees the retired array at once (before a new growth, on clear and on drop).
-    pub(crate) fn free_retired(&mut self) {
-        if let Some(retired) = self.retired.take() {
-            // SAFETY: unreachable and empty (see `after_mark_advance`).
-            unsafe { bucket_array::free(retired.array, retired.log2_buckets) };
-        }
+        // INVARIANT: I2, I6.
+        self.header.flags.clear(Flags::SAME_SIZE_GROW);
+        // SAFETY: every old chain is evacuated: its entries moved and its separately allocated
+        // overflow buckets freed by `evacuate`; nothing points into the array any more.
+        unsafe { bucket_array::retire(old, old_log2) };
     }
 }
 
@@ -304,8 +264,7 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// order, reading at most [`MAX_MARK_SKIP`] heads. Go: `advanceEvacuationMark`.
     fn advance_evacuation_mark(&mut self, new_bit: usize) {
         let old = self.header.old_buckets.expect("only while growing");
-        let from = self.header.evacuation_mark;
-        let mut mark = from + 1;
+        let mut mark = self.header.evacuation_mark + 1;
         let stop = (mark + MAX_MARK_SKIP).min(new_bit);
         while mark != stop && mark < new_bit {
             // SAFETY: mark < new_bit = old count, a live head at or above the old mark (I3).
@@ -316,6 +275,6 @@ impl<K: Hash, V, S: BuildHasher> RawMap<K, V, S> {
         }
         // INVARIANT: I3, every chain below the new mark is evacuated.
         self.header.evacuation_mark = mark;
-        self.after_mark_advance(from);
+        self.end_growth_if_done();
     }
 }

@@ -32,6 +32,7 @@ pub(crate) mod entry;
 mod grow;
 pub(crate) mod iter;
 mod rand;
+mod reclaim;
 #[cfg(test)]
 mod tests;
 pub(crate) mod tophash;
@@ -171,7 +172,7 @@ pub(crate) struct Header<K, V> {
 /// - I2: `old_buckets` is `Some` exactly while a growth is in progress; then it has
 ///   2^(B-1) buckets (doubling) or 2^B (same size, flag `SAME_SIZE_GROW` set).
 /// - I3: every old chain with index below `evacuation_mark` is evacuated (and may no longer be
-///   read: its pages may have been given back, see `bucket_array::release_evacuated`); an old
+///   read: D6); an old
 ///   chain is evacuated entirely or not at all (slot 0 of its head says which), except inside
 ///   `evacuate`.
 /// - I4: during a doubling growth, new buckets `j` and `j + old count` are empty until old
@@ -188,9 +189,6 @@ pub(crate) struct Header<K, V> {
 /// Bucket-level invariants B1–B3 are on [`Bucket`].
 pub(crate) struct RawMap<K, V, S> {
     pub(crate) header: Header<K, V>,
-    /// The old array of the last growth while it is given back to the kernel a chunk per write
-    /// (not part of Go's header: Go's garbage collector frees old arrays; D15).
-    pub(crate) retired: Option<Retired<K, V>>,
     pub(crate) hash_builder: S,
     pub(crate) load_factor: LoadFactor,
     /// The map owns its keys and values (drop check).
@@ -203,14 +201,6 @@ unsafe impl<K: Send, V: Send, S: Send> Send for RawMap<K, V, S> {}
 // SAFETY: `&RawMap` only reads (`get`, iteration hand out `&K`/`&V`), so sharing it needs
 // `K: Sync, V: Sync`; no interior mutability is reachable through `&self`.
 unsafe impl<K: Sync, V: Sync, S: Sync> Sync for RawMap<K, V, S> {}
-
-/// An old bucket array after its growth ended: empty, unreachable, partly given back.
-pub(crate) struct Retired<K, V> {
-    pub(crate) array: NonNull<Bucket<K, V>>,
-    pub(crate) log2_buckets: u8,
-    /// Byte offset of the next chunk to give back.
-    pub(crate) next: usize,
-}
 
 /// GO: Go seeds the hash function itself with `hash0`; a generic `BuildHasher` cannot be
 /// reseeded, so we mix `hash0` into its output (D5).
@@ -290,7 +280,6 @@ impl<K, V, S> RawMap<K, V, S> {
                 evacuation_mark: 0,
                 spare_overflow: None,
             },
-            retired: None,
             hash_builder,
             load_factor,
             marker: PhantomData,
@@ -593,7 +582,6 @@ impl<K, V, S> RawMap<K, V, S> {
             fn drop(&mut self) {
                 let map = &mut *self.0;
                 map.free_overflow_buckets();
-                map.free_retired();
                 let header = &mut map.header;
                 if let Some(old) = header.old_buckets.take() {
                     let old_log2 = if header.flags.is_set(Flags::SAME_SIZE_GROW) {
@@ -603,7 +591,7 @@ impl<K, V, S> RawMap<K, V, S> {
                     };
                     // SAFETY: every entry was dropped or leaked and every overflow bucket freed;
                     // the array came from `allocate` with this B and is unlinked now.
-                    unsafe { bucket_array::free(old, old_log2) };
+                    unsafe { bucket_array::retire(old, old_log2) };
                 }
                 if let Some(buckets) = header.buckets {
                     // SAFETY: same reasoning; zeroing makes it a valid empty array (B2).
@@ -738,8 +726,6 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         if self.is_growing() {
             // UNWIND: a panicking Hash inside evacuate leaves that chain unevacuated (grow.rs).
             self.grow_work(hash as usize & bucket_mask(self.header.log2_buckets));
-        } else {
-            self.release_retired_chunk();
         }
     }
 
@@ -872,7 +858,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
             map.reset_inner();
             if let Some(old) = map.header.buckets.replace(buckets) {
                 // SAFETY: the map is empty and reset: no entries, no overflow buckets.
-                unsafe { bucket_array::free(old, map.header.log2_buckets) };
+                unsafe { bucket_array::retire(old, map.header.log2_buckets) };
             }
             map.header.log2_buckets = target_log2;
             map.header.spare_overflow = map.first_spare();
@@ -895,15 +881,14 @@ impl<K, V, S> Drop for RawMap<K, V, S> {
             fn drop(&mut self) {
                 let map = &mut *self.0;
                 map.free_overflow_buckets();
-                map.free_retired();
                 if let Some(old) = map.header.old_buckets.take() {
                     let old_log2 = map.old_log2_buckets();
                     // SAFETY: entries dropped or leaked, overflow freed; unreachable afterwards.
-                    unsafe { bucket_array::free(old, old_log2) };
+                    unsafe { bucket_array::retire(old, old_log2) };
                 }
                 if let Some(buckets) = map.header.buckets.take() {
                     // SAFETY: same.
-                    unsafe { bucket_array::free(buckets, map.header.log2_buckets) };
+                    unsafe { bucket_array::retire(buckets, map.header.log2_buckets) };
                 }
             }
         }
