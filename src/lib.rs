@@ -36,7 +36,8 @@
 //!   random bucket and slot offset as Go's does.
 //! - **Bounded work per write**: an insert or remove during a growth evacuates at most two old
 //!   chains; reads move nothing. Allocating a bucket array is one `mmap` for large arrays, and
-//!   old arrays are returned to the kernel piecewise as evacuation passes them.
+//!   an old array is unmapped by a background thread (`hmap-reclaimer`) once its growth ends, so
+//!   no write pays for giving memory back.
 //! - **Unwinding**: a panicking `Hash`, `Eq` or `Drop` leaves the map consistent and usable;
 //!   entries are never dropped twice (some may leak when a `Drop` panics during `clear`).
 //! - **Logic errors** (a `Hash` inconsistent with `Eq`, a key mutated in place) are confined to

@@ -7,9 +7,8 @@
 //! allocator, for two reasons measured in `design/incremental-resize.md` ("Memory"):
 //! - a fresh anonymous mapping is zero without a `memset`, so allocating even a several-hundred-
 //!   megabyte array is one system call, not a pause proportional to its size;
-//! - the old array can be given back to the kernel a chunk at a time as the evacuation mark
-//!   passes over it ([`release_evacuated`]), so the end of a growth does not pay for unmapping
-//!   hundreds of megabytes at once.
+//! - a mapping can be handed whole to the reclaimer thread ([`retire`], `reclaim.rs`), so the
+//!   write that ends a growth does not pay for unmapping hundreds of megabytes (D17).
 //!
 //! Everything here is a function of `(pointer, B)`: the array's length, its spare region and
 //! whether it is mapped are all derived from B, so the header needs no extra fields.
