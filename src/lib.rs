@@ -60,6 +60,7 @@ mod debug;
 mod entry;
 mod error;
 mod iter;
+mod load_factor;
 mod map;
 mod raw;
 mod sync;
@@ -68,9 +69,9 @@ pub use crate::debug::{
     header_layout, GrowthKind, HeaderField, HeaderSnapshot, MapStats, HEADER_SIZE,
 };
 pub use crate::error::TryReserveError;
+pub use crate::load_factor::LoadFactor;
 pub use crate::map::HashMap;
 pub use crate::raw::bucket::SLOTS_PER_BUCKET;
-pub use crate::raw::LoadFactor;
 
 /// The default hasher: foldhash, seeded randomly per map (Go: `hash0`, plus the seed mixed in
 /// by the map itself, which is renewed whenever the map becomes empty).
