@@ -291,7 +291,8 @@ impl<K, V, S> RawMap<K, V, S> {
     }
 
     /// Whether old chain `old_index` is evacuated; reads the head only at or above the mark
-    /// (I3: below it the bytes may have been released). Go: `evacuated(oldbucket)`.
+    /// (I3: below it the mark answers, with a compare instead of a memory read; D6).
+    /// Go: `evacuated(oldbucket)`.
     #[inline(always)]
     pub(crate) fn is_old_evacuated(&self, old: NonNull<Bucket<K, V>>, old_index: usize) -> bool {
         // GO: Go always reads the head's slot 0; we let the mark answer first (D6).

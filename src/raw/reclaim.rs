@@ -27,9 +27,11 @@ struct Mapping {
 // it to the reclaimer thread moves that sole ownership.
 unsafe impl Send for Mapping {}
 
-/// The channel to the reclaimer thread, or `None` if the thread could not be started.
+/// The channel to the reclaimer thread, or `None` if the thread could not be started or belongs
+/// to another process (a `fork`ed child inherits the channel but not the thread, so its sends
+/// would queue forever; it unmaps inline instead).
 fn reclaimer() -> Option<&'static Sender<Mapping>> {
-    static RECLAIMER: OnceLock<Option<Sender<Mapping>>> = OnceLock::new();
+    static RECLAIMER: OnceLock<Option<(u32, Sender<Mapping>)>> = OnceLock::new();
     RECLAIMER
         .get_or_init(|| {
             let (sender, receiver) = mpsc::channel::<Mapping>();
@@ -43,9 +45,11 @@ fn reclaimer() -> Option<&'static Sender<Mapping>> {
                     }
                 })
                 .ok()
-                .map(|_| sender)
+                .map(|_| (std::process::id(), sender))
         })
         .as_ref()
+        .filter(|(owner, _)| *owner == std::process::id())
+        .map(|(_, sender)| sender)
 }
 
 /// Unmaps `start..start + size` soon, on the reclaimer thread.
