@@ -572,9 +572,31 @@ impl<K, V, S> RawMap<K, V, S> {
     /// Removes every entry for which `keep` returns false, in storage order. Each removal is a
     /// complete `remove_slot`, so a panic in `keep` or in a `Drop` leaves a consistent map.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        let mut heads = Vec::new();
-        self.for_each_chain(|head, _, _| heads.push(head));
-        for head in heads {
+        let Some(buckets) = self.header.buckets else {
+            return;
+        };
+        let new_count = 1usize << self.header.log2_buckets;
+        let old_count = if self.is_growing() {
+            self.old_bucket_count()
+        } else {
+            0
+        };
+        // Removals never evacuate or unlink, so the set of live chains is fixed during the walk.
+        for n in 0..new_count + old_count {
+            let head = if n < new_count {
+                // SAFETY: n < 2^B, in bounds of the current array.
+                unsafe { buckets.as_ptr().add(n) }
+            } else {
+                let old = self
+                    .header
+                    .old_buckets
+                    .expect("old_count > 0 only while growing");
+                if self.is_old_evacuated(old, n - new_count) {
+                    continue;
+                }
+                // SAFETY: an unevacuated old chain, in bounds of the old array.
+                unsafe { old.as_ptr().add(n - new_count) }
+            };
             let mut b = head;
             while !b.is_null() {
                 for slot in 0..SLOTS_PER_BUCKET {
