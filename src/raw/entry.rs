@@ -3,7 +3,7 @@
 use core::hash::{BuildHasher, Hash};
 
 use super::bucket::Bucket;
-use super::{RawMap, SlotRef};
+use super::{RawMap, SlotRef, Vacancy};
 
 /// A full slot of a mutably borrowed map: the key, its hash and where it lives.
 ///
@@ -56,7 +56,15 @@ pub(crate) struct RawVacant<'a, K, V, S> {
     map: &'a mut RawMap<K, V, S>,
     hash: u64,
     key: K,
+    /// Still exact: the map is borrowed by this handle, so nothing moved since the lookup.
+    vacancy: Vacancy<K, V>,
 }
+
+// SAFETY: a unique borrow of the map, the key, and the position of an empty slot of the map's
+// own memory: it may move to another thread exactly when `&mut RawMap` and `K` may.
+unsafe impl<K: Send, V, S> Send for RawVacant<'_, K, V, S> where RawMap<K, V, S>: Send {}
+// SAFETY: through `&RawVacant` only `&K` (the new key) is reachable.
+unsafe impl<K: Sync, V, S> Sync for RawVacant<'_, K, V, S> where RawMap<K, V, S>: Sync {}
 
 impl<'a, K: Eq + Hash, V, S: BuildHasher> RawVacant<'a, K, V, S> {
     pub(crate) fn key(&self) -> &K {
@@ -69,8 +77,11 @@ impl<'a, K: Eq + Hash, V, S: BuildHasher> RawVacant<'a, K, V, S> {
 
     /// Inserts the entry. Go: `mapassign` from step 7 on.
     pub(crate) fn insert(self, value: V) -> &'a mut V {
-        let (bucket, slot) = self.map.writing().insert_new(self.hash, self.key, value);
-        // SAFETY: `insert_new` just filled this slot (B1); the returned reference takes over the
+        let (bucket, slot) =
+            self.map
+                .writing()
+                .insert_vacant(self.hash, self.key, value, self.vacancy);
+        // SAFETY: `insert_vacant` just filled this slot (B1); the returned reference takes over the
         // map's unique borrow.
         unsafe { &mut *Bucket::value(bucket, slot) }
     }
@@ -91,16 +102,17 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         // which is complete by then.
         let hash = self.hash(&key);
         self.writing().prepare_write(hash);
-        match self.find(hash, &key) {
-            Some(slot) => RawEntry::Occupied(RawOccupied {
+        match self.find_for_write(hash, &key) {
+            Ok(slot) => RawEntry::Occupied(RawOccupied {
                 map: self,
                 slot,
                 hash,
             }),
-            None => RawEntry::Vacant(RawVacant {
+            Err(vacancy) => RawEntry::Vacant(RawVacant {
                 map: self,
                 hash,
                 key,
+                vacancy,
             }),
         }
     }

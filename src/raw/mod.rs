@@ -198,6 +198,13 @@ impl<K, V, S> DerefMut for Writing<'_, K, V, S> {
 /// Where a key lives: a bucket and a slot in it.
 pub(crate) type SlotRef<K, V> = (*mut Bucket<K, V>, usize);
 
+/// Where an absent key would be inserted: the first empty slot of its chain, or a new overflow
+/// bucket after the chain's last bucket.
+pub(crate) enum Vacancy<K, V> {
+    Slot(SlotRef<K, V>),
+    AfterLast(*mut Bucket<K, V>),
+}
+
 impl<K, V, S> RawMap<K, V, S> {
     /// An empty map with room for `capacity` entries before it grows. Buckets are allocated now
     /// if B > 0, lazily otherwise. Go: `makemap`.
@@ -701,45 +708,92 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         }
     }
 
-    /// Inserts a key known to be absent, after [`RawMap::prepare_write`]; starts a growth first if
-    /// the map is full. Returns the new entry's slot. Go: `mapassign` steps 7–9.
+    /// After [`RawMap::prepare_write`]: the slot holding `key`, or where it would be inserted,
+    /// found in one pass over the key's chain in the current array. Go: `mapassign` step 6
+    /// (remembering the first empty slot while looking for the key).
     #[inline]
-    pub(crate) fn insert_new(&mut self, hash: u64, key: K, value: V) -> SlotRef<K, V> {
+    pub(crate) fn find_for_write(
+        &self,
+        hash: u64,
+        key: &K,
+    ) -> Result<SlotRef<K, V>, Vacancy<K, V>> {
+        let top = TopHash::from_hash(hash);
+        let mut b = self.current_head(hash);
+        Bucket::prefetch(b);
+        let mut vacancy = None;
+        loop {
+            // SAFETY: `b` is a live bucket of the key's chain (B3); matching slots are full, so
+            // their keys are initialized (B1).
+            unsafe {
+                let word = Bucket::tophash_word(b);
+                for slot in word.matching(top) {
+                    // UNWIND: a panicking Eq leaves the map untouched (growth work is complete).
+                    if *key == *Bucket::key(b, slot) {
+                        return Ok((b, slot));
+                    }
+                }
+                if vacancy.is_none() {
+                    vacancy = word.empty().lowest().map(|slot| (b, slot));
+                }
+                // An EMPTY_REST slot ends the chain's live prefix (I5), and is itself empty, so
+                // `vacancy` is set whenever this breaks.
+                if word.has_empty_rest() {
+                    break;
+                }
+                let next = Bucket::overflow(b);
+                if next.is_null() {
+                    break;
+                }
+                b = next;
+            }
+        }
+        Err(match vacancy {
+            Some(slot) => Vacancy::Slot(slot),
+            None => Vacancy::AfterLast(b),
+        })
+    }
+
+    /// Inserts a key that [`RawMap::find_for_write`] did not find, at the place it reported;
+    /// starts a growth first if the map is full (the place is then stale and found again).
+    /// Returns the new entry's slot. Go: `mapassign` steps 7–9.
+    #[inline]
+    pub(crate) fn insert_vacant(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        vacancy: Vacancy<K, V>,
+    ) -> SlotRef<K, V> {
         let log2 = self.header.log2_buckets;
-        if !self.is_growing()
+        let vacancy = if !self.is_growing()
             && (self.load_factor.is_exceeded(self.header.count + 1, log2)
                 || self.too_many_overflow_buckets())
         {
             self.hash_grow();
             self.grow_work(hash as usize & bucket_mask(self.header.log2_buckets));
-        }
-        let buckets = self
-            .header
-            .buckets
-            .expect("prepare_write allocated the array");
-        let index = hash as usize & bucket_mask(self.header.log2_buckets);
-        // SAFETY: index ≤ mask; the chain is live, and after grow_work it is the key's only chain
-        // (I4); the chosen slot is empty, so writing it initializes it (B1).
+            match self.find_for_write(hash, &key) {
+                Err(vacancy) => vacancy,
+                Ok(_) => unreachable!("a growth moves keys but never adds one"),
+            }
+        } else {
+            vacancy
+        };
+        let (bucket, slot) = match vacancy {
+            Vacancy::Slot(slot) => slot,
+            // SAFETY: `last` ends the key's chain in the current array (find_for_write).
+            Vacancy::AfterLast(last) => (unsafe { self.new_overflow(last) }, 0),
+        };
+        // SAFETY: the slot is empty and in the key's chain of the current array (I4: after
+        // grow_work it is the key's only chain), so writing it initializes it (B1).
         unsafe {
-            let mut b = buckets.as_ptr().add(index);
-            let (bucket, slot) = loop {
-                if let Some(slot) = Bucket::tophash_word(b).empty().lowest() {
-                    break (b, slot);
-                }
-                let next = Bucket::overflow(b);
-                if next.is_null() {
-                    break (self.new_overflow(b), 0);
-                }
-                b = next;
-            };
             Bucket::key(bucket, slot).write(key);
             Bucket::value(bucket, slot).write(value);
             // INVARIANT: B1 (initialized before marked full), I5 (the first empty slot of the
             // chain is filled, so the non-EMPTY_REST prefix grows by at most this slot), I8.
             Bucket::set_tophash(bucket, slot, TopHash::from_hash(hash));
-            self.header.count += 1;
-            (bucket, slot)
         }
+        self.header.count += 1;
+        (bucket, slot)
     }
 
     /// Inserts or replaces. Go: `mapassign`.
@@ -749,17 +803,21 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         let hash = self.hash(&key);
         let mut map = self.writing();
         map.prepare_write(hash);
-        if let Some((bucket, slot)) = map.find(hash, &key) {
-            // GO: Go overwrites the stored key for float/string keys (NeedKeyUpdate); std keeps
-            // it, and so do we (D12).
-            // SAFETY: a found slot is full (B1).
-            return Some(mem::replace(
-                unsafe { &mut *Bucket::value(bucket, slot) },
-                value,
-            ));
+        match map.find_for_write(hash, &key) {
+            Ok((bucket, slot)) => {
+                // GO: Go overwrites the stored key for float/string keys (NeedKeyUpdate); std
+                // keeps it, and so do we (D12).
+                // SAFETY: a found slot is full (B1).
+                Some(mem::replace(
+                    unsafe { &mut *Bucket::value(bucket, slot) },
+                    value,
+                ))
+            }
+            Err(vacancy) => {
+                map.insert_vacant(hash, key, value, vacancy);
+                None
+            }
         }
-        map.insert_new(hash, key, value);
-        None
     }
 
     /// Removes `key`. Go: `mapdelete`.
