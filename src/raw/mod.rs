@@ -198,6 +198,9 @@ impl<K, V, S> DerefMut for Writing<'_, K, V, S> {
 /// Where a key lives: a bucket and a slot in it.
 pub(crate) type SlotRef<K, V> = (*mut Bucket<K, V>, usize);
 
+/// A live chain: its head, the array it belongs to and that array's B.
+type LiveChain<K, V> = (*mut Bucket<K, V>, NonNull<Bucket<K, V>>, u8);
+
 /// Where an absent key would be inserted: the first empty slot of its chain, or a new overflow
 /// bucket after the chain's last bucket.
 pub(crate) enum Vacancy<K, V> {
@@ -454,27 +457,47 @@ impl<K, V, S> RawMap<K, V, S> {
 
     /// Visits the head of every live chain: all 2^B of the current array, then the unevacuated
     /// ones of the old array. `f` gets the head, the array it belongs to and that array's B.
-    fn for_each_chain(&self, mut f: impl FnMut(*mut Bucket<K, V>, NonNull<Bucket<K, V>>, u8)) {
-        let Some(buckets) = self.header.buckets else {
-            return;
-        };
-        let log2 = self.header.log2_buckets;
-        for index in 0..1usize << log2 {
-            // SAFETY: index < 2^B, in bounds.
-            f(unsafe { buckets.as_ptr().add(index) }, buckets, log2);
-        }
-        if let Some(old) = self.header.old_buckets {
-            for old_index in self.header.evacuation_mark..self.old_bucket_count() {
-                if !self.is_old_evacuated(old, old_index) {
-                    // SAFETY: index < old count, in bounds.
-                    f(
-                        unsafe { old.as_ptr().add(old_index) },
-                        old,
-                        self.old_log2_buckets(),
-                    );
-                }
+    fn for_each_chain(&self, mut f: impl FnMut(LiveChain<K, V>)) {
+        for n in 0..self.chain_positions() {
+            if let Some(chain) = self.live_chain(n) {
+                f(chain);
             }
         }
+    }
+
+    /// How many chain positions [`RawMap::live_chain`] numbers: 2^B new ones, then the old ones.
+    fn chain_positions(&self) -> usize {
+        match self.header.buckets {
+            None => 0,
+            Some(_) if self.is_growing() => {
+                (1usize << self.header.log2_buckets) + self.old_bucket_count()
+            }
+            Some(_) => 1usize << self.header.log2_buckets,
+        }
+    }
+
+    /// Chain position `n`: new chain `n` while `n < 2^B`, then old chain `n − 2^B` if it is not
+    /// evacuated yet (`None` otherwise): its head, the array it lives in and that array's B.
+    fn live_chain(&self, n: usize) -> Option<LiveChain<K, V>> {
+        let buckets = self.header.buckets?;
+        let log2 = self.header.log2_buckets;
+        let new_count = 1usize << log2;
+        if n < new_count {
+            // SAFETY: n < 2^B, in bounds of the current array.
+            return Some((unsafe { buckets.as_ptr().add(n) }, buckets, log2));
+        }
+        let old = self.header.old_buckets?;
+        let old_index = n - new_count;
+        if self.is_old_evacuated(old, old_index) {
+            return None;
+        }
+        // SAFETY: an unevacuated old index is below the old count (callers stay below
+        // `chain_positions`), in bounds of the old array.
+        Some((
+            unsafe { old.as_ptr().add(old_index) },
+            old,
+            self.old_log2_buckets(),
+        ))
     }
 
     /// Drops every entry, marking each slot empty before its drop runs, so that a panicking
@@ -483,7 +506,7 @@ impl<K, V, S> RawMap<K, V, S> {
         if !mem::needs_drop::<K>() && !mem::needs_drop::<V>() {
             return;
         }
-        self.for_each_chain(|head, _, _| {
+        self.for_each_chain(|(head, _, _)| {
             let mut b = head;
             while !b.is_null() {
                 for slot in 0..SLOTS_PER_BUCKET {
@@ -508,7 +531,7 @@ impl<K, V, S> RawMap<K, V, S> {
     /// Frees every separately allocated overflow bucket of every live chain (spares stay with
     /// their array), without touching entries.
     fn free_overflow_buckets(&mut self) {
-        self.for_each_chain(|head, array, log2| {
+        self.for_each_chain(|(head, array, log2)| {
             // SAFETY: live chain head.
             let mut b = unsafe { Bucket::overflow(head) };
             while !b.is_null() {
@@ -579,30 +602,10 @@ impl<K, V, S> RawMap<K, V, S> {
     /// Removes every entry for which `keep` returns false, in storage order. Each removal is a
     /// complete `remove_slot`, so a panic in `keep` or in a `Drop` leaves a consistent map.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        let Some(buckets) = self.header.buckets else {
-            return;
-        };
-        let new_count = 1usize << self.header.log2_buckets;
-        let old_count = if self.is_growing() {
-            self.old_bucket_count()
-        } else {
-            0
-        };
-        // Removals never evacuate or unlink, so the set of live chains is fixed during the walk.
-        for n in 0..new_count + old_count {
-            let head = if n < new_count {
-                // SAFETY: n < 2^B, in bounds of the current array.
-                unsafe { buckets.as_ptr().add(n) }
-            } else {
-                let old = self
-                    .header
-                    .old_buckets
-                    .expect("old_count > 0 only while growing");
-                if self.is_old_evacuated(old, n - new_count) {
-                    continue;
-                }
-                // SAFETY: an unevacuated old chain, in bounds of the old array.
-                unsafe { old.as_ptr().add(n - new_count) }
+        // Removals never evacuate or unlink, so the live chains stay the same during the walk.
+        for n in 0..self.chain_positions() {
+            let Some((head, _, _)) = self.live_chain(n) else {
+                continue;
             };
             let mut b = head;
             while !b.is_null() {
