@@ -56,6 +56,7 @@
 //! what it costs, measured).
 #![deny(unsafe_code)]
 
+pub mod concurrent;
 mod debug;
 mod entry;
 mod error;
@@ -65,6 +66,7 @@ mod map;
 mod raw;
 mod sync;
 
+pub use crate::concurrent::ConcurrentHashMap;
 pub use crate::debug::{
     header_layout, GrowthKind, HeaderField, HeaderSnapshot, MapStats, HEADER_SIZE,
 };

@@ -25,7 +25,8 @@ pub(crate) use loom::{
     cell::UnsafeCell,
     hint::spin_loop,
     sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+        Ordering,
     },
     sync::Arc,
     thread::yield_now,
@@ -34,12 +35,125 @@ pub(crate) use loom::{
 #[cfg(not(loom))]
 pub(crate) use std::{
     hint::spin_loop,
-    sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
-    },
+    sync::atomic::{fence, Ordering},
     sync::Arc,
     thread::yield_now,
 };
+
+/// Declares `#[repr(transparent)]` wrappers over std's atomics with the methods the crate uses.
+/// They are distinct types, so clippy's `disallowed-types` (std atomics outside this file) can
+/// tell a facade atomic from a direct use of std's, which a plain re-export could not. Zeroed
+/// memory is a valid value of each, as for std's.
+#[cfg(not(loom))]
+macro_rules! std_atomic {
+    ($name:ident, $value:ty, $($int:ident)?) => {
+        #[doc = concat!("std's `", stringify!($name), "` behind the facade.")]
+        #[derive(Debug, Default)]
+        #[repr(transparent)]
+        pub(crate) struct $name(std::sync::atomic::$name);
+
+        impl $name {
+            #[inline(always)]
+            pub(crate) const fn new(value: $value) -> Self {
+                Self(std::sync::atomic::$name::new(value))
+            }
+            #[inline(always)]
+            pub(crate) fn load(&self, order: Ordering) -> $value {
+                self.0.load(order)
+            }
+            #[inline(always)]
+            pub(crate) fn store(&self, value: $value, order: Ordering) {
+                self.0.store(value, order)
+            }
+            #[inline(always)]
+            pub(crate) fn swap(&self, value: $value, order: Ordering) -> $value {
+                self.0.swap(value, order)
+            }
+            #[inline(always)]
+            pub(crate) fn compare_exchange(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$value, $value> {
+                self.0.compare_exchange(current, new, success, failure)
+            }
+        }
+        $(std_atomic!(@$int $name, $value);)?
+    };
+    (@int $name:ident, $value:ty) => {
+        impl $name {
+            #[inline(always)]
+            pub(crate) fn fetch_add(&self, value: $value, order: Ordering) -> $value {
+                self.0.fetch_add(value, order)
+            }
+            #[inline(always)]
+            pub(crate) fn fetch_sub(&self, value: $value, order: Ordering) -> $value {
+                self.0.fetch_sub(value, order)
+            }
+        }
+    };
+}
+
+#[cfg(not(loom))]
+std_atomic!(AtomicBool, bool,);
+#[cfg(not(loom))]
+std_atomic!(AtomicU8, u8, int);
+#[cfg(not(loom))]
+std_atomic!(AtomicU32, u32, int);
+#[cfg(not(loom))]
+std_atomic!(AtomicU64, u64, int);
+#[cfg(not(loom))]
+std_atomic!(AtomicUsize, usize, int);
+#[cfg(not(loom))]
+std_atomic!(AtomicIsize, isize, int);
+
+/// std's `AtomicPtr` behind the facade (see `std_atomic!`).
+#[cfg(not(loom))]
+#[derive(Debug)]
+#[repr(transparent)]
+pub(crate) struct AtomicPtr<T>(std::sync::atomic::AtomicPtr<T>);
+
+#[cfg(not(loom))]
+impl<T> AtomicPtr<T> {
+    #[inline(always)]
+    pub(crate) const fn new(value: *mut T) -> Self {
+        Self(std::sync::atomic::AtomicPtr::new(value))
+    }
+    #[inline(always)]
+    pub(crate) fn load(&self, order: Ordering) -> *mut T {
+        self.0.load(order)
+    }
+    #[inline(always)]
+    pub(crate) fn store(&self, value: *mut T, order: Ordering) {
+        self.0.store(value, order)
+    }
+    #[inline(always)]
+    pub(crate) fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
+        self.0.swap(value, order)
+    }
+}
+
+/// A small per-thread number, stable for the thread's life, for spreading threads over striped
+/// counters and handle slots. A hint only: correctness never depends on two threads getting
+/// different numbers. Under loom it is always 0, because a model must behave the same in every
+/// execution it explores.
+#[cfg(not(loom))]
+pub(crate) fn thread_hint() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        // ORDERING: Relaxed. Only distinctness-most-of-the-time matters; nothing is published.
+        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HINT.with(|hint| *hint)
+}
+
+/// Under loom: always 0 (see the non-loom version).
+#[cfg(loom)]
+pub(crate) fn thread_hint() -> usize {
+    0
+}
 
 /// `std::cell::UnsafeCell` with loom's access API, so the same code compiles under both.
 #[cfg(not(loom))]

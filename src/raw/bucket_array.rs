@@ -180,7 +180,7 @@ pub(crate) unsafe fn free_overflow<K, V>(bucket: *mut Bucket<K, V>) {
 }
 
 #[cfg(all(unix, not(miri)))]
-fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
+pub(crate) fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
     // SAFETY: an anonymous private mapping with no address hint has no preconditions; failure
     // is reported as MAP_FAILED and checked below.
     let ptr = unsafe {

@@ -32,7 +32,7 @@ pub(crate) mod entry;
 mod grow;
 pub(crate) mod iter;
 mod rand;
-mod reclaim;
+pub(crate) mod reclaim;
 #[cfg(test)]
 mod tests;
 pub(crate) mod tophash;

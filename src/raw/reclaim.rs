@@ -8,8 +8,9 @@
 //! mutator's path. GO: Go frees old arrays through its garbage collector and scavenger (D17).
 //!
 //! The thread is started on first use, serves every map in the process, and only ever calls
-//! `munmap` on mappings that no map references any more. If it cannot be started, arrays are
-//! unmapped inline.
+//! `munmap` on mappings that no map references any more, or runs a job that frees memory no map
+//! references any more (the concurrent map's retired tables, [`run_later`]). If it cannot be
+//! started, the work is done inline.
 
 use core::ptr::NonNull;
 use std::sync::mpsc::{self, Sender};
@@ -27,21 +28,38 @@ struct Mapping {
 // it to the reclaimer thread moves that sole ownership.
 unsafe impl Send for Mapping {}
 
+/// Work for the reclaimer thread.
+enum Job {
+    Unmap(Mapping),
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+impl Job {
+    fn run(self) {
+        match self {
+            Job::Unmap(mapping) => {
+                // SAFETY: `unmap_later`'s contract: a whole mapping made by
+                // `bucket_array::allocate`, referenced by no one.
+                unsafe { bucket_array::unmap(mapping.start, mapping.size) };
+            }
+            Job::Run(job) => job(),
+        }
+    }
+}
+
 /// The channel to the reclaimer thread, or `None` if the thread could not be started or belongs
 /// to another process (a `fork`ed child inherits the channel but not the thread, so its sends
 /// would queue forever; it unmaps inline instead).
-fn reclaimer() -> Option<&'static Sender<Mapping>> {
-    static RECLAIMER: OnceLock<Option<(u32, Sender<Mapping>)>> = OnceLock::new();
+fn reclaimer() -> Option<&'static Sender<Job>> {
+    static RECLAIMER: OnceLock<Option<(u32, Sender<Job>)>> = OnceLock::new();
     RECLAIMER
         .get_or_init(|| {
-            let (sender, receiver) = mpsc::channel::<Mapping>();
+            let (sender, receiver) = mpsc::channel::<Job>();
             std::thread::Builder::new()
                 .name("hmap-reclaimer".into())
                 .spawn(move || {
-                    for mapping in receiver {
-                        // SAFETY: `unmap_later`'s contract: a whole mapping made by
-                        // `bucket_array::allocate`, referenced by no one.
-                        unsafe { bucket_array::unmap(mapping.start, mapping.size) };
+                    for job in receiver {
+                        job.run();
                     }
                 })
                 .ok()
@@ -58,14 +76,24 @@ fn reclaimer() -> Option<&'static Sender<Mapping>> {
 /// `start..start + size` is a whole mapping made by `bucket_array::allocate` that no map,
 /// iterator or pointer references any more.
 pub(crate) unsafe fn unmap_later(start: NonNull<u8>, size: usize) {
-    let mapping = Mapping { start, size };
-    let mapping = match reclaimer() {
-        Some(sender) => match sender.send(mapping) {
+    // The job is safe to run anywhere, any time: that is the caller's contract.
+    submit(Job::Unmap(Mapping { start, size }));
+}
+
+/// Runs `job` soon, on the reclaimer thread (inline if the thread is unavailable). For work that
+/// only frees memory nobody references, so that its cost is nobody's pause.
+pub(crate) fn run_later(job: Box<dyn FnOnce() + Send>) {
+    submit(Job::Run(job));
+}
+
+fn submit(job: Job) {
+    let job = match reclaimer() {
+        Some(sender) => match sender.send(job) {
             Ok(()) => return,
-            Err(mpsc::SendError(mapping)) => mapping,
+            Err(mpsc::SendError(job)) => job,
         },
-        None => mapping,
+        None => job,
     };
-    // SAFETY: as above; the thread is unavailable, so the caller pays for the unmapping.
-    unsafe { bucket_array::unmap(mapping.start, mapping.size) };
+    // The thread is unavailable, so the caller pays.
+    job.run();
 }

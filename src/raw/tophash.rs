@@ -77,6 +77,42 @@ impl TopHashWord {
         Self(u64::from_le_bytes(bytes.map(|t| t.0)))
     }
 
+    /// The word as stored in the concurrent map's atomic tophash word.
+    #[inline(always)]
+    pub(crate) const fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    /// The raw word.
+    #[inline(always)]
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// Slot `slot`'s tophash.
+    #[inline(always)]
+    pub(crate) fn get(self, slot: usize) -> TopHash {
+        TopHash((self.0 >> (8 * slot)) as u8)
+    }
+
+    /// The word with slot `slot`'s tophash replaced by `top`.
+    #[inline(always)]
+    pub(crate) fn with(self, slot: usize, top: TopHash) -> Self {
+        let shift = 8 * slot;
+        Self((self.0 & !(0xff << shift)) | (u64::from(top.0) << shift))
+    }
+
+    /// Slots holding a live entry.
+    #[inline(always)]
+    pub(crate) fn full(self) -> SlotMask {
+        // Full means "not one of the five marker values"; five exact matches are cheap and
+        // obviously right.
+        let markers = [0u8, 1, 2, 3, 4]
+            .iter()
+            .fold(0u64, |acc, &m| acc | self.matching(TopHash(m)).0);
+        SlotMask(!markers & (LOW_BITS << 7))
+    }
+
     /// Exact mask of the zero bytes of `x`: bit 7 of byte `i` is set iff byte `i` is zero.
     #[inline(always)]
     fn zero_bytes(x: u64) -> SlotMask {
@@ -107,6 +143,9 @@ impl TopHashWord {
 pub(crate) struct SlotMask(u64);
 
 impl SlotMask {
+    /// No slots.
+    pub(crate) const EMPTY: Self = Self(0);
+
     /// Whether the set is non-empty.
     #[inline(always)]
     pub(crate) fn any(self) -> bool {
@@ -154,6 +193,10 @@ mod tests {
         let tricky = TopHashWord::new([0u8, 1, 0x80, 0x81, 0xff, 0, 0x01, 0x00].map(TopHash));
         assert_eq!(tricky.matching(TopHash(0x81)).collect::<Vec<_>>(), vec![3]);
         assert_eq!(tricky.empty().collect::<Vec<_>>(), vec![0, 1, 5, 6, 7]);
+        assert_eq!(word.full().collect::<Vec<_>>(), vec![0, 3, 4, 7]);
+        assert_eq!(word.get(4), TopHash(200));
+        assert_eq!(word.with(1, TopHash(9)).get(1), TopHash(9));
+        assert_eq!(word.with(1, TopHash(9)).get(0), TopHash(5));
     }
 
     #[test]

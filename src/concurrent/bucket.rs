@@ -1,0 +1,265 @@
+//! A bucket of the concurrent map (Go: `bmap`) and the entries its slots point to.
+//!
+//! The shape is the sequential mirror's: eight slots, a tophash byte per slot with Go's markers,
+//! an overflow link. What changes is that every field is an atomic, so a reader can scan a bucket
+//! while a writer changes it, and that a slot holds a pointer to an immutable [`Entry`] instead of
+//! the key and value themselves: a reader that loads the pointer sees a whole entry or none, never
+//! half of one (no torn reads), and the entry stays valid while the reader is pinned.
+//!
+//! The head bucket of each chain also carries the chain's `state` word: Go's `hashWriting` flag,
+//! per chain instead of per map ([`WRITING`]), and the chain's evacuation mark ([`EVACUATED`]).
+//!
+//! # Invariants
+//! - **B1** A slot's entry pointer is null or points to a live [`Entry`] allocated by
+//!   `Box::new` that no one has retired while the slot still points to it.
+//! - **B2** Tophash and entry pointers of a chain change only while its head bucket's `WRITING`
+//!   bit is held, except in a new table's bucket being filled by the evacuation of its one
+//!   source chain (see `evacuate.rs`, E2), which no one else writes or reads until that source is
+//!   marked evacuated.
+//! - **B3** Slot `i` is full (tophash ≥ `MIN_TOP_HASH`) only if its entry pointer is non-null and
+//!   the tophash is that entry's. Empty markers keep Go's `emptyRest` rule: the non-`EMPTY_REST`
+//!   slots of a chain form a prefix (used by writers only; readers never stop at `EMPTY_REST`,
+//!   they follow the overflow link).
+//! - **B4** Once a head bucket is `EVACUATED` its chain is frozen: nothing in it changes again
+//!   (the evacuation copied the pointers, it did not clear them), so a reader that started on it
+//!   keeps reading a consistent, if aging, chain.
+//! - **B5** All-zero bytes are a valid empty bucket (null pointers, `EMPTY_REST` tophash, state
+//!   0), so arrays can come from zeroed memory.
+
+use crate::raw::tophash::{TopHash, TopHashWord};
+use crate::sync::{spin_loop, yield_now, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+/// Slots per bucket, as in Go (`bucketCnt`).
+pub(crate) const SLOTS: usize = 8;
+
+/// `state` bit: a writer or an evacuator holds this chain. Go: `hashWriting`, per chain.
+pub(crate) const WRITING: u32 = 1;
+/// `state` bit: this chain (in an old table) has been evacuated to the new table. Go: tophash
+/// markers `evacuatedX` / `evacuatedY` / `evacuatedEmpty` in every slot (C-D2).
+pub(crate) const EVACUATED: u32 = 2;
+
+/// One key and value. Immutable once published: replacing a value publishes a new entry.
+///
+/// The full hash is kept so that evacuation never calls the user's `Hash` (no user code runs
+/// while a chain is locked for evacuation) and so that the X/Y choice cannot disagree with the
+/// hash that placed the entry. For `u64` keys and values the entry is 24 bytes, which the
+/// allocator serves from the same 32-byte class as 16.
+pub(crate) struct Entry<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+}
+
+/// What a slot points to, with the key and value types erased, so that buckets and tables are
+/// not generic: a retired table can then be freed on the reclaimer thread without naming `K`
+/// and `V` (it never touches entries, see `table.rs`).
+pub(crate) enum ErasedEntry {}
+
+/// A bucket. See the module's invariants B1–B5.
+#[repr(C)]
+pub(crate) struct Bucket {
+    /// The eight tophash bytes, slot `i` in byte `i` (little-endian), read by readers in one
+    /// load. See B2, B3.
+    tophash: AtomicU64,
+    /// [`WRITING`] | [`EVACUATED`]; meaningful in head buckets only. See B2, B4.
+    state: AtomicU32,
+    /// The next bucket of the chain, or null. Set once (from null) and never changed while the
+    /// table is live.
+    overflow: AtomicPtr<Bucket>,
+    /// Slot `i`'s entry, or null. See B1.
+    entries: [AtomicPtr<ErasedEntry>; SLOTS],
+}
+
+impl Bucket {
+    /// An empty bucket (B5). Used where memory is not zeroed: overflow buckets and loom.
+    pub(crate) fn new() -> Self {
+        Self {
+            tophash: AtomicU64::new(0),
+            state: AtomicU32::new(0),
+            overflow: AtomicPtr::new(core::ptr::null_mut()),
+            entries: core::array::from_fn(|_| AtomicPtr::new(core::ptr::null_mut())),
+        }
+    }
+
+    /// The tophash word, for a reader.
+    #[inline]
+    pub(crate) fn tophash(&self) -> TopHashWord {
+        // ORDERING: Acquire. A full tophash was stored after its entry pointer; seeing it makes
+        // that pointer visible too. Pairs with [P4]: `set_tophash` in a writer or evacuator.
+        TopHashWord::from_bits(self.tophash.load(Ordering::Acquire))
+    }
+
+    /// The tophash word, for the holder of the chain's lock (B2).
+    #[inline]
+    pub(crate) fn tophash_locked(&self) -> TopHashWord {
+        // ORDERING: Relaxed. Only lock holders store it (B2); the lock's Acquire [P3] made the
+        // previous holder's stores visible.
+        TopHashWord::from_bits(self.tophash.load(Ordering::Relaxed))
+    }
+
+    /// Sets slot `slot`'s tophash. Caller holds the chain (B2).
+    #[inline]
+    pub(crate) fn set_tophash(&self, slot: usize, top: TopHash) {
+        let word = self.tophash_locked().with(slot, top);
+        // ORDERING: Release. Publishes the entry pointer stored before it in the same slot.
+        // Pairs with [P4]: `tophash` in a reader.
+        self.tophash.store(word.bits(), Ordering::Release);
+    }
+
+    /// Slot `slot`'s entry, for a reader: null or an entry that was fully initialized.
+    #[inline]
+    pub(crate) fn entry<K, V>(&self, slot: usize) -> *mut Entry<K, V> {
+        // ORDERING: Acquire. The entry's fields were written before the pointer was stored with
+        // Release. Pairs with [P5]: `set_entry`.
+        self.entries[slot].load(Ordering::Acquire).cast()
+    }
+
+    /// Slot `slot`'s entry, for the holder of the chain's lock (B2).
+    #[inline]
+    pub(crate) fn entry_locked<K, V>(&self, slot: usize) -> *mut Entry<K, V> {
+        // ORDERING: Relaxed. Only lock holders store it (B2), and the lock's Acquire [P3] made the
+        // stores of earlier holders, and the entries they published, visible.
+        self.entries[slot].load(Ordering::Relaxed).cast()
+    }
+
+    /// Stores slot `slot`'s entry pointer. Caller holds the chain (B2).
+    #[inline]
+    pub(crate) fn set_entry<K, V>(&self, slot: usize, entry: *mut Entry<K, V>) {
+        // ORDERING: Release. Publishes the entry's initialization to readers that load the
+        // pointer. Pairs with [P5]: `entry`.
+        self.entries[slot].store(entry.cast(), Ordering::Release);
+    }
+
+    /// The next bucket of the chain, or null.
+    #[inline]
+    pub(crate) fn overflow(&self) -> *mut Bucket {
+        // ORDERING: Acquire. The overflow bucket was initialized (and its first entry published)
+        // before it was linked. Pairs with [P6]: `set_overflow`.
+        self.overflow.load(Ordering::Acquire)
+    }
+
+    /// Links `next` after this bucket. Caller holds the chain (B2) and `next` is fully
+    /// initialized.
+    #[inline]
+    pub(crate) fn set_overflow(&self, next: *mut Bucket) {
+        // ORDERING: Release. Publishes `next`'s contents. Pairs with [P6]: `overflow`.
+        self.overflow.store(next, Ordering::Release);
+    }
+
+    /// The overflow link for code that owns the whole table (drop, free): no concurrency.
+    #[inline]
+    pub(crate) fn overflow_owned(&self) -> *mut Bucket {
+        // ORDERING: Relaxed. The caller owns the table exclusively (`&mut` or a retired table);
+        // the handover that gave it ownership synchronized.
+        self.overflow.load(Ordering::Relaxed)
+    }
+
+    /// Whether this head bucket's chain has been evacuated.
+    #[inline]
+    pub(crate) fn is_evacuated(&self) -> bool {
+        // ORDERING: Acquire. The evacuator filled the new table's buckets before it stored
+        // EVACUATED with Release; seeing the bit makes them visible. Pairs with [P7]:
+        // `ChainLock::drop` after `mark_evacuated`.
+        self.state.load(Ordering::Acquire) & EVACUATED != 0
+    }
+
+    /// Takes this head bucket's chain: waits (spinning, then yielding) while another writer or
+    /// evacuator holds it. The returned lock tells whether the chain was already evacuated.
+    ///
+    /// Only writers and evacuators call this; readers never do.
+    pub(crate) fn lock(&self) -> ChainLock<'_> {
+        let mut backoff = 0u32;
+        loop {
+            // ORDERING: Relaxed. A probe only; the CAS below acquires.
+            let state = self.state.load(Ordering::Relaxed);
+            if state & WRITING == 0 {
+                // ORDERING: Acquire on success: everything the previous holder did before its
+                // Release unlock is visible. Pairs with [P3]: `ChainLock::drop`. Relaxed on
+                // failure: nothing is read.
+                if self
+                    .state
+                    .compare_exchange(state, state | WRITING, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return ChainLock {
+                        bucket: self,
+                        evacuated: state & EVACUATED != 0,
+                    };
+                }
+            }
+            if backoff < 6 {
+                for _ in 0..1u32 << backoff {
+                    spin_loop();
+                }
+                backoff += 1;
+            } else {
+                yield_now();
+            }
+        }
+    }
+}
+
+/// Holding a chain (its head bucket's `WRITING` bit). Dropping it releases the chain, also on
+/// unwind, so a panicking `Eq` cannot leave a chain locked.
+pub(crate) struct ChainLock<'a> {
+    bucket: &'a Bucket,
+    evacuated: bool,
+}
+
+impl ChainLock<'_> {
+    /// Whether the chain is evacuated (it was when locked, or this holder marked it).
+    #[inline]
+    pub(crate) fn is_evacuated(&self) -> bool {
+        self.evacuated
+    }
+
+    /// Marks the chain evacuated; the mark is published when the lock is released (B4).
+    #[inline]
+    pub(crate) fn mark_evacuated(&mut self) {
+        self.evacuated = true;
+    }
+}
+
+impl Drop for ChainLock<'_> {
+    fn drop(&mut self) {
+        let state = if self.evacuated { EVACUATED } else { 0 };
+        // ORDERING: Release. Publishes this holder's stores to the chain (and, with EVACUATED,
+        // to the new table's buckets it filled) to the next holder and to readers that check
+        // the mark. Pairs with [P3]: `Bucket::lock`, and [P7]: `Bucket::is_evacuated`.
+        self.bucket.state.store(state, Ordering::Release);
+    }
+}
+
+/// An iterator over the buckets of a chain, from its head.
+pub(crate) struct Chain<'a> {
+    next: *const Bucket,
+    _chain: core::marker::PhantomData<&'a Bucket>,
+}
+
+impl<'a> Chain<'a> {
+    /// The chain starting at `head`. Overflow buckets live as long as their table (B-links are
+    /// never cut while the table is live), so they share `head`'s lifetime.
+    pub(crate) fn new(head: &'a Bucket) -> Self {
+        Self {
+            next: head,
+            _chain: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a> Iterator for Chain<'a> {
+    type Item = &'a Bucket;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a Bucket> {
+        if self.next.is_null() {
+            return None;
+        }
+        // SAFETY: `next` is the head (a valid reference for 'a) or an overflow link read from a
+        // bucket of the same table; overflow buckets are freed only with their table, which
+        // outlives 'a (the caller's borrow of the table).
+        let bucket = unsafe { &*self.next };
+        self.next = bucket.overflow();
+        Some(bucket)
+    }
+}

@@ -1,0 +1,215 @@
+//! Growth: starting one, cooperative incremental evacuation, and ending one.
+//!
+//! Go's `hashGrow` / `growWork` / `evacuate` / `advanceEvacuationMark`, for many threads:
+//! - **start** (`maybe_grow`): the writer that finds the current table over the load factor (or
+//!   with too many overflow buckets) allocates the new table, linked back to the current one,
+//!   and publishes it. Only one thread can start a table's growth (T5), and only once its own
+//!   growth is over, so growths never overlap.
+//! - **help** (`help_grow`): every write during a growth first evacuates the old chain it needs,
+//!   then claims the next [`EVACUATION_CHUNK`] old chains with one `fetch_add` on the table's
+//!   `evacuated` cursor (Java's `transferIndex`, Go's `nevacuate` made atomic) and evacuates them.
+//!   So a write evacuates at most `1 + EVACUATION_CHUNK` chains: the bound on evacuation work per
+//!   operation. Readers never evacuate.
+//! - **evacuate** (`evacuate`): under the old chain's lock, copy its entry pointers to the X
+//!   and Y chains of the new table, then mark it evacuated. The old chain is left intact, not
+//!   cleared (B4): a reader that started on it still sees every entry it held.
+//! - **end** (`finish_growth`): the thread whose evacuation completes the count (T4) unlinks the
+//!   old table (`old` := null) and retires it.
+//!
+//! # Invariants
+//! - **E1** A chain of the old table is evacuated exactly once, under its lock, and counted in
+//!   `done` exactly once (T4).
+//! - **E2** A new table's chain `x` receives entries only from the evacuation of old chain
+//!   `x & old.mask`, and nobody writes or reads it before that evacuation is published: writers
+//!   evacuate the source first (`lock_chain`), readers read the old chain until it is marked
+//!   (`read_head`). So an evacuation fills empty destination chains, without their locks.
+//! - **E3** Growth completes while writes continue: every write during a growth advances the
+//!   cursor by `EVACUATION_CHUNK` until it passes the old table's end, and every claimed chain
+//!   is evacuated by its claimer, so after at most `old.len() / EVACUATION_CHUNK` writes every
+//!   chain is claimed, and the last claimer to finish ends the growth.
+
+use super::bucket::{Bucket, Entry, SLOTS};
+use super::raw::RawMap;
+use super::reclaim::Guard;
+use super::table::{chain, Table};
+use crate::raw::tophash::TopHash;
+use crate::sync::Ordering;
+
+/// Old chains a write claims per call, besides the one it needs: the bound on evacuation work per
+/// write is `1 + EVACUATION_CHUNK` chains. Go evacuates 1 + 1; a larger chunk makes the shared
+/// cursor a smaller fraction of each write's cost under many writers.
+pub(crate) const EVACUATION_CHUNK: usize = 2;
+
+impl<K, V> RawMap<K, V> {
+    /// Starts `table`'s growth if it needs one and none runs (T5). Go: the `hashGrow` call in
+    /// `mapassign`.
+    pub(crate) fn maybe_grow(&self, table: &Table) {
+        if !table.old().is_null() {
+            // Its own growth is still running: growths never overlap (Go: `!h.growing()`).
+            return;
+        }
+        // ORDERING: Relaxed. A cheap probe; the swap below decides.
+        if table.grow_started.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(same_size) = self.needs_growth(table) else {
+            return;
+        };
+        // ORDERING: Relaxed. Only uniqueness matters (one starter per table); what the starter
+        // publishes goes through [P1].
+        if table.grow_started.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let log2 = if same_size {
+            table.log2
+        } else {
+            table.log2.checked_add(1).expect("capacity overflow")
+        };
+        let table_ptr = core::ptr::from_ref(table).cast_mut();
+        let next = Table::new(log2, table_ptr, same_size);
+        // `table` is current: a non-current table has been grown, so `grow_started` was set.
+        self.publish(next);
+        self.note_growth();
+    }
+
+    /// A write's share of the growth from `old` to `table`: the chain `index` needs, then one
+    /// claimed chunk. Go: `growWork`.
+    pub(crate) fn help_grow(&self, table: &Table, old: &Table, index: usize, guard: &Guard<'_>) {
+        self.evacuate(table, old, index & old.mask, guard);
+        // ORDERING: Relaxed. A probe so that writes after the last claim skip the RMW.
+        if table.evacuated.load(Ordering::Relaxed) >= old.len() {
+            return;
+        }
+        // ORDERING: Relaxed. The cursor only hands out disjoint index ranges (RMWs on one
+        // location are totally ordered); the evacuations themselves synchronize through the
+        // chains' locks and marks [P3, P7].
+        let start = table
+            .evacuated
+            .fetch_add(EVACUATION_CHUNK, Ordering::Relaxed);
+        if start >= old.len() {
+            return;
+        }
+        // ORDERING: Relaxed. A statistic.
+        table.claims_in_flight.fetch_add(1, Ordering::Relaxed);
+        for claimed in start..old.len().min(start + EVACUATION_CHUNK) {
+            self.evacuate(table, old, claimed, guard);
+        }
+        // ORDERING: Relaxed. A statistic.
+        table.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Evacuates old chain `index` into `table` unless that is done already (E1). Go: `evacuate`.
+    pub(crate) fn evacuate(&self, table: &Table, old: &Table, index: usize, guard: &Guard<'_>) {
+        let head = old.bucket(index);
+        if head.is_evacuated() {
+            return;
+        }
+        let mut lock = head.lock();
+        if lock.is_evacuated() {
+            return;
+        }
+        // E2: the destinations are empty and ours until the mark is published.
+        let (x, y) = if table.same_size {
+            (index, index)
+        } else {
+            (index, index + old.len())
+        };
+        let mut to_x = Destination::new(table, x);
+        let mut to_y = Destination::new(table, y);
+        for bucket in chain(old, index) {
+            let word = bucket.tophash_locked();
+            for slot in word.full() {
+                let entry = bucket.entry_locked::<K, V>(slot);
+                debug_assert!(!entry.is_null(), "B3: a full slot has an entry");
+                // SAFETY: B1, and we hold the chain, so the entry cannot be retired meanwhile.
+                let hash = unsafe { (*entry).hash };
+                // Go: useY = hash & newbit, where newbit is the old bucket count.
+                if !table.same_size && hash as usize & old.len() != 0 {
+                    to_y.push(entry, word.get(slot));
+                } else {
+                    to_x.push(entry, word.get(slot));
+                }
+            }
+        }
+        // INVARIANT: E1, B4: the chain is marked (published on unlock, [P7]) and left intact.
+        lock.mark_evacuated();
+        drop(lock);
+        // ORDERING: AcqRel. Release: this evacuation's stores happen before the growth's end.
+        // Acquire (for the final increment): every other evacuation happens before it, through
+        // the release sequence of this RMW chain. Pairs with [P2]: `finish_growth`.
+        let done = table.done.fetch_add(1, Ordering::AcqRel) + 1;
+        if done == old.len() {
+            self.finish_growth(table, guard);
+        }
+    }
+
+    /// Ends the growth into `table`: unlinks and retires its old table. Called once, by the
+    /// evacuation that completed `done` (T4).
+    fn finish_growth(&self, table: &Table, guard: &Guard<'_>) {
+        // ORDERING: Release. Readers and writers that see null skip the old table, so every
+        // evacuation (acquired by the `done` RMW above) must be visible to them. Pairs with
+        // [P2]: `Table::old`.
+        let old = table.old.swap(core::ptr::null_mut(), Ordering::Release);
+        debug_assert!(!old.is_null(), "T2: the growth ends once");
+        // SAFETY: reclamation argument: the old table was reachable only through
+        // `table.old`, just set to null, and through `self.table` before the growth began
+        // (replaced then). Threads that loaded it are pinned now and protected; new ones cannot
+        // find it. It was `Box::into_raw`ed by `Table::new`'s caller, and is retired once (this
+        // is the only swap from non-null, T2). Freeing a table touches no entry (T6).
+        unsafe { guard.retire_with(old, Table::free) };
+        guard.flush();
+    }
+
+    /// Evacuates every old chain still pending, for aggregate operations (`retain`, `clear`)
+    /// that want one table to work on. Unbounded by design: they are O(n) anyway.
+    pub(crate) fn finish_growth_now(&self, guard: &Guard<'_>) {
+        let table = self.table(guard);
+        let old = table.old();
+        if old.is_null() {
+            return;
+        }
+        // SAFETY: loaded from the current table while pinned; retired only after unlinking (T2).
+        let old = unsafe { &*old };
+        for index in 0..old.len() {
+            self.evacuate(table, old, index, guard);
+        }
+    }
+}
+
+/// Where an evacuation appends: the next slot of a destination chain. Go: `evacDst`.
+struct Destination<'t> {
+    table: &'t Table,
+    bucket: &'t Bucket,
+    slot: usize,
+}
+
+impl<'t> Destination<'t> {
+    fn new(table: &'t Table, index: usize) -> Self {
+        let bucket = table.bucket(index);
+        debug_assert_eq!(
+            bucket.tophash_locked().bits(),
+            0,
+            "E2: a destination chain starts empty"
+        );
+        Self {
+            table,
+            bucket,
+            slot: 0,
+        }
+    }
+
+    fn push<K, V>(&mut self, entry: *mut Entry<K, V>, top: TopHash) {
+        if self.slot == SLOTS {
+            let next = self.table.new_overflow();
+            // SAFETY: just allocated; linked below, after which only this evacuation writes it
+            // until the mark is published (E2).
+            let next_ref = unsafe { &*next };
+            self.bucket.set_overflow(next);
+            self.bucket = next_ref;
+            self.slot = 0;
+        }
+        self.bucket.set_entry(self.slot, entry);
+        self.bucket.set_tophash(self.slot, top);
+        self.slot += 1;
+    }
+}

@@ -1,0 +1,194 @@
+//! [`ConcurrentHashMap`]: the public type, its constructors, statistics and trait impls.
+#![deny(unsafe_code)]
+
+use core::hash::{BuildHasher, Hash};
+
+use super::pinned::Pinned;
+use super::raw::{RawMap, LOAD_FACTOR};
+use super::stats::ConcurrentStats;
+use crate::DefaultHashBuilder;
+
+/// Go's classic map made concurrent: 8-slot buckets with tophash bytes and overflow chains,
+/// incremental growth from `old` to `buckets`, lock-free readers, per-chain writer exclusion,
+/// and cooperative evacuation. See the [module documentation](super) for the guarantees.
+///
+/// ```
+/// use hmap::ConcurrentHashMap;
+///
+/// let map = ConcurrentHashMap::new();
+/// std::thread::scope(|s| {
+///     for t in 0..4u64 {
+///         let map = &map;
+///         s.spawn(move || {
+///             let view = map.pin();
+///             for i in 0..1000 {
+///                 view.insert(t * 1000 + i, i);
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(map.len(), 4000);
+/// assert_eq!(map.pin().get(&2042), Some(&42));
+/// ```
+pub struct ConcurrentHashMap<K, V, S = DefaultHashBuilder> {
+    /// Boxed so that it never moves: deferred destructors point at its reclaimer's counters.
+    raw: Box<RawMap<K, V>>,
+    hash_builder: S,
+}
+
+impl<K, V> ConcurrentHashMap<K, V, DefaultHashBuilder> {
+    /// An empty map with one bucket (B = 0), like Go's `make(map[K]V)`.
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// An empty map with room for `capacity` entries before its first growth (Go's size hint:
+    /// the smallest B with `capacity <= 6.5 * 2^B`).
+    ///
+    /// # Panics
+    /// "capacity overflow" if the table would not fit in memory addresses.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, DefaultHashBuilder::default())
+    }
+}
+
+impl<K, V, S> ConcurrentHashMap<K, V, S> {
+    /// An empty map hashing with `hash_builder`.
+    pub fn with_hasher(hash_builder: S) -> Self {
+        Self::with_capacity_and_hasher(0, hash_builder)
+    }
+
+    /// An empty map with room for `capacity` entries, hashing with `hash_builder`.
+    ///
+    /// # Panics
+    /// "capacity overflow" if the table would not fit in memory addresses.
+    pub fn with_capacity_and_hasher(capacity: usize, hash_builder: S) -> Self {
+        let log2 = LOAD_FACTOR.log2_buckets_for(capacity);
+        Self {
+            raw: Box::new(RawMap::new(log2)),
+            hash_builder,
+        }
+    }
+
+    /// Pins the current thread and returns a view for reading and writing. Cheap (an
+    /// uncontended flag swap plus crossbeam-epoch's pin); pin once per operation or per batch.
+    pub fn pin(&self) -> Pinned<'_, K, V, S> {
+        Pinned::new(self, self.raw.pin())
+    }
+
+    /// Number of entries. O(1) in the number of entries (a fixed number of counter stripes);
+    /// exact whenever no write is in flight.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The map's hasher.
+    pub fn hasher(&self) -> &S {
+        &self.hash_builder
+    }
+
+    /// Go's `B`: the current table has 2^B buckets.
+    pub fn log2_buckets(&self) -> u8 {
+        let guard = self.raw.pin();
+        self.raw.table(&guard).log2
+    }
+
+    /// Whether a growth is in progress (old buckets not all evacuated yet).
+    pub fn is_growing(&self) -> bool {
+        let guard = self.raw.pin();
+        !self.raw.table(&guard).old().is_null()
+    }
+
+    /// A snapshot of the map's shape, evacuation progress and reclamation backlog. The fields
+    /// are read one after another, not atomically together.
+    pub fn stats(&self) -> ConcurrentStats {
+        ConcurrentStats::collect(&self.raw)
+    }
+
+    pub(crate) fn raw(&self) -> &RawMap<K, V> {
+        &self.raw
+    }
+}
+
+impl<K, V, S> ConcurrentHashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hash_builder.hash_one(key)
+    }
+
+    /// Removes every entry. Not atomic: it finishes a running growth, then empties one chain at
+    /// a time; entries inserted meanwhile may survive it.
+    pub fn clear(&self) {
+        self.pin().clear();
+    }
+
+    /// Keeps only the entries `keep` accepts. Not atomic, like [`clear`](Self::clear): every
+    /// entry present for the whole call is tested, and `keep` may see an entry more than once if
+    /// a growth starts meanwhile.
+    pub fn retain<F>(&self, keep: F)
+    where
+        F: FnMut(&K, &V) -> bool,
+    {
+        self.pin().retain(keep);
+    }
+}
+
+impl<K, V, S: Default> Default for ConcurrentHashMap<K, V, S> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K, V, S> core::fmt::Debug for ConcurrentHashMap<K, V, S>
+where
+    K: core::fmt::Debug,
+    V: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&self.pin(), f)
+    }
+}
+
+impl<K, V, S> FromIterator<(K, V)> for ConcurrentHashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher + Default,
+{
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let map = Self::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        (&map).extend(iter);
+        map
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for ConcurrentHashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for &ConcurrentHashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        let view = self.pin();
+        for (key, value) in iter {
+            view.insert(key, value);
+        }
+    }
+}

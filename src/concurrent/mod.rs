@@ -1,0 +1,72 @@
+//! [`ConcurrentHashMap`]: Go's classic map made safe for many threads.
+//!
+//! - [Shape](#shape)
+//! - [Guarantees](#guarantees)
+//! - [Growth](#growth)
+//! - [Memory](#memory)
+//!
+//! # Shape
+//! The same shape as the sequential mirror [`HashMap`](crate::HashMap): 2^B buckets of eight
+//! slots, a tophash byte per slot with Go's markers, overflow chains, load factor 6.5, doubling
+//! and same-size growth, X/Y split. What differs, and why, is listed as C-D1… in
+//! `design/go-correspondence.md`; the protocol (states, linearization points, the ordering table
+//! [P1]… that every `ORDERING:` comment cites, the reclamation argument) is
+//! `design/concurrent-protocol.md`.
+//!
+//! # Guarantees
+//! - **Readers are lock-free**: [`Pinned::get`] pins an epoch and scans one chain; it never
+//!   waits for a writer, never retries because of one, and never writes map memory. It never
+//!   observes a torn entry (a slot points to an immutable entry) or a half-evacuated bucket (an
+//!   old chain is read until it is marked evacuated, and is frozen, not cleared, when it is).
+//!   During a growth a read returns the value the key had at some instant during the read.
+//! - **Writers** exclude each other per chain: the chain's head bucket carries Go's
+//!   `hashWriting` flag, so writers of different chains never contend.
+//! - **Writes are linearizable**, including [`Pinned::update`], which applies its function
+//!   while holding the key's chain: concurrent updates of one key are never lost.
+//! - **[`ConcurrentHashMap::len`]** is exact whenever no write is in flight, and costs a fixed
+//!   number of loads (striped counter), independent of the number of entries.
+//! - **Iteration** is weakly consistent: an entry present and unchanged for the whole iteration
+//!   is yielded exactly once, also across a growth.
+//! - **Unwinding**: a panicking `Hash`, `Eq`, `Clone` or closure leaves the map consistent (the
+//!   chain lock is released on unwind and nothing was changed yet); a panicking `Drop` of a
+//!   retired value is contained and counted ([`ConcurrentStats::drop_panics`]).
+//!
+//! # Growth
+//! Incremental and cooperative. A write that finds the table over the load factor allocates the
+//! new table (one zeroed allocation, `mmap` for large ones) and publishes it, linked to the old
+//! one. From then on every write first evacuates the old chain it needs, then claims the next
+//! [`ConcurrentStats::evacuation_chunk`] old chains with one `fetch_add` on the shared cursor and
+//! evacuates them: **at most three chains per write**, however large the table. Readers never
+//! evacuate. The evacuation that completes the count ends the growth and retires the old table.
+//! Growths never overlap. [`ConcurrentHashMap::stats`] shows the progress.
+//!
+//! # Memory
+//! Replaced and removed entries and old tables are freed by crossbeam-epoch once no pinned view
+//! can see them, through **the map's own collector**: dropping the map drops every value it
+//! still holds or has retired, whatever threads used it. [`ConcurrentStats::garbage_objects`]
+//! counts what awaits reclamation. Large old tables are unmapped on the `hmap-reclaimer` thread.
+
+#![allow(
+    unsafe_code,
+    reason = "concurrent/ is one of the two homes of unsafe code (style.md §2); the public-facing \
+              files map.rs, pinned.rs and stats.rs deny it again"
+)]
+
+mod bucket;
+mod counter;
+mod evacuate;
+mod iter;
+mod map;
+mod ops;
+mod pinned;
+mod raw;
+mod reclaim;
+mod stats;
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use self::iter::Iter;
+pub use self::map::ConcurrentHashMap;
+pub use self::pinned::Pinned;
+pub use self::stats::ConcurrentStats;

@@ -1,0 +1,188 @@
+//! The map's operations below the hasher: each one locks a chain (`lock_chain`, which does the
+//! write's share of a running growth), changes it, and retires what it unlinked.
+//!
+//! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `retain`, `Clone` of the
+//! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
+//! and nothing has been changed yet (every change happens after the last call into user code of
+//! that step), so the map stays consistent.
+
+use super::bucket::Entry;
+use super::raw::{Held, RawMap, Search};
+use super::reclaim::Guard;
+use super::table::chain;
+
+impl<K, V> RawMap<K, V> {
+    /// Inserts or replaces; returns the replaced entry (valid while `guard` lives).
+    /// Linearizes at the Release store of the new entry pointer.
+    pub(crate) fn insert<'g>(
+        &'g self,
+        hash: u64,
+        key: K,
+        value: V,
+        guard: &'g Guard<'_>,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Eq,
+    {
+        let held = self.lock_chain(hash, guard);
+        match Self::search_locked(&held, hash, |candidate| *candidate == key) {
+            Search::Found {
+                bucket,
+                slot,
+                entry,
+            } => {
+                let new = Self::new_entry(hash, key, value);
+                bucket.set_entry(slot, new);
+                drop(held);
+                // SAFETY: `entry` just left its live slot, under the lock (R1).
+                unsafe { Self::retire_entry(guard, entry) };
+                // SAFETY: retired after we pinned, so alive while `guard` is ('g).
+                Some(unsafe { &*entry })
+            }
+            Search::Absent { vacancy, last } => {
+                let new = Self::new_entry(hash, key, value);
+                self.place_new(held, vacancy, last, new, hash);
+                None
+            }
+        }
+    }
+
+    /// The entry for the key `eq` accepts, inserting `(key, make())` if there is none. `make`
+    /// runs at most once, under the chain's lock, so concurrent callers agree on one value.
+    pub(crate) fn get_or_insert_with<'g>(
+        &'g self,
+        hash: u64,
+        key: K,
+        make: impl FnOnce() -> V,
+        guard: &'g Guard<'_>,
+    ) -> &'g Entry<K, V>
+    where
+        K: Eq,
+    {
+        let held = self.lock_chain(hash, guard);
+        match Self::search_locked(&held, hash, |candidate| *candidate == key) {
+            // SAFETY: B1; a live entry, protected by `guard` from here on.
+            Search::Found { entry, .. } => unsafe { &*entry },
+            Search::Absent { vacancy, last } => {
+                let value = make();
+                let new = Self::new_entry(hash, key, value);
+                self.place_new(held, vacancy, last, new, hash);
+                // SAFETY: just published; retired only by a later remove, after which `guard`
+                // (pinned before) still protects it.
+                unsafe { &*new }
+            }
+        }
+    }
+
+    /// Removes the entry `eq` accepts; returns it (valid while `guard` lives). Linearizes at the
+    /// Release store of the null pointer.
+    pub(crate) fn remove<'g>(
+        &'g self,
+        hash: u64,
+        eq: impl FnMut(&K) -> bool,
+        guard: &'g Guard<'_>,
+    ) -> Option<&'g Entry<K, V>> {
+        let held = self.lock_chain(hash, guard);
+        match Self::search_locked(&held, hash, eq) {
+            Search::Found {
+                bucket,
+                slot,
+                entry,
+            } => {
+                Self::clear_slot(&held, bucket, slot);
+                drop(held);
+                self.after_remove();
+                // SAFETY: `entry` just left its live slot, under the lock (R1).
+                unsafe { Self::retire_entry(guard, entry) };
+                // SAFETY: retired after we pinned, so alive while `guard` is ('g).
+                Some(unsafe { &*entry })
+            }
+            Search::Absent { .. } => None,
+        }
+    }
+
+    /// Replaces the value of the entry `eq` accepts with `f(&value)`, atomically with respect to
+    /// every other write of that key (the chain is held while `f` runs). Returns the new entry.
+    pub(crate) fn update<'g>(
+        &'g self,
+        hash: u64,
+        eq: impl FnMut(&K) -> bool,
+        f: impl FnOnce(&V) -> V,
+        guard: &'g Guard<'_>,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Clone,
+    {
+        let held = self.lock_chain(hash, guard);
+        match Self::search_locked(&held, hash, eq) {
+            Search::Found {
+                bucket,
+                slot,
+                entry,
+            } => {
+                // SAFETY: B1; we hold the chain, so it is not retired meanwhile.
+                let current = unsafe { &*entry };
+                let value = f(&current.value);
+                let new = Self::new_entry(hash, current.key.clone(), value);
+                bucket.set_entry(slot, new);
+                drop(held);
+                // SAFETY: `entry` just left its live slot, under the lock (R1).
+                unsafe { Self::retire_entry(guard, entry) };
+                // SAFETY: just published; protected by `guard` like any loaded entry.
+                Some(unsafe { &*new })
+            }
+            Search::Absent { .. } => None,
+        }
+    }
+
+    /// Keeps the entries `keep` accepts. Finishes a running growth first (an aggregate
+    /// operation is O(n) anyway), then holds each chain of the current table in turn. If a new
+    /// growth starts meanwhile, it starts over on the new table, so `keep` may see an entry
+    /// more than once; each entry present for the whole call is tested at least once.
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool, guard: &Guard<'_>) {
+        'restart: loop {
+            self.finish_growth_now(guard);
+            let table = self.table(guard);
+            for index in 0..table.len() {
+                let head = table.bucket(index);
+                let held = Held {
+                    table,
+                    head,
+                    lock: head.lock(),
+                };
+                if held.lock.is_evacuated() {
+                    continue 'restart;
+                }
+                for bucket in chain(table, index) {
+                    for slot in bucket.tophash_locked().full() {
+                        let entry = bucket.entry_locked::<K, V>(slot);
+                        // SAFETY: B1, B3; we hold the chain.
+                        let current = unsafe { &*entry };
+                        if !keep(&current.key, &current.value) {
+                            Self::clear_slot(&held, bucket, slot);
+                            self.after_remove();
+                            // SAFETY: `entry` just left its live slot, under the lock (R1).
+                            unsafe { Self::retire_entry(guard, entry) };
+                        }
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    /// Places a new entry in a held chain, releases it, and does the insert bookkeeping.
+    fn place_new(
+        &self,
+        held: Held<'_>,
+        vacancy: Option<(&super::bucket::Bucket, usize)>,
+        last: &super::bucket::Bucket,
+        new: *mut Entry<K, V>,
+        hash: u64,
+    ) {
+        let (slot, overflowed) = Self::place(&held, vacancy, last, new, hash);
+        let table = held.table;
+        drop(held);
+        self.after_insert(table, slot, overflowed);
+    }
+}

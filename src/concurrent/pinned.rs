@@ -1,0 +1,181 @@
+//! [`Pinned`]: the map plus a pinned epoch guard, the view every read and write goes through.
+#![deny(unsafe_code)]
+
+use core::borrow::Borrow;
+use core::hash::{BuildHasher, Hash};
+
+use super::iter::Iter;
+use super::map::ConcurrentHashMap;
+use super::reclaim::Guard;
+use crate::DefaultHashBuilder;
+
+/// A pinned view of a [`ConcurrentHashMap`], from [`ConcurrentHashMap::pin`].
+///
+/// While it lives, every reference it hands out stays valid: entries that writers replace or
+/// remove meanwhile are freed only after every view that could have seen them is dropped. Keep
+/// views short-lived (one per operation or per batch): a view held forever keeps all garbage
+/// retired after it alive. It is `!Send`: it belongs to the thread that pinned.
+pub struct Pinned<'m, K, V, S = DefaultHashBuilder> {
+    map: &'m ConcurrentHashMap<K, V, S>,
+    guard: Guard<'m>,
+}
+
+impl<'m, K, V, S> Pinned<'m, K, V, S> {
+    pub(crate) fn new(map: &'m ConcurrentHashMap<K, V, S>, guard: Guard<'m>) -> Self {
+        Self { map, guard }
+    }
+
+    /// The map this view pins.
+    pub fn map(&self) -> &'m ConcurrentHashMap<K, V, S> {
+        self.map
+    }
+
+    /// Number of entries; see [`ConcurrentHashMap::len`].
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Iterates over `(&K, &V)`, weakly consistently: an entry present and unchanged for the
+    /// whole iteration is yielded exactly once, also across a growth; entries inserted, replaced
+    /// or removed meanwhile may or may not be.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter::new(self.map.raw().table(&self.guard))
+    }
+
+    /// Iterates over the keys (see [`iter`](Self::iter)).
+    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+        self.iter().map(|(key, _)| key)
+    }
+
+    /// Iterates over the values (see [`iter`](Self::iter)).
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.iter().map(|(_, value)| value)
+    }
+}
+
+impl<K, V, S> Pinned<'_, K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// The value for `key`. Lock-free: never waits for a writer and writes no shared memory.
+    /// During a growth it returns the value the key had at some instant during the call.
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get_key_value(key).map(|(_, value)| value)
+    }
+
+    /// The stored key and the value for `key`.
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.map.hash(key);
+        self.map
+            .raw()
+            .find(hash, |candidate| candidate.borrow() == key, &self.guard)
+            .map(|entry| (&entry.key, &entry.value))
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get_key_value(key).is_some()
+    }
+
+    /// Inserts `key` → `value`; returns the previous value, if any (it stays readable while this
+    /// view lives). If the key was present, the stored key is replaced by `key` too.
+    pub fn insert(&self, key: K, value: V) -> Option<&V> {
+        let hash = self.map.hash(&key);
+        self.map
+            .raw()
+            .insert(hash, key, value, &self.guard)
+            .map(|entry| &entry.value)
+    }
+
+    /// Removes `key`; returns its value (readable while this view lives).
+    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.map.hash(key);
+        self.map
+            .raw()
+            .remove(hash, |candidate| candidate.borrow() == key, &self.guard)
+            .map(|entry| &entry.value)
+    }
+
+    /// Replaces the value of `key` with `f(&old)` and returns the new value, or `None` if the key
+    /// is absent. Atomic per key: `f` runs while the key's chain is held, so concurrent updates
+    /// of one key are never lost. `f` should be quick, as it delays other writers of the chain.
+    ///
+    /// Entries are immutable once published, so the new entry needs its own copy of the key:
+    /// hence `K: Clone`.
+    pub fn update<Q, F>(&self, key: &Q, f: F) -> Option<&V>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+        F: Fn(&V) -> V,
+    {
+        let hash = self.map.hash(key);
+        self.map
+            .raw()
+            .update(hash, |candidate| candidate.borrow() == key, f, &self.guard)
+            .map(|entry| &entry.value)
+    }
+
+    /// The value for `key`, inserting `f()` first if the key is absent. Concurrent callers for
+    /// one key agree: `f` runs at most once per insertion, while the key's chain is held.
+    pub fn get_or_insert_with<F>(&self, key: K, f: F) -> &V
+    where
+        F: FnOnce() -> V,
+    {
+        let hash = self.map.hash(&key);
+        &self
+            .map
+            .raw()
+            .get_or_insert_with(hash, key, f, &self.guard)
+            .value
+    }
+
+    /// The value for `key`, inserting `value` first if the key is absent.
+    pub fn get_or_insert(&self, key: K, value: V) -> &V {
+        self.get_or_insert_with(key, || value)
+    }
+
+    /// Keeps only the entries `keep` accepts; see [`ConcurrentHashMap::retain`].
+    pub fn retain<F>(&self, keep: F)
+    where
+        F: FnMut(&K, &V) -> bool,
+    {
+        self.map.raw().retain(keep, &self.guard);
+    }
+
+    /// Removes every entry; see [`ConcurrentHashMap::clear`].
+    pub fn clear(&self) {
+        self.retain(|_, _| false);
+    }
+}
+
+impl<K, V, S> core::fmt::Debug for Pinned<'_, K, V, S>
+where
+    K: core::fmt::Debug,
+    V: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}

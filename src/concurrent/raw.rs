@@ -1,0 +1,424 @@
+//! The concurrent map's algorithm, below the hasher: lookups, writes under a chain lock, and
+//! the map's ownership of entries. Growth lives in `evacuate.rs`, iteration in `iter.rs`.
+//!
+//! The protocol, the linearization points and the ordering table [P1]… that the `ORDERING:`
+//! comments cite are in `design/concurrent-protocol.md`.
+
+use core::marker::PhantomData;
+
+use super::bucket::{Bucket, ChainLock, Entry, SLOTS};
+use super::counter::Counter;
+use super::reclaim::{Guard, Reclaimer};
+use super::table::{chain, Table};
+use crate::raw::tophash::TopHash;
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::LoadFactor;
+
+/// The map below the hasher.
+///
+/// # Invariants
+/// - **R1** Ownership: every entry is owned by exactly one *live slot*: a slot of a chain of the
+///   current table whose source chain (if a growth runs) is evacuated, or a slot of a
+///   not-yet-evacuated chain of the old table. Frozen chains (B4) hold non-owning copies of
+///   pointers. An entry leaves its live slot only under the chain's lock, and is then retired
+///   exactly once.
+/// - **R2** `table` points to a live `Table` (a `Box`), replaced only by a growth (with the old
+///   one kept as the new one's `old`, T2).
+/// - **R3** `count` (N2) changes by +1 for each new key placed in a live slot and −1 for each
+///   entry removed from one, both while holding the chain.
+pub(crate) struct RawMap<K, V> {
+    /// The current table. Go: `buckets` (and, through `Table::old`, `oldbuckets`).
+    table: AtomicPtr<Table>,
+    /// Go: `count`, striped.
+    count: Counter,
+    /// Growths started (statistic).
+    growths: AtomicUsize,
+    reclaimer: Reclaimer,
+    /// The map owns `Entry<K, V>`s (R1) through type-erased pointers.
+    _owns: PhantomData<Box<Entry<K, V>>>,
+}
+
+/// What a chain search under the lock found.
+pub(crate) enum Search<'t, K, V> {
+    /// The key is in `slot` of `bucket`.
+    Found {
+        bucket: &'t Bucket,
+        slot: usize,
+        entry: *mut Entry<K, V>,
+    },
+    /// The key is absent. `vacancy` is the chain's first empty slot, if any; otherwise `last` is
+    /// the chain's last bucket, to which an overflow bucket must be linked.
+    Absent {
+        vacancy: Option<(&'t Bucket, usize)>,
+        last: &'t Bucket,
+    },
+}
+
+/// A chain held for writing: the table whose chain it is, the head and the lock.
+pub(crate) struct Held<'t> {
+    pub(crate) table: &'t Table,
+    pub(crate) head: &'t Bucket,
+    pub(crate) lock: ChainLock<'t>,
+}
+
+/// Growth policy: the load factor that doubles the table (Go 1.22's 6.5).
+pub(crate) const LOAD_FACTOR: LoadFactor = LoadFactor::Go122;
+
+impl<K, V> RawMap<K, V> {
+    /// An empty map whose first table has 2^`log2` buckets.
+    pub(crate) fn new(log2: u8) -> Self {
+        let slots = Reclaimer::default_slots();
+        Self {
+            table: AtomicPtr::new(Box::into_raw(Table::new(
+                log2,
+                core::ptr::null_mut(),
+                false,
+            ))),
+            count: Counter::new(slots),
+            growths: AtomicUsize::new(0),
+            reclaimer: Reclaimer::new(slots),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Enters a critical section of this map.
+    #[inline]
+    pub(crate) fn pin(&self) -> Guard<'_> {
+        self.reclaimer.pin()
+    }
+
+    /// The current table.
+    #[inline]
+    pub(crate) fn table<'g>(&'g self, _guard: &'g Guard<'_>) -> &'g Table {
+        // ORDERING: Acquire. A table's buckets and its `old` link were initialized before it was
+        // published with Release. Pairs with [P1]: `start_growth`.
+        let table = self.table.load(Ordering::Acquire);
+        // SAFETY: R2: non-null and live when loaded; a table is retired only after it stopped
+        // being reachable from `self.table` (it becomes some table's `old`, then is unlinked by
+        // `finish_growth` before retirement), and the guard, pinned before this load, keeps it
+        // alive for 'g.
+        unsafe { &*table }
+    }
+
+    /// The number of entries (exact when no write is in flight).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.count.sum()
+    }
+
+    /// The reclaimer, for statistics.
+    pub(crate) fn reclaimer(&self) -> &Reclaimer {
+        &self.reclaimer
+    }
+
+    /// Growths started so far.
+    pub(crate) fn growths(&self) -> usize {
+        // ORDERING: Relaxed. A statistic.
+        self.growths.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_growth(&self) {
+        // ORDERING: Relaxed. A statistic.
+        self.growths.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Replaces the current table (a growth's publication).
+    pub(crate) fn publish(&self, table: Box<Table>) {
+        // ORDERING: Release. Publishes the new table's initialized buckets and its `old` link.
+        // Pairs with [P1]: `RawMap::table`.
+        self.table.store(Box::into_raw(table), Ordering::Release);
+    }
+
+    /// The entry for `hash` that `eq` accepts, as a reader: lock-free, never writes shared
+    /// memory, never waits for a writer.
+    ///
+    /// Linearizes at the Acquire load of the entry pointer it returns (or, for a miss, at the
+    /// start of the chain scan: see the protocol document, "Reads").
+    pub(crate) fn find<'g>(
+        &'g self,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+        guard: &'g Guard<'_>,
+    ) -> Option<&'g Entry<K, V>> {
+        let table = self.table(guard);
+        let head = read_head(table, hash);
+        let top = TopHash::from_hash(hash);
+        for bucket in chain_from(head) {
+            for slot in bucket.tophash().matching(top) {
+                let entry = bucket.entry::<K, V>(slot);
+                if entry.is_null() {
+                    continue;
+                }
+                // SAFETY: B1: a non-null slot pointer is a live entry; it was loaded while
+                // pinned, so it is freed only after `guard` unpins ('g).
+                let entry = unsafe { &*entry };
+                if entry.hash == hash && eq(&entry.key) {
+                    return Some(entry);
+                }
+            }
+        }
+        None
+    }
+
+    /// Locks the chain that `hash` writes to, in the current table, after helping the growth
+    /// (if one runs): the old chain it needs is evacuated first, and a chunk of others is
+    /// claimed and evacuated. The returned chain is not evacuated (so writes to it are not
+    /// lost) and, if a growth runs, its source chain is.
+    pub(crate) fn lock_chain<'g>(&'g self, hash: u64, guard: &'g Guard<'_>) -> Held<'g> {
+        loop {
+            let table = self.table(guard);
+            let old = table.old();
+            if !old.is_null() {
+                // SAFETY: `old` was loaded from the current table while pinned; it is retired
+                // only after `finish_growth` unlinked it (T2), so it lives for 'g.
+                let old = unsafe { &*old };
+                self.help_grow(table, old, hash as usize, guard);
+            }
+            let head = table.bucket(hash as usize);
+            let lock = head.lock();
+            if lock.is_evacuated() {
+                // Another growth started after we loaded `table`, and this chain has moved on:
+                // retry in the table that is current now.
+                drop(lock);
+                continue;
+            }
+            return Held { table, head, lock };
+        }
+    }
+
+    /// Searches a locked chain (B2) for the key `eq` accepts.
+    pub(crate) fn search_locked<'t>(
+        held: &Held<'t>,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Search<'t, K, V> {
+        let top = TopHash::from_hash(hash);
+        let mut vacancy = None;
+        let mut last = held.head;
+        for bucket in chain_from(held.head) {
+            last = bucket;
+            let word = bucket.tophash_locked();
+            for slot in word.matching(top) {
+                let entry = bucket.entry_locked::<K, V>(slot);
+                // SAFETY: B1, and we hold the chain, so it cannot be retired meanwhile.
+                if !entry.is_null() && unsafe { (*entry).hash == hash && eq(&(*entry).key) } {
+                    return Search::Found {
+                        bucket,
+                        slot,
+                        entry,
+                    };
+                }
+            }
+            if vacancy.is_none() {
+                vacancy = word.empty().lowest().map(|slot| (bucket, slot));
+            }
+            if word.has_empty_rest() {
+                // B3: nothing lives after an EMPTY_REST slot.
+                break;
+            }
+        }
+        Search::Absent { vacancy, last }
+    }
+
+    /// Places a new entry in a locked chain's vacancy (or a new overflow bucket). Returns the
+    /// slot index used and whether an overflow bucket was added, for the growth trigger.
+    pub(crate) fn place(
+        held: &Held<'_>,
+        vacancy: Option<(&Bucket, usize)>,
+        last: &Bucket,
+        entry: *mut Entry<K, V>,
+        hash: u64,
+    ) -> (usize, bool) {
+        let top = TopHash::from_hash(hash);
+        match vacancy {
+            Some((bucket, slot)) => {
+                bucket.set_entry(slot, entry);
+                bucket.set_tophash(slot, top);
+                (slot, false)
+            }
+            None => {
+                let next = held.table.new_overflow();
+                // SAFETY: just allocated, not yet linked: ours alone.
+                let next_ref = unsafe { &*next };
+                next_ref.set_entry(0, entry);
+                next_ref.set_tophash(0, top);
+                last.set_overflow(next);
+                (0, true)
+            }
+        }
+    }
+
+    /// Empties `slot` of `bucket` in a locked chain and keeps Go's `emptyRest` rule (B3).
+    /// Go: the tail of `mapdelete`.
+    pub(crate) fn clear_slot(held: &Held<'_>, bucket: &Bucket, slot: usize) {
+        bucket.set_entry::<K, V>(slot, core::ptr::null_mut());
+        bucket.set_tophash(slot, TopHash::EMPTY_ONE);
+        // If the next slot (in this bucket, or the first of the next bucket) is EMPTY_ONE or
+        // full, the rule already holds.
+        let next_is_rest = if slot + 1 < SLOTS {
+            bucket.tophash_locked().get(slot + 1) == TopHash::EMPTY_REST
+        } else {
+            let next = bucket.overflow();
+            // SAFETY: an overflow link of a live chain we hold.
+            next.is_null() || unsafe { (*next).tophash_locked().get(0) } == TopHash::EMPTY_REST
+        };
+        if !next_is_rest {
+            return;
+        }
+        // Walk backwards turning EMPTY_ONE into EMPTY_REST. Buckets have no back links, so the
+        // previous bucket is found from the head, as Go does.
+        let mut bucket = bucket;
+        let mut slot = slot;
+        loop {
+            bucket.set_tophash(slot, TopHash::EMPTY_REST);
+            if slot == 0 {
+                if core::ptr::eq(bucket, held.head) {
+                    return;
+                }
+                let mut previous = held.head;
+                for candidate in chain_from(held.head) {
+                    if core::ptr::eq(candidate.overflow(), bucket) {
+                        previous = candidate;
+                        break;
+                    }
+                }
+                bucket = previous;
+                slot = SLOTS - 1;
+            } else {
+                slot -= 1;
+            }
+            if bucket.tophash_locked().get(slot) != TopHash::EMPTY_ONE {
+                return;
+            }
+        }
+    }
+
+    /// Bookkeeping after a new key was placed: the count, and the growth trigger. The trigger
+    /// reads the whole (striped) count only when the insert suggests the table is filling up: it
+    /// landed in one of a bucket's last three slots or opened an overflow bucket, or this
+    /// thread's stripe passed a multiple of 64.
+    pub(crate) fn after_insert(&self, table: &Table, slot: usize, overflowed: bool) {
+        let stripe = self.count.add(1);
+        if overflowed || slot >= SLOTS - 3 || stripe % 64 == 0 {
+            self.maybe_grow(table);
+        }
+    }
+
+    /// Bookkeeping after an entry was removed.
+    #[inline]
+    pub(crate) fn after_remove(&self) {
+        self.count.add(-1);
+    }
+
+    /// Whether `table` is over the load factor or has too many overflow buckets.
+    pub(crate) fn needs_growth(&self, table: &Table) -> Option<bool> {
+        if LOAD_FACTOR.is_exceeded(self.count.sum(), table.log2) {
+            return Some(false);
+        }
+        // ORDERING: Relaxed. A heuristic trigger; see `Table::new_overflow`.
+        let overflow = table.noverflow.load(Ordering::Relaxed);
+        // Go: tooManyOverflowBuckets.
+        if overflow >= 1usize << table.log2.min(15) {
+            return Some(true);
+        }
+        None
+    }
+
+    /// Retires an entry that left its live slot (R1).
+    ///
+    /// # Safety
+    /// `entry` was just removed from its live slot by the caller, under the chain's lock.
+    pub(crate) unsafe fn retire_entry(guard: &Guard<'_>, entry: *mut Entry<K, V>) {
+        // SAFETY: R1: the entry left its only live slot; frozen copies of the pointer (B4) are
+        // reachable only by readers pinned before now, which the epoch protects. It came from
+        // `Box::into_raw` (`new_entry`). Dropping it anywhere is sound by the map's Send bounds.
+        unsafe { guard.retire(entry) };
+    }
+
+    /// Boxes a new entry.
+    pub(crate) fn new_entry(hash: u64, key: K, value: V) -> *mut Entry<K, V> {
+        Box::into_raw(Box::new(Entry { hash, key, value }))
+    }
+
+    /// Calls `f` on every entry of a live chain (exclusive access), for drop and tests.
+    fn drain_chain(table: &Table, index: usize) {
+        for bucket in chain(table, index) {
+            for slot in bucket.tophash_locked().full() {
+                let entry = bucket.entry_locked::<K, V>(slot);
+                if !entry.is_null() {
+                    // SAFETY: R1: this chain is live and we own the map exclusively (`&mut`
+                    // in `Drop`): the entry is owned here, dropped once.
+                    drop(unsafe { Box::from_raw(entry) });
+                }
+            }
+        }
+    }
+
+    /// Takes the current table out, for `Drop`.
+    fn take_table(&mut self) -> *mut Table {
+        // ORDERING: Relaxed. `&mut self`: no concurrency.
+        self.table.swap(core::ptr::null_mut(), Ordering::Relaxed)
+    }
+}
+
+impl<K, V> Drop for RawMap<K, V> {
+    fn drop(&mut self) {
+        let table = self.take_table();
+        if table.is_null() {
+            return;
+        }
+        // SAFETY: R2, and `&mut self`: nobody else can reach the table.
+        let table = unsafe { Box::from_raw(table) };
+        // ORDERING: Relaxed. `&mut self`: no concurrency.
+        let old = table.old.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        if !old.is_null() {
+            // SAFETY: T2: the growth's old table, owned by `table`; nobody else can reach it.
+            let old = unsafe { Box::from_raw(old) };
+            for index in 0..old.len() {
+                if !old.bucket(index).is_evacuated() {
+                    // R1: a chain not yet evacuated owns its entries.
+                    Self::drain_chain(&old, index);
+                }
+            }
+            Table::free(old);
+        }
+        for index in 0..table.len() {
+            // R1: every chain of the current table owns its entries (chains whose source is not
+            // evacuated are still empty, E2).
+            Self::drain_chain(&table, index);
+        }
+        Table::free(table);
+        // `reclaimer` drops next (a field), which frees everything retired (reclaim.rs).
+    }
+}
+
+// SAFETY: the map hands `&K`/`&V` to any thread (needs Sync) and drops or moves entries on any
+// thread (retired entries are dropped wherever the collector runs; needs Send). Everything else
+// is atomics, owned tables and the reclaimer, which are Send + Sync.
+unsafe impl<K: Send + Sync, V: Send + Sync> Send for RawMap<K, V> {}
+// SAFETY: as above.
+unsafe impl<K: Send + Sync, V: Send + Sync> Sync for RawMap<K, V> {}
+
+/// The head bucket a reader of `hash` must scan: the old chain while it is not evacuated (it is
+/// the truth until then: writes go to it only before it is evacuated, and it is frozen after,
+/// B4), else the current table's.
+#[inline]
+pub(crate) fn read_head(table: &Table, hash: u64) -> &Bucket {
+    let old = table.old();
+    if !old.is_null() {
+        // SAFETY: loaded from the current table while pinned (the caller's guard bounds the
+        // table's lifetime); retired only after being unlinked (T2).
+        let old = unsafe { &*old };
+        let head = old.bucket(hash as usize);
+        if !head.is_evacuated() {
+            return head;
+        }
+    }
+    table.bucket(hash as usize)
+}
+
+/// The buckets of the chain starting at `head`.
+#[inline]
+pub(crate) fn chain_from(head: &Bucket) -> super::bucket::Chain<'_> {
+    super::bucket::Chain::new(head)
+}

@@ -1,0 +1,78 @@
+//! [`ConcurrentStats`]: what a researcher wants to see of a running map.
+#![deny(unsafe_code)]
+
+use super::evacuate::EVACUATION_CHUNK;
+use super::raw::RawMap;
+use crate::sync::Ordering;
+
+/// A snapshot of a [`ConcurrentHashMap`](super::ConcurrentHashMap)'s shape, growth and
+/// reclamation, from [`stats`](super::ConcurrentHashMap::stats). Fields are read one by one while
+/// other threads may be writing, so they are each exact at some instant but not all at the same
+/// one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConcurrentStats {
+    /// Entries (as [`len`](super::ConcurrentHashMap::len)).
+    pub len: usize,
+    /// Go's `B` of the current table.
+    pub log2_buckets: u8,
+    /// Whether a growth is in progress.
+    pub growing: bool,
+    /// Whether the running growth keeps the bucket count (Go's same-size growth).
+    pub same_size_growth: bool,
+    /// Chains of the old table (0 when not growing). Go: `noldbuckets()`.
+    pub old_buckets: usize,
+    /// Old chains evacuated so far.
+    pub old_evacuated: usize,
+    /// The claim cursor: old chains handed out to helpers so far (at most `old_buckets`). Go:
+    /// `nevacuate`.
+    pub claimed: usize,
+    /// Threads evacuating a claimed chunk right now.
+    pub claims_in_flight: usize,
+    /// Old chains a write claims per call, besides its own: the evacuation bound per write is
+    /// `1 + evacuation_chunk` chains.
+    pub evacuation_chunk: usize,
+    /// Growths started since the map was made.
+    pub growths: usize,
+    /// Overflow buckets in the current table. Go: `noverflow`.
+    pub overflow_buckets: usize,
+    /// Retired objects (replaced or removed entries, old tables) not freed yet.
+    pub garbage_objects: usize,
+    /// Destructors of retired values that panicked; the panics were contained.
+    pub drop_panics: usize,
+}
+
+impl ConcurrentStats {
+    pub(crate) fn collect<K, V>(raw: &RawMap<K, V>) -> Self {
+        let guard = raw.pin();
+        let table = raw.table(&guard);
+        let old = table.old();
+        let old_buckets = if old.is_null() {
+            0
+        } else if table.same_size {
+            table.len()
+        } else {
+            table.len() / 2
+        };
+        // ORDERING (all loads below): Relaxed. Statistics; nothing is read through them.
+        Self {
+            len: raw.len(),
+            log2_buckets: table.log2,
+            growing: !old.is_null(),
+            same_size_growth: !old.is_null() && table.same_size,
+            old_buckets,
+            old_evacuated: if old.is_null() {
+                0
+            } else {
+                table.done.load(Ordering::Relaxed)
+            },
+            claimed: table.evacuated.load(Ordering::Relaxed).min(old_buckets),
+            claims_in_flight: table.claims_in_flight.load(Ordering::Relaxed),
+            evacuation_chunk: EVACUATION_CHUNK,
+            growths: raw.growths(),
+            overflow_buckets: table.noverflow.load(Ordering::Relaxed),
+            garbage_objects: raw.reclaimer().garbage(),
+            drop_panics: raw.reclaimer().drop_panics(),
+        }
+    }
+}

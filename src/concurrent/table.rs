@@ -1,0 +1,228 @@
+//! A table: one bucket array of the concurrent map, plus the state of the growth that fills it.
+//!
+//! Go keeps `buckets`, `oldbuckets` and `nevacuate` side by side in the `hmap` header. Here the
+//! growth state lives *in the new table*: a table made by a growth points back to the table it
+//! replaces (`old`) and carries the evacuation cursor. The map publishes one pointer, the current
+//! table, so a reader that loads it gets a bucket array and its growth state together and can
+//! never pair an array with another growth's old array.
+//!
+//! # Invariants
+//! - **T1** `buckets` holds `1 << log2` head buckets; `mask == (1 << log2) - 1`.
+//! - **T2** `old` is non-null exactly while this table's growth is in progress; it goes from the
+//!   old table to null once, when every old chain has been evacuated (`done == old.len()`), and
+//!   never back. The old table is then retired.
+//! - **T3** An old table has `1 << log2` (same-size growth) or `1 << (log2 - 1)` (doubling)
+//!   head buckets.
+//! - **T4** `done` counts old chains marked `EVACUATED`, each exactly once (the marker holds the
+//!   chain's lock, see `evacuate.rs`).
+//! - **T5** `grow_started` is set once, by the thread that starts this table's own growth; a table
+//!   is the source of at most one growth, and only after its own growth is done (T2), so growths
+//!   never overlap and there are never more than two tables in play.
+//! - **T6** Overflow buckets reachable from `buckets` are owned by this table and freed with it;
+//!   entries are never owned by a table (see `raw.rs`, R1) and never freed with it.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use super::bucket::{Bucket, Chain};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+/// One bucket array and the growth that fills it. See T1–T6.
+pub(crate) struct Table {
+    /// Go's `B`: the table has `1 << log2` head buckets (T1).
+    pub(crate) log2: u8,
+    /// `(1 << log2) - 1` (T1).
+    pub(crate) mask: usize,
+    /// The head buckets (T1, T6).
+    buckets: NonNull<Bucket>,
+    /// The table this one replaces while its growth runs, else null (T2). Go: `oldbuckets`.
+    pub(crate) old: AtomicPtr<Table>,
+    /// The claim cursor over the old table's chains: the next chain index not yet handed out.
+    /// Threads advance it with `fetch_add` to claim chunks. Go: `nevacuate` (which Go advances
+    /// one chain at a time from a single writer).
+    pub(crate) evacuated: AtomicUsize,
+    /// Old chains marked evacuated (T4).
+    pub(crate) done: AtomicUsize,
+    /// Threads evacuating a claimed chunk right now (statistic).
+    pub(crate) claims_in_flight: AtomicUsize,
+    /// This table's own growth has been started (T5).
+    pub(crate) grow_started: AtomicBool,
+    /// Overflow buckets allocated in this table (exact). Go: `noverflow` (Go samples it above
+    /// B = 16; an exact atomic count costs one relaxed RMW per overflow allocation).
+    pub(crate) noverflow: AtomicUsize,
+    /// Whether this table came from a same-size growth (T3).
+    pub(crate) same_size: bool,
+}
+
+// SAFETY: a Table is a bucket array of atomics plus atomics; the raw pointer `buckets` is owned
+// (T6) and only read through shared references to atomics. Entries are type-erased and never
+// dereferenced by the table itself.
+unsafe impl Send for Table {}
+// SAFETY: as above: every shared access goes through atomics.
+unsafe impl Sync for Table {}
+
+/// Head-bucket arrays of at least this many bytes come straight from `mmap`, like the sequential
+/// map's (zeroed lazily by the kernel, so allocating a 100 MB table is not a pause).
+#[cfg(all(unix, not(miri), not(loom)))]
+const MAP_THRESHOLD: usize = 1 << 20;
+
+impl Table {
+    /// A new empty table of `1 << log2` buckets, filling the growth from `old` (null for none).
+    ///
+    /// # Panics
+    /// "capacity overflow" if the array's size does not fit `isize`.
+    pub(crate) fn new(log2: u8, old: *mut Table, same_size: bool) -> Box<Self> {
+        let len = 1usize
+            .checked_shl(u32::from(log2))
+            .filter(|_| u32::from(log2) < usize::BITS)
+            .expect("capacity overflow");
+        let buckets = allocate(len);
+        Box::new(Self {
+            log2,
+            mask: len - 1,
+            buckets,
+            old: AtomicPtr::new(old),
+            evacuated: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            claims_in_flight: AtomicUsize::new(0),
+            grow_started: AtomicBool::new(false),
+            noverflow: AtomicUsize::new(0),
+            same_size,
+        })
+    }
+
+    /// Number of head buckets.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Head bucket `index & mask`.
+    #[inline]
+    pub(crate) fn bucket(&self, index: usize) -> &Bucket {
+        let index = index & self.mask;
+        // SAFETY: `index <= mask < len` (T1), and the array lives as long as `self`.
+        unsafe { &*self.buckets.as_ptr().add(index) }
+    }
+
+    /// The old table of the growth in progress, or null (T2).
+    #[inline]
+    pub(crate) fn old(&self) -> *mut Table {
+        // ORDERING: Acquire. Null means the growth is over: every evacuation's stores to this
+        // table happen before the Release store of null. Non-null was stored before the table
+        // was published. Pairs with [P2]: `finish_growth`, and [P1]: the publication of `self`.
+        self.old.load(Ordering::Acquire)
+    }
+
+    /// Allocates an empty overflow bucket for this table.
+    pub(crate) fn new_overflow(&self) -> *mut Bucket {
+        // ORDERING: Relaxed. A statistic and a growth trigger; nothing is published through it.
+        self.noverflow.fetch_add(1, Ordering::Relaxed);
+        Box::into_raw(Box::new(Bucket::new()))
+    }
+
+    /// Frees the table, its array and its overflow buckets (T6), never entries. Large tables are
+    /// freed on the reclaimer thread so that no operation pays for walking them.
+    pub(crate) fn free(table: Box<Table>) {
+        #[cfg(all(unix, not(miri), not(loom)))]
+        {
+            if table.len() * core::mem::size_of::<Bucket>() >= MAP_THRESHOLD {
+                crate::raw::reclaim::run_later(Box::new(move || drop(table)));
+                return;
+            }
+        }
+        drop(table);
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        for index in 0..self.len() {
+            let mut next = self.bucket(index).overflow_owned();
+            while !next.is_null() {
+                // SAFETY: overflow buckets are `Box`es owned by this table (T6), linked once,
+                // and the table is being dropped, so nobody else can reach them.
+                let bucket = unsafe { Box::from_raw(next) };
+                next = bucket.overflow_owned();
+            }
+        }
+        // SAFETY: `buckets` came from `allocate(self.len())` and nothing references it any more.
+        unsafe { deallocate(self.buckets, self.len()) };
+    }
+}
+
+impl core::fmt::Debug for Table {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Table")
+            .field("log2", &self.log2)
+            .field("growing", &!self.old().is_null())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Walks every bucket of head bucket `index`'s chain.
+pub(crate) fn chain(table: &Table, index: usize) -> Chain<'_> {
+    Chain::new(table.bucket(index))
+}
+
+fn layout(len: usize) -> Layout {
+    Layout::array::<Bucket>(len).expect("capacity overflow")
+}
+
+/// `len` empty buckets (B5).
+#[cfg(not(loom))]
+fn allocate(len: usize) -> NonNull<Bucket> {
+    let layout = layout(len);
+    #[cfg(all(unix, not(miri)))]
+    {
+        if layout.size() >= MAP_THRESHOLD {
+            return crate::raw::bucket_array::map_zeroed(layout.size())
+                .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+                .cast();
+        }
+    }
+    // SAFETY: the layout has non-zero size (a bucket is 88 bytes, len >= 1).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    NonNull::new(ptr)
+        .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+        .cast()
+}
+
+/// Under loom atomics are not plain memory, so buckets are built one by one.
+#[cfg(loom)]
+fn allocate(len: usize) -> NonNull<Bucket> {
+    let _ = layout(len);
+    let array: Box<[Bucket]> = (0..len).map(|_| Bucket::new()).collect();
+    NonNull::new(Box::into_raw(array).cast()).expect("Box is non-null")
+}
+
+/// Frees an array from [`allocate`].
+///
+/// # Safety
+/// `buckets` came from `allocate(len)` and is not used afterwards.
+#[cfg(not(loom))]
+unsafe fn deallocate(buckets: NonNull<Bucket>, len: usize) {
+    let layout = layout(len);
+    #[cfg(all(unix, not(miri)))]
+    {
+        if layout.size() >= MAP_THRESHOLD {
+            // SAFETY: a whole mapping made by `map_zeroed` with this size. Called on the
+            // reclaimer thread for large tables (`Table::free`), so the cost is nobody's pause.
+            unsafe { crate::raw::bucket_array::unmap(buckets.cast(), layout.size()) };
+            return;
+        }
+    }
+    // SAFETY: allocated by the global allocator with this layout.
+    unsafe { std::alloc::dealloc(buckets.as_ptr().cast(), layout) }
+}
+
+/// Frees an array from the loom [`allocate`].
+///
+/// # Safety
+/// As for the non-loom version.
+#[cfg(loom)]
+unsafe fn deallocate(buckets: NonNull<Bucket>, len: usize) {
+    let slice = core::ptr::slice_from_raw_parts_mut(buckets.as_ptr(), len);
+    // SAFETY: made by `Box::into_raw` of a boxed slice of this length.
+    drop(unsafe { Box::from_raw(slice) });
+}
