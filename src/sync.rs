@@ -136,23 +136,44 @@ impl<T> AtomicPtr<T> {
 }
 
 /// A small per-thread number, stable for the thread's life, for spreading threads over striped
-/// counters and handle slots. A hint only: correctness never depends on two threads getting
-/// different numbers. Under loom it is always 0, because a model must behave the same in every
-/// execution it explores.
+/// counters. A hint only: correctness never depends on two threads getting different numbers.
+/// Under loom it is always 0, because a model must behave the same in every execution it
+/// explores.
 #[cfg(not(loom))]
 pub(crate) fn thread_hint() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
-        // ORDERING: Relaxed. Only distinctness-most-of-the-time matters; nothing is published.
-        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    HINT.with(|hint| *hint)
+    thread_token()
 }
 
 /// Under loom: always 0 (see the non-loom version).
 #[cfg(loom)]
 pub(crate) fn thread_hint() -> usize {
     0
+}
+
+/// A number unique to the calling thread among all threads of the process that ever asked
+/// (never 0, never reused), for claiming per-thread slots.
+#[cfg(not(loom))]
+pub(crate) fn thread_token() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    std::thread_local! {
+        // ORDERING: Relaxed. Only uniqueness matters (RMWs on one location are totally
+        // ordered); nothing is published.
+        static TOKEN: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|token| *token)
+}
+
+/// Under loom: unique per modelled thread, numbered afresh in every execution.
+#[cfg(loom)]
+pub(crate) fn thread_token() -> usize {
+    loom::lazy_static! {
+        static ref NEXT: AtomicUsize = AtomicUsize::new(1);
+    }
+    loom::thread_local! {
+        // ORDERING: Relaxed. Only uniqueness matters.
+        static TOKEN: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|token| *token)
 }
 
 /// `std::cell::UnsafeCell` with loom's access API, so the same code compiles under both.

@@ -199,6 +199,26 @@ impl Bucket {
     }
 }
 
+/// Asks the CPU to start loading the cache line at `ptr`. A hint only: no memory is accessed
+/// architecturally, so any address is fine.
+#[inline(always)]
+pub(crate) fn prefetch<T>(ptr: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        #[allow(
+            unused_unsafe,
+            reason = "the intrinsic is safe on newer toolchains only"
+        )]
+        // SAFETY: a prefetch never faults and never reads memory architecturally.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(ptr.cast::<i8>());
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = ptr;
+}
+
 /// Holding a chain (its head bucket's `WRITING` bit). Dropping it releases the chain, also on
 /// unwind, so a panicking `Eq` cannot leave a chain locked.
 pub(crate) struct ChainLock<'a> {

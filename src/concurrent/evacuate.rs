@@ -28,7 +28,7 @@
 //!   is evacuated by its claimer, so after at most `old.len() / EVACUATION_CHUNK` writes every
 //!   chain is claimed, and the last claimer to finish ends the growth.
 
-use super::bucket::{Bucket, Entry, SLOTS};
+use super::bucket::{prefetch, Bucket, Entry, SLOTS};
 use super::raw::RawMap;
 use super::reclaim::Guard;
 use super::table::{chain, Table};
@@ -118,8 +118,15 @@ impl<K, V> RawMap<K, V> {
         let mut to_y = Destination::new(table, y);
         for bucket in chain(old, index) {
             let word = bucket.tophash_locked();
+            // The X/Y choice needs each entry's hash, one cache miss per entry: start all of a
+            // bucket's misses before waiting for the first, so they overlap.
+            let mut entries = [core::ptr::null_mut::<Entry<K, V>>(); SLOTS];
             for slot in word.full() {
-                let entry = bucket.entry_locked::<K, V>(slot);
+                entries[slot] = bucket.entry_locked::<K, V>(slot);
+                prefetch(entries[slot]);
+            }
+            for slot in word.full() {
+                let entry = entries[slot];
                 debug_assert!(!entry.is_null(), "B3: a full slot has an entry");
                 // SAFETY: B1, and we hold the chain, so the entry cannot be retired meanwhile.
                 let hash = unsafe { (*entry).hash };

@@ -6,7 +6,7 @@
 
 use core::marker::PhantomData;
 
-use super::bucket::{Bucket, ChainLock, Entry, SLOTS};
+use super::bucket::{prefetch, Bucket, ChainLock, Entry, SLOTS};
 use super::counter::Counter;
 use super::reclaim::{Guard, Reclaimer};
 use super::table::{chain, Table};
@@ -142,6 +142,9 @@ impl<K, V> RawMap<K, V> {
     ) -> Option<&'g Entry<K, V>> {
         let table = self.table(guard);
         let head = read_head(table, hash);
+        // An 88-byte bucket straddles two cache lines; start loading the second while the
+        // first (the tophash word) is being read, so a hit waits for one memory latency, not two.
+        prefetch(core::ptr::from_ref(head).cast::<u8>().wrapping_add(64));
         let top = TopHash::from_hash(hash);
         for bucket in chain_from(head) {
             for slot in bucket.tophash().matching(top) {
@@ -175,6 +178,8 @@ impl<K, V> RawMap<K, V> {
                 self.help_grow(table, old, hash as usize, guard);
             }
             let head = table.bucket(hash as usize);
+            // As in `find`: the second cache line of the bucket, while the lock takes the first.
+            prefetch(core::ptr::from_ref(head).cast::<u8>().wrapping_add(64));
             let lock = head.lock();
             if lock.is_evacuated() {
                 // Another growth started after we loaded `table`, and this chain has moved on:

@@ -18,12 +18,13 @@
 //! Pinning needs a `LocalHandle` (a participant registered with the collector). Registering one
 //! per pin would allocate; keeping one per thread in a `thread_local` would keep the collector
 //! (and the garbage parked in that handle's bag) alive after the map is dropped (moka#383). So
-//! the map keeps a fixed array of slots, each a lazily registered handle plus a `busy` flag:
-//! `pin` takes the slot its thread prefers (a per-thread hint), or any free one, and gives it
-//! back when the guard drops. A handle is thus used by one thread at a time, with the slot's
-//! Acquire/Release flag ordering each user after the previous one. If every slot is busy
-//! (more concurrent pins than slots, or nested pins), `pin` registers a temporary handle for
-//! that guard. Pinning never blocks and never waits for another thread.
+//! the map keeps a fixed table of slots, each a lazily registered handle plus an `owner`: the
+//! first time a thread pins this map it claims a free slot (one CAS) and keeps it for its life;
+//! later pins find the slot by a plain load of `owner` and cost only crossbeam's pin (one full
+//! barrier). A thread gives its slots back when it exits (a thread-local list of the slots it
+//! owns, each holding the slot table by `Arc`, so this works after the map is gone too). If no
+//! slot is free (more live threads than slots), `pin` registers a temporary handle for that
+//! guard. Pinning never blocks and never waits for another thread.
 //!
 //! # Garbage accounting
 //! `garbage` counts retired objects not yet freed (exposed by `stats()`), so a test or benchmark
@@ -34,39 +35,49 @@ use core::mem::ManuallyDrop;
 use crossbeam_epoch as epoch;
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use std::sync::Arc;
 
-/// One reusable participant of the collector.
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+
+/// One participant of the collector, owned by one thread at a time.
 struct HandleSlot {
-    /// Someone holds this slot's handle (inside a live [`Guard`]).
-    busy: AtomicBool,
-    /// Registered on first use. Accessed only by the thread that set `busy`.
+    /// The owning thread's `thread_token`, or 0 when free.
+    owner: AtomicUsize,
+    /// Registered on first use. Accessed only by the owner.
     handle: UnsafeCell<Option<epoch::LocalHandle>>,
 }
+
+/// The slots, shared by the map and the thread-local lists of the threads owning slots (which
+/// release them at thread exit, possibly after the map is gone).
+struct SlotTable {
+    slots: Box<[CachePadded<HandleSlot>]>,
+}
+
+// SAFETY: `handle` is accessed only by the slot's owner (C1), handed over through `owner`'s
+// Release store (at thread exit) and the next claimer's Acquire CAS; a `LocalHandle` is !Send
+// only because crossbeam ties it to the thread using it, which C1 respects. The map's drop
+// takes the handles with exclusive access to the map (no guard alive, so no thread is using
+// one).
+unsafe impl Send for SlotTable {}
+// SAFETY: as above.
+unsafe impl Sync for SlotTable {}
 
 /// The map's collector, its handle slots and its garbage counter.
 ///
 /// # Invariants
-/// - **C1** `handle` of a slot is accessed only by the thread that swapped its `busy` flag from
-///   false to true, until it stores false again.
+/// - **C1** A slot's `handle` is accessed only by the thread whose token is in `owner` (from its
+///   Acquire CAS of `owner` 0 → token until its Release store of 0), or with exclusive access to
+///   the map (`Reclaimer::drop`).
 /// - **C2** Every guard handed out comes from `collector` (through a slot's handle or a temporary
 ///   handle registered with it).
 /// - **C3** `garbage` = objects passed to `retire` whose destructor has not run yet.
 pub(crate) struct Reclaimer {
     collector: ManuallyDrop<epoch::Collector>,
-    slots: Box<[CachePadded<HandleSlot>]>,
+    slots: Arc<SlotTable>,
     garbage: AtomicUsize,
     /// Destructors of retired objects that panicked (the panic was contained).
     drop_panics: AtomicUsize,
 }
-
-// SAFETY: the handles are used by one thread at a time (C1), handed over through the slot's
-// Acquire/Release `busy` flag; a `LocalHandle` is !Send only because crossbeam ties it to the
-// thread that uses it, which C1 respects for the duration of each use. Everything else is atomics
-// or the collector, which is Send + Sync.
-unsafe impl Send for Reclaimer {}
-// SAFETY: as above.
-unsafe impl Sync for Reclaimer {}
 
 impl Reclaimer {
     /// A new collector with `slots` handle slots (rounded up to a power of two).
@@ -74,20 +85,22 @@ impl Reclaimer {
         let slots = slots.clamp(1, 1024).next_power_of_two();
         Self {
             collector: ManuallyDrop::new(epoch::Collector::new()),
-            slots: (0..slots)
-                .map(|_| {
-                    CachePadded::new(HandleSlot {
-                        busy: AtomicBool::new(false),
-                        handle: UnsafeCell::new(None),
+            slots: Arc::new(SlotTable {
+                slots: (0..slots)
+                    .map(|_| {
+                        CachePadded::new(HandleSlot {
+                            owner: AtomicUsize::new(0),
+                            handle: UnsafeCell::new(None),
+                        })
                     })
-                })
-                .collect(),
+                    .collect(),
+            }),
             garbage: AtomicUsize::new(0),
             drop_panics: AtomicUsize::new(0),
         }
     }
 
-    /// The default number of slots: two per available core.
+    /// The default number of slots: four per available core, at least 16.
     pub(crate) fn default_slots() -> usize {
         #[cfg(loom)]
         {
@@ -95,21 +108,38 @@ impl Reclaimer {
         }
         #[cfg(not(loom))]
         {
-            std::thread::available_parallelism().map_or(8, |n| 2 * n.get())
+            std::thread::available_parallelism().map_or(16, |n| (4 * n.get()).max(16))
         }
     }
 
     /// Enters a critical section: pointers loaded from the map stay valid until the guard drops.
     pub(crate) fn pin(&self) -> Guard<'_> {
-        let mask = self.slots.len() - 1;
-        let start = crate::sync::thread_hint();
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[(start + i) & mask];
-            // ORDERING: Acquire on taking the slot: the previous user's accesses to the handle
-            // happen before ours. Pairs with [P9]: `Guard::drop` releasing the slot.
-            if !slot.busy.swap(true, Ordering::Acquire) {
+        let token = crate::sync::thread_token();
+        let slots = &self.slots.slots;
+        let mask = slots.len() - 1;
+        for i in 0..slots.len() {
+            let index = (token + i) & mask;
+            let slot = &slots[index];
+            // ORDERING: Relaxed. Only this thread stores its own token (and removes it at its
+            // exit), so seeing it means we own the slot; C1's handover was acquired by our CAS.
+            let owner = slot.owner.load(Ordering::Relaxed);
+            let ours = owner == token
+                || (owner == 0
+                    // ORDERING: Acquire on success: the previous owner's uses of the handle
+                    // happen before ours. Pairs with [P9]: `release_owned_slots`. Relaxed on
+                    // failure: nothing is read.
+                    && slot
+                        .owner
+                        .compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    && {
+                        remember_owned(&self.slots, index);
+                        true
+                    });
+            if ours {
                 let guard = slot.handle.with_mut(|handle| {
-                    // SAFETY: we own the slot (C1) until `Guard::drop` releases it.
+                    // SAFETY: we own the slot (C1); nested pins of this thread reuse the handle,
+                    // which crossbeam supports (it counts guards per handle).
                     let handle = unsafe { &mut *handle };
                     handle
                         .get_or_insert_with(|| self.collector.register())
@@ -117,17 +147,17 @@ impl Reclaimer {
                 });
                 return Guard {
                     guard: ManuallyDrop::new(guard),
-                    owner: Owner::Slot(&slot.busy),
+                    temporary: None,
                     reclaimer: self,
                 };
             }
         }
-        // Every slot is busy: a temporary participant (C2).
+        // Every slot is owned by another thread: a temporary participant (C2).
         let handle = self.collector.register();
         let guard = handle.pin();
         Guard {
             guard: ManuallyDrop::new(guard),
-            owner: Owner::Temporary(ManuallyDrop::new(handle)),
+            temporary: Some(ManuallyDrop::new(handle)),
             reclaimer: self,
         }
     }
@@ -145,11 +175,62 @@ impl Reclaimer {
     }
 }
 
+/// Records that this thread owns slot `index` of `slots`, so that it gives it back at exit.
+#[cfg(not(loom))]
+fn remember_owned(slots: &Arc<SlotTable>, index: usize) {
+    OWNED.with(|owned| {
+        let mut owned = owned.borrow_mut();
+        // Forget the slots of maps that are gone (only our entry keeps their table alive).
+        owned.0.retain(|(table, _)| Arc::strong_count(table) > 1);
+        owned.0.push((Arc::clone(slots), index));
+    });
+}
+
+/// Under loom threads never give slots back (a model has fewer threads than slots).
+#[cfg(loom)]
+fn remember_owned(_slots: &Arc<SlotTable>, _index: usize) {}
+
+/// The slots this thread owns, given back when it exits.
+#[cfg(not(loom))]
+struct OwnedSlots(Vec<(Arc<SlotTable>, usize)>);
+
+#[cfg(not(loom))]
+std::thread_local! {
+    static OWNED: core::cell::RefCell<OwnedSlots> = const {
+        core::cell::RefCell::new(OwnedSlots(Vec::new()))
+    };
+}
+
+#[cfg(not(loom))]
+impl Drop for OwnedSlots {
+    /// Gives back every slot this exiting thread owns.
+    fn drop(&mut self) {
+        for (table, index) in self.0.drain(..) {
+            let slot = &table.slots[index];
+            // A guard of this thread kept in another thread-local that is not destroyed yet
+            // still uses the handle: keep the slot (leaked to this dead thread) rather than hand
+            // over a pinned handle.
+            // SAFETY: we own the slot (C1).
+            let pinned = slot.handle.with(|handle| unsafe {
+                (*handle)
+                    .as_ref()
+                    .is_some_and(epoch::LocalHandle::is_pinned)
+            });
+            if !pinned {
+                // ORDERING: Release. Our uses of the handle happen before the next owner's.
+                // Pairs with [P9]: the claiming CAS in `Reclaimer::pin`.
+                slot.owner.store(0, Ordering::Release);
+            }
+        }
+    }
+}
+
 impl Drop for Reclaimer {
     fn drop(&mut self) {
-        // `&mut self`: no guard is alive (guards borrow the reclaimer), so every slot is free.
-        for slot in self.slots.iter() {
-            // SAFETY: exclusive access (C1 holds trivially).
+        // `&mut self`: no guard is alive (guards borrow the reclaimer), so no thread is using a
+        // handle, whoever owns its slot (C1's exclusive-access case).
+        for slot in self.slots.slots.iter() {
+            // SAFETY: exclusive access, as just argued.
             slot.handle
                 .with_mut(|handle| drop(unsafe { (*handle).take() }));
         }
@@ -168,23 +249,17 @@ impl Drop for Reclaimer {
 impl core::fmt::Debug for Reclaimer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Reclaimer")
-            .field("slots", &self.slots.len())
+            .field("slots", &self.slots.slots.len())
             .field("garbage", &self.garbage())
             .finish()
     }
 }
 
-enum Owner<'r> {
-    /// The guard's handle lives in a slot; release the flag on drop.
-    Slot(&'r AtomicBool),
-    /// The guard's handle is its own; drop it after the guard.
-    Temporary(ManuallyDrop<epoch::LocalHandle>),
-}
-
 /// A pinned critical section of one map. `!Send`: it stays on the thread that pinned.
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
-    owner: Owner<'r>,
+    /// The handle the guard is pinned on, when it is not a slot's.
+    temporary: Option<ManuallyDrop<epoch::LocalHandle>>,
     reclaimer: &'r Reclaimer,
 }
 
@@ -248,17 +323,10 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         // SAFETY: dropped once, here, before the handle it was pinned on.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        match &mut self.owner {
-            Owner::Slot(busy) => {
-                // ORDERING: Release. Our uses of the slot's handle happen before the next
-                // owner's. Pairs with [P9]: `Reclaimer::pin`.
-                busy.store(false, Ordering::Release);
-            }
-            Owner::Temporary(handle) => {
-                // SAFETY: dropped once, here; the guard pinned on it is gone. Dropping the handle
-                // moves its deferred bag to the collector's queue.
-                unsafe { ManuallyDrop::drop(handle) };
-            }
+        if let Some(handle) = &mut self.temporary {
+            // SAFETY: dropped once, here; the guard pinned on it is gone. Dropping the handle
+            // moves its deferred bag to the collector's queue.
+            unsafe { ManuallyDrop::drop(handle) };
         }
     }
 }
