@@ -246,7 +246,13 @@ impl Drop for ChainLock<'_> {
         // ORDERING: Release. Publishes this holder's stores to the chain (and, with EVACUATED,
         // to the new table's buckets it filled) to the next holder and to readers that check
         // the mark. Pairs with [P3]: `Bucket::lock`, and [P7]: `Bucket::is_evacuated`.
-        self.bucket.state.store(state, Ordering::Release);
+        let order = if cfg!(hmap_bug = "relaxed_mark") {
+            // NEGATIVE CONTROL (loom must fail): the mark no longer publishes the evacuation.
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
+        self.bucket.state.store(state, order);
     }
 }
 

@@ -29,6 +29,21 @@ impl Counter {
         }
     }
 
+    /// Stripes for this machine: two per core, between 2 and 64. Reading the sum costs one load
+    /// per stripe, so fewer is cheaper for readers of `len`; more spreads writers.
+    pub(crate) fn default_stripes() -> usize {
+        #[cfg(loom)]
+        {
+            2
+        }
+        #[cfg(not(loom))]
+        {
+            std::thread::available_parallelism()
+                .map_or(8, |n| 2 * n.get())
+                .clamp(2, 64)
+        }
+    }
+
     /// Adds `delta` on this thread's stripe; returns that stripe's new value, which callers use
     /// only to decide how often to look at the whole sum.
     #[inline]

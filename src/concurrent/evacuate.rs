@@ -48,17 +48,25 @@ impl<K, V> RawMap<K, V> {
             // Its own growth is still running: growths never overlap (Go: `!h.growing()`).
             return;
         }
-        // ORDERING: Relaxed. A cheap probe; the swap below decides.
+        // ORDERING: Relaxed. A cheap probe; the swap in `start_growth` decides.
         if table.grow_started.load(Ordering::Relaxed) {
             return;
         }
-        let Some(same_size) = self.needs_growth(table) else {
-            return;
-        };
+        if let Some(same_size) = self.needs_growth(table) {
+            self.start_growth(table, same_size);
+        }
+    }
+
+    /// Starts `table`'s growth (doubling, or same-size) unless it is growing or has been grown
+    /// (T5). Returns whether this call started it. Go: `hashGrow`.
+    pub(crate) fn start_growth(&self, table: &Table, same_size: bool) -> bool {
+        if !table.old().is_null() {
+            return false;
+        }
         // ORDERING: Relaxed. Only uniqueness matters (one starter per table); what the starter
         // publishes goes through [P1].
         if table.grow_started.swap(true, Ordering::Relaxed) {
-            return;
+            return false;
         }
         let log2 = if same_size {
             table.log2
@@ -67,9 +75,11 @@ impl<K, V> RawMap<K, V> {
         };
         let table_ptr = core::ptr::from_ref(table).cast_mut();
         let next = Table::new(log2, table_ptr, same_size);
-        // `table` is current: a non-current table has been grown, so `grow_started` was set.
+        // `table` is current: a table stops being current only when its growth starts, which
+        // set `grow_started`, and we just won that flag.
         self.publish(next);
         self.note_growth();
+        true
     }
 
     /// A write's share of the growth from `old` to `table`: the chain `index` needs, then one
@@ -138,6 +148,15 @@ impl<K, V> RawMap<K, V> {
                 }
             }
         }
+        if cfg!(hmap_bug = "clear_on_evacuate") {
+            // NEGATIVE CONTROL (loom must fail): Go clears evacuated slots; here that breaks
+            // readers that started on the old chain (B4).
+            for bucket in chain(old, index) {
+                for slot in bucket.tophash_locked().full() {
+                    bucket.set_entry::<K, V>(slot, core::ptr::null_mut());
+                }
+            }
+        }
         // INVARIANT: E1, B4: the chain is marked (published on unlock, [P7]) and left intact.
         lock.mark_evacuated();
         drop(lock);
@@ -158,6 +177,12 @@ impl<K, V> RawMap<K, V> {
         // [P2]: `Table::old`.
         let old = table.old.swap(core::ptr::null_mut(), Ordering::Release);
         debug_assert!(!old.is_null(), "T2: the growth ends once");
+        if cfg!(hmap_bug = "early_retire") {
+            // NEGATIVE CONTROL (loom must fail): freed while readers may still be on it.
+            // SAFETY: none; this is the planted bug.
+            Table::free(unsafe { Box::from_raw(old) });
+            return;
+        }
         // SAFETY: reclamation argument: the old table was reachable only through
         // `table.old`, just set to null, and through `self.table` before the growth began
         // (replaced then). Threads that loaded it are pinned now and protected; new ones cannot

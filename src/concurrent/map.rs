@@ -110,6 +110,16 @@ impl<K, V, S> ConcurrentHashMap<K, V, S> {
         ConcurrentStats::collect(&self.raw)
     }
 
+    /// Starts a growth now, if none runs: doubling, or same-size when `same_size`. Returns
+    /// whether one was started. For models and tests that need a growth at a chosen point with
+    /// few keys; the map starts growths by itself otherwise.
+    #[doc(hidden)]
+    pub fn force_growth(&self, same_size: bool) -> bool {
+        let guard = self.raw.pin();
+        let table = self.raw.table(&guard);
+        self.raw.start_growth(table, same_size)
+    }
+
     pub(crate) fn raw(&self) -> &RawMap<K, V> {
         &self.raw
     }

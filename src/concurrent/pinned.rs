@@ -40,6 +40,14 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
         self.len() == 0
     }
 
+    /// Hands the garbage this thread retired to the map's collector and tries to free what no
+    /// pinned view can see any more. The map does this by itself (crossbeam collects every 128
+    /// pins and when a thread's bag of 64 retired objects is full); this is for tests and
+    /// experiments that want reclamation at a chosen point.
+    pub fn flush(&self) {
+        self.guard.flush();
+    }
+
     /// Iterates over `(&K, &V)`, weakly consistently: an entry present and unchanged for the
     /// whole iteration is yielded exactly once, also across a growth; entries inserted, replaced
     /// or removed meanwhile may or may not be.

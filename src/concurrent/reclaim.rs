@@ -126,7 +126,7 @@ impl Reclaimer {
             let ours = owner == token
                 || (owner == 0
                     // ORDERING: Acquire on success: the previous owner's uses of the handle
-                    // happen before ours. Pairs with [P9]: `release_owned_slots`. Relaxed on
+                    // happen before ours. Pairs with [P8]: `release_owned_slots`. Relaxed on
                     // failure: nothing is read.
                     && slot
                         .owner
@@ -218,7 +218,7 @@ impl Drop for OwnedSlots {
             });
             if !pinned {
                 // ORDERING: Release. Our uses of the handle happen before the next owner's.
-                // Pairs with [P9]: the claiming CAS in `Reclaimer::pin`.
+                // Pairs with [P8]: the claiming CAS in `Reclaimer::pin`.
                 slot.owner.store(0, Ordering::Release);
             }
         }

@@ -201,9 +201,22 @@ pub(crate) fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
 
 #[cfg(all(unix, not(miri)))]
 pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
-    // SAFETY: the caller passes a whole mapping made by `map_zeroed`.
-    let result = unsafe { libc::munmap(ptr.as_ptr().cast(), size) };
-    debug_assert_eq!(result, 0, "munmap of a bucket array failed");
+    // One `munmap` of a large mapping holds the process's mmap lock for as long as it takes to
+    // tear the mapping down (tens of milliseconds for hundreds of MB on our VMs), and every page
+    // fault of every other thread waits for that lock: the unmapping would become an insert's
+    // pause after all, on the thread that touches a fresh page. Unmapping 1 MiB at a time lets
+    // faults in between.
+    const STEP: usize = 1 << 20;
+    let mut offset = 0;
+    while offset < size {
+        let len = STEP.min(size - offset);
+        // SAFETY: the caller passes a whole mapping made by `map_zeroed`; `offset` is a multiple
+        // of STEP (page-aligned), and `offset..offset + len` lies inside it. Unmapping a part of
+        // a mapping is allowed; the kernel rounds `len` up to whole pages at the end.
+        let result = unsafe { libc::munmap(ptr.as_ptr().add(offset).cast(), len) };
+        debug_assert_eq!(result, 0, "munmap of a bucket array failed");
+        offset += len;
+    }
 }
 
 #[cfg(all(unix, not(miri)))]

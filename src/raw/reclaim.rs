@@ -29,6 +29,7 @@ struct Mapping {
 unsafe impl Send for Mapping {}
 
 /// Work for the reclaimer thread.
+#[cfg_attr(loom, allow(dead_code, reason = "under loom tables are freed inline"))]
 enum Job {
     Unmap(Mapping),
     Run(Box<dyn FnOnce() + Send>),
@@ -82,6 +83,7 @@ pub(crate) unsafe fn unmap_later(start: NonNull<u8>, size: usize) {
 
 /// Runs `job` soon, on the reclaimer thread (inline if the thread is unavailable). For work that
 /// only frees memory nobody references, so that its cost is nobody's pause.
+#[cfg_attr(loom, allow(dead_code, reason = "under loom tables are freed inline"))]
 pub(crate) fn run_later(job: Box<dyn FnOnce() + Send>) {
     submit(Job::Run(job));
 }

@@ -1,0 +1,306 @@
+//! Loom models of the concurrent map's growth protocol, one per race it must survive.
+//!
+//! Each model builds a tiny map (identity hash, so every key's chain is known), starts a growth
+//! at a chosen point with `force_growth`, then lets two threads race through it while loom
+//! explores their interleavings (and the weak-memory reorderings its model allows). Each map owns
+//! its crossbeam-epoch collector, which loom models too (`--cfg crossbeam_loom`).
+//!
+//! Run (about a minute at the default bound; see design/testing.md for measured times):
+//! ```sh
+//! RUSTFLAGS="--cfg loom --cfg crossbeam_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+//!     CARGO_TARGET_DIR=target/loom cargo test --release --test loom
+//! ```
+//! Models are named after the race they cover; design/concurrent-protocol.md says which claim
+//! each one proves.
+#![cfg(loom)]
+
+use std::hash::{BuildHasher, Hasher};
+
+use hmap::ConcurrentHashMap;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+/// Hashes a `u64` to itself: key `k` lives in chain `k & mask`, splits to Y when `k & old_len`.
+#[derive(Clone, Copy, Default)]
+struct Identity;
+
+struct IdentityHasher(u64);
+
+impl BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _bytes: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type Map<V = u64> = ConcurrentHashMap<u64, V, Identity>;
+
+/// Runs `f` under loom with the preemption bound from `LOOM_MAX_PREEMPTIONS` (default 2).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// A map with 2 buckets (B = 1) holding `keys` (value = key), with a doubling to B = 2 started
+/// and nothing evacuated yet: old chain 0 holds the even keys, chain 1 the odd ones.
+fn growing_map(keys: &[u64]) -> Arc<Map> {
+    let map = Map::with_capacity_and_hasher(13, Identity);
+    assert_eq!(map.log2_buckets(), 1);
+    {
+        let view = map.pin();
+        for &key in keys {
+            view.insert(key, key);
+        }
+    }
+    assert!(map.force_growth(false));
+    let stats = map.stats();
+    assert_eq!((stats.old_buckets, stats.old_evacuated), (2, 0));
+    Arc::new(map)
+}
+
+/// Every key of the map, sorted, as iteration yields them (each must appear once).
+fn keys_of(map: &Map) -> Vec<u64> {
+    let mut keys: Vec<u64> = map.pin().keys().copied().collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// [C1] A get racing the evacuation of its key's chain (and an update of the key) returns the
+/// old or the new value, never nothing and never anything else.
+#[test]
+fn get_during_evacuation_sees_old_or_new_value() {
+    model(|| {
+        let map = growing_map(&[0, 1]);
+        let writer = {
+            let map = map.clone();
+            thread::spawn(move || {
+                // Evacuates chain 0 (own) and claims chains 0 and 1, ending the growth; then
+                // replaces key 0 in the new table.
+                assert_eq!(map.pin().insert(0, 100), Some(&0));
+            })
+        };
+        let seen = map.pin().get(&0).copied();
+        assert!(seen == Some(0) || seen == Some(100), "read {seen:?}");
+        assert_eq!(
+            map.pin().get(&1),
+            Some(&1),
+            "an untouched key is always found"
+        );
+        writer.join().unwrap();
+        assert_eq!(map.pin().get(&0), Some(&100));
+        assert!(!map.is_growing());
+    });
+}
+
+/// [C2] An insert racing another writer's evacuation of the same old chain is neither lost nor
+/// duplicated.
+#[test]
+fn insert_racing_evacuation_is_neither_lost_nor_duplicated() {
+    model(|| {
+        let map = growing_map(&[0, 1]);
+        let other = {
+            let map = map.clone();
+            // Key 4: old chain 0, new chain 0 (X).
+            thread::spawn(move || assert_eq!(map.pin().insert(4, 4), None))
+        };
+        // Key 2: old chain 0, new chain 2 (Y).
+        assert_eq!(map.pin().insert(2, 2), None);
+        other.join().unwrap();
+        assert_eq!(keys_of(&map), vec![0, 1, 2, 4]);
+        assert_eq!(map.len(), 4);
+        for key in [0, 1, 2, 4] {
+            assert_eq!(map.pin().get(&key), Some(&key));
+        }
+    });
+}
+
+/// [C2] An insert racing the *start* of a growth: the writer may land in the old table before
+/// its chain is evacuated, or in the new one after; either way the key survives the growth once.
+#[test]
+fn insert_racing_growth_start_survives_the_growth() {
+    model(|| {
+        let map = Arc::new(Map::with_capacity_and_hasher(13, Identity));
+        map.pin().insert(0, 0);
+        let starter = {
+            let map = map.clone();
+            thread::spawn(move || {
+                map.force_growth(false);
+            })
+        };
+        assert_eq!(map.pin().insert(2, 2), None);
+        starter.join().unwrap();
+        // Finish the growth with writes, then check.
+        map.pin().insert(1, 1);
+        map.pin().insert(3, 3);
+        assert!(!map.is_growing());
+        assert_eq!(keys_of(&map), vec![0, 1, 2, 3]);
+    });
+}
+
+/// [C3] A remove racing the evacuation of its chain does not come back.
+#[test]
+fn remove_racing_evacuation_does_not_resurrect() {
+    model(|| {
+        let map = growing_map(&[0, 1, 2]);
+        let evacuator = {
+            let map = map.clone();
+            // Evacuates chain 0 (keys 0 and 2) and claims both chains.
+            thread::spawn(move || assert_eq!(map.pin().insert(4, 4), None))
+        };
+        assert_eq!(map.pin().remove(&2), Some(&2));
+        assert_eq!(map.pin().get(&2), None, "gone for the remover at once");
+        evacuator.join().unwrap();
+        assert_eq!(map.pin().get(&2), None);
+        assert_eq!(keys_of(&map), vec![0, 1, 4]);
+        assert_eq!(map.len(), 3);
+    });
+}
+
+/// [C4] Two writers claiming chunks of the cursor evacuate every old chain exactly once: with 4
+/// old chains and chunks of 2, each claims one chunk; every key ends up in the new table once and
+/// the growth ends exactly once.
+#[test]
+fn two_helpers_claiming_the_cursor_evacuate_every_chain_once() {
+    model(|| {
+        let map = Map::with_capacity_and_hasher(26, Identity);
+        assert_eq!(map.log2_buckets(), 2);
+        for key in 0..4 {
+            map.pin().insert(key, key);
+        }
+        assert!(map.force_growth(false));
+        let map = Arc::new(map);
+        let helper = {
+            let map = map.clone();
+            thread::spawn(move || assert_eq!(map.pin().insert(9, 9), None))
+        };
+        assert_eq!(map.pin().insert(8, 8), None);
+        helper.join().unwrap();
+        let stats = map.stats();
+        assert!(!stats.growing, "two claims of two chains cover all four");
+        assert_eq!(stats.growths, 1);
+        assert_eq!(keys_of(&map), vec![0, 1, 2, 3, 8, 9]);
+        assert_eq!(map.len(), 6);
+    });
+}
+
+/// [C5] The end of a growth publishes correctly: a reader racing the last evacuation (which
+/// unlinks and retires the old table) finds every key, and iteration yields each exactly once.
+#[test]
+fn end_of_growth_is_published_to_readers() {
+    model(|| {
+        let map = growing_map(&[0, 1]);
+        let writer = {
+            let map = map.clone();
+            thread::spawn(move || assert_eq!(map.pin().insert(2, 2), None))
+        };
+        {
+            let view = map.pin();
+            assert_eq!(view.get(&0), Some(&0));
+            assert_eq!(view.get(&1), Some(&1));
+            let mut keys: Vec<u64> = view.keys().copied().collect();
+            keys.sort_unstable();
+            assert!(
+                keys == [0, 1] || keys == [0, 1, 2],
+                "unchanged keys exactly once: {keys:?}"
+            );
+        }
+        writer.join().unwrap();
+        assert!(!map.is_growing());
+        assert_eq!(keys_of(&map), vec![0, 1, 2]);
+    });
+}
+
+/// A value that counts its drops in a shared counter.
+struct Tracked {
+    value: u64,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// [C6] A retired table and a replaced value are freed only after every reader that could see
+/// them has unpinned; dropping the map frees everything it retired.
+#[test]
+fn retired_memory_is_freed_only_after_readers_unpin() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map: Map<Tracked> = Map::with_capacity_and_hasher(13, Identity);
+        for key in [0, 1] {
+            map.pin().insert(
+                key,
+                Tracked {
+                    value: key,
+                    drops: drops.clone(),
+                },
+            );
+        }
+        assert!(map.force_growth(false));
+        let map = Arc::new(map);
+        let writer = {
+            let (map, drops) = (map.clone(), drops.clone());
+            thread::spawn(move || {
+                // Ends the growth (retiring the old table) and retires the old value of key 0.
+                map.pin().insert(0, Tracked { value: 100, drops });
+                // Give the collector chances to advance and free.
+                for _ in 0..3 {
+                    map.pin().flush();
+                }
+            })
+        };
+        {
+            let view = map.pin();
+            let seen = view.get(&0).map(|tracked| tracked.value);
+            // Walk the table the view started on (possibly the old one) after the writer may
+            // have retired it: loom reports any access to freed atomics.
+            let count = view.iter().count();
+            assert_eq!(count, 2);
+            if seen == Some(0) {
+                assert_eq!(
+                    drops.load(Ordering::SeqCst),
+                    0,
+                    "the old value was freed while a pinned reader held it"
+                );
+            }
+        }
+        writer.join().unwrap();
+        // The writer's handle is gone: this drops the map.
+        drop(map);
+        assert_eq!(drops.load(Ordering::SeqCst), 3, "two kept, one replaced");
+    });
+}
+
+/// [C7] Writers of one key exclude each other: two concurrent updates during a growth both
+/// apply.
+#[test]
+fn concurrent_updates_of_one_key_during_growth_are_not_lost() {
+    model(|| {
+        let map = growing_map(&[0, 1]);
+        let other = {
+            let map = map.clone();
+            thread::spawn(move || assert!(map.pin().update(&1, |v| v + 10).is_some()))
+        };
+        assert!(map.pin().update(&1, |v| v + 100).is_some());
+        other.join().unwrap();
+        assert_eq!(map.pin().get(&1), Some(&111));
+    });
+}
