@@ -196,8 +196,14 @@ where
     S: BuildHasher,
 {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        let view = self.pin();
-        for (key, value) in iter {
+        // A fresh pin every 1024 inserts, so that a long extend does not hold back every other
+        // thread's reclamation until it ends.
+        let mut view = self.pin();
+        for (index, (key, value)) in iter.into_iter().enumerate() {
+            if index % 1024 == 1023 {
+                drop(view);
+                view = self.pin();
+            }
             view.insert(key, value);
         }
     }

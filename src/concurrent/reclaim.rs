@@ -147,6 +147,7 @@ impl Reclaimer {
                 });
                 return Guard {
                     guard: ManuallyDrop::new(guard),
+                    retired: core::cell::Cell::new(0),
                     temporary: None,
                     reclaimer: self,
                 };
@@ -157,6 +158,7 @@ impl Reclaimer {
         let guard = handle.pin();
         Guard {
             guard: ManuallyDrop::new(guard),
+            retired: core::cell::Cell::new(0),
             temporary: Some(ManuallyDrop::new(handle)),
             reclaimer: self,
         }
@@ -255,9 +257,14 @@ impl core::fmt::Debug for Reclaimer {
     }
 }
 
+/// Objects a guard retires between two flushes: one crossbeam bag.
+const FLUSH_EVERY: u32 = 64;
+
 /// A pinned critical section of one map. `!Send`: it stays on the thread that pinned.
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
+    /// Objects retired through this guard since its last flush.
+    retired: core::cell::Cell<u32>,
     /// The handle the guard is pinned on, when it is not a slot's.
     temporary: Option<ManuallyDrop<epoch::LocalHandle>>,
     reclaimer: &'r Reclaimer,
@@ -310,6 +317,17 @@ impl Guard<'_> {
         // It only frees an object that is unreachable (contract above) and touches the
         // reclaimer's atomics, which outlive the collector.
         unsafe { self.guard.defer_unchecked(destroy) };
+        // crossbeam collects on its own only every 128 pins, and then at most 8 bags of 64: a
+        // view that retires more than about 4 objects per pin (a batch of writes under one
+        // pin) would outrun it and garbage would grow without bound. So every full bag's worth
+        // retired through one guard is handed to the collector, which also collects.
+        let retired = self.retired.get() + 1;
+        if retired >= FLUSH_EVERY {
+            self.retired.set(0);
+            self.guard.flush();
+        } else {
+            self.retired.set(retired);
+        }
     }
 
     /// Moves this thread's deferred objects to the collector's queue and tries to free some: used

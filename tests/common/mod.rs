@@ -751,3 +751,192 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         String::from("<non-string panic payload>")
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Drop accounting across threads (the concurrent map)
+// ---------------------------------------------------------------------------------------------
+
+// Only the concurrent map's tests use these; the other test crates include this module too.
+#[allow(unused_imports)]
+pub(crate) use sync_ledger::{SyncDropCounter, SyncLedger};
+
+/// [`Ledger`] needs `Rc`, so its values cannot enter a `Sync` map. This is its thread-safe
+/// sibling: counts of values created and dropped, optionally per value, and a canary in every
+/// value that catches a second drop or a read of a dropped value.
+// The sync facade (clippy.toml) is for the library, so that loom can swap its atomics; test
+// helpers use std's atomics directly.
+#[allow(clippy::disallowed_types)]
+mod sync_ledger {
+    use std::collections::HashMap;
+    use std::fmt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// The canary of a live value.
+    const ALIVE: u64 = 0xA11C_E5A1_1CE5_A11C;
+    /// The canary of a dropped value.
+    const DEAD: u64 = 0xDEAD_DEAD_DEAD_DEAD;
+
+    #[derive(Debug, Default)]
+    struct Inner {
+        created: AtomicUsize,
+        dropped: AtomicUsize,
+        /// Drops whose canary was not [`ALIVE`]: a second drop, or a drop of freed memory.
+        bad_drops: AtomicUsize,
+        /// Drops per id, when the ledger tracks ids.
+        per_id: Option<Mutex<HashMap<u64, u32>>>,
+    }
+
+    /// A shared, thread-safe record of how many [`SyncDropCounter`]s were created and dropped.
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct SyncLedger {
+        inner: Arc<Inner>,
+    }
+
+    impl SyncLedger {
+        /// A ledger that counts totals only (cheap enough for stress loops).
+        pub(crate) fn counting() -> Self {
+            Self::default()
+        }
+
+        /// A ledger that also records the drops of every id, to name a value dropped twice or
+        /// dropped while still in the map.
+        pub(crate) fn tracking() -> Self {
+            SyncLedger {
+                inner: Arc::new(Inner {
+                    per_id: Some(Mutex::new(HashMap::new())),
+                    ..Inner::default()
+                }),
+            }
+        }
+
+        /// A new value carrying `payload`; its id is unique within this ledger.
+        pub(crate) fn value(&self, payload: u64) -> SyncDropCounter {
+            // Relaxed: a counter; the join of the test threads orders it with the final check.
+            let id = self.inner.created.fetch_add(1, Ordering::Relaxed) as u64;
+            SyncDropCounter {
+                id,
+                payload,
+                canary: ALIVE,
+                ledger: self.clone(),
+            }
+        }
+
+        /// How many values were created.
+        pub(crate) fn created(&self) -> usize {
+            self.inner.created.load(Ordering::SeqCst)
+        }
+
+        /// How many drops were recorded (a double drop counts twice).
+        pub(crate) fn dropped(&self) -> usize {
+            self.inner.dropped.load(Ordering::SeqCst)
+        }
+
+        /// Values created and not yet dropped.
+        pub(crate) fn live(&self) -> usize {
+            self.created().saturating_sub(self.dropped())
+        }
+
+        /// How many times the value with `id` was dropped (tracking ledgers only).
+        pub(crate) fn drops_of(&self, id: u64) -> u32 {
+            let per_id = self.inner.per_id.as_ref().expect("a tracking ledger");
+            per_id
+                .lock()
+                .expect("ledger lock")
+                .get(&id)
+                .copied()
+                .unwrap_or(0)
+        }
+
+        /// Panics if some value was dropped twice or its canary was wrong when dropped.
+        #[track_caller]
+        pub(crate) fn assert_no_double_drop(&self) {
+            assert_eq!(
+                self.inner.bad_drops.load(Ordering::SeqCst),
+                0,
+                "a value was dropped twice (or freed memory was dropped)"
+            );
+            if let Some(per_id) = &self.inner.per_id {
+                let per_id = per_id.lock().expect("ledger lock");
+                let mut doubles: Vec<(u64, u32)> = per_id
+                    .iter()
+                    .filter(|&(_, &n)| n > 1)
+                    .map(|(&id, &n)| (id, n))
+                    .collect();
+                doubles.sort_unstable();
+                assert!(
+                    doubles.is_empty(),
+                    "dropped more than once (id, drops): {doubles:?}"
+                );
+            }
+        }
+
+        /// Panics unless every value created was dropped exactly once.
+        #[track_caller]
+        pub(crate) fn assert_all_dropped_once(&self) {
+            self.assert_no_double_drop();
+            assert_eq!(
+                self.dropped(),
+                self.created(),
+                "values dropped != values created (a leak if fewer)"
+            );
+        }
+
+        fn record_drop(&self, id: u64, canary_ok: bool) {
+            if !canary_ok {
+                self.inner.bad_drops.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Some(per_id) = &self.inner.per_id {
+                // A poisoned lock still counts: the drop must not panic inside the map.
+                let mut per_id = per_id.lock().unwrap_or_else(|e| e.into_inner());
+                *per_id.entry(id).or_insert(0) += 1;
+            }
+            self.inner.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A `Send + Sync` value that records its drop in a [`SyncLedger`].
+    pub(crate) struct SyncDropCounter {
+        id: u64,
+        payload: u64,
+        canary: u64,
+        ledger: SyncLedger,
+    }
+
+    impl SyncDropCounter {
+        /// The unique id of this value within its ledger.
+        pub(crate) fn id(&self) -> u64 {
+            self.id
+        }
+
+        /// The payload it was created with.
+        pub(crate) fn payload(&self) -> u64 {
+            self.payload
+        }
+
+        /// Panics if this value was already dropped (its memory shows the dropped canary) or
+        /// is not a value at all.
+        #[track_caller]
+        pub(crate) fn assert_alive(&self) {
+            assert_eq!(
+                self.canary, ALIVE,
+                "value {} (payload {}) read after it was dropped",
+                self.id, self.payload
+            );
+        }
+    }
+
+    impl fmt::Debug for SyncDropCounter {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "SyncDropCounter({}: {})", self.id, self.payload)
+        }
+    }
+
+    impl Drop for SyncDropCounter {
+        fn drop(&mut self) {
+            let canary_ok = self.canary == ALIVE;
+            self.canary = DEAD;
+            self.ledger.record_drop(self.id, canary_ok);
+        }
+    }
+}

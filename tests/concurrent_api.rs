@@ -1,0 +1,1595 @@
+//! `ConcurrentHashMap`'s API: does each method mean what std's `HashMap` method of the same name
+//! means, single-threaded and under contention?
+//!
+//! * Single thread: random operation sequences against `std::collections::HashMap` under every
+//!   hasher of the configuration matrix (the constant hasher puts every key in one chain), from
+//!   empty through growths past 100K keys; every method (`insert`/`remove` return the previous
+//!   value, `update`, `get_or_insert_with`, `retain`, `clear`, `len`, `iter`), Debug, Default,
+//!   FromIterator and Extend; iteration mid-growth, also with writes between two `next()` calls.
+//! * Threads: `update` is atomic (N threads × M increments end at N·M, and every intermediate
+//!   value is returned to exactly one caller), racing `get_or_insert_with` calls agree on one
+//!   winner, `len` stays between the writes finished and the writes started.
+//! * Drops: every value the map was given (inserted, replaced, removed, retired to the epoch
+//!   garbage, or lost in a `get_or_insert_with` race) is dropped exactly once by the time the map
+//!   is dropped, and none while a pinned reader can still see it.
+//! * Unwinding: a panicking `Hash` or `Eq` leaves the map consistent and usable.
+//! * `stats()`: evacuation progress is coherent (never more evacuated or claimed than there are
+//!   old buckets) and never goes backwards within a growth.
+//!
+//! Heavier concurrent scenarios live in `tests/concurrent_stress.rs`.
+
+// The sync facade (clippy.toml) is for the library, so that loom can swap its atomics; the tests
+// use std's atomics directly.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap as StdHashMap};
+use std::hash::{BuildHasher, Hash};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
+use std::thread;
+
+use common::{
+    quiet_armed_panics, Config, ConstantHasher, FixedHasher, HasherKind, Hook, MatrixHasher,
+    PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger, ARMED_PANIC_MESSAGE,
+};
+use hmap::concurrent::ConcurrentStats;
+use hmap::ConcurrentHashMap;
+
+/// Scales an iteration count down under Miri.
+fn scaled(n: usize) -> usize {
+    if cfg!(miri) {
+        (n / 100).max(2)
+    } else {
+        n
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A concurrent map of the configuration matrix.
+type MatrixMap<K, V> = ConcurrentHashMap<K, V, MatrixHasher>;
+
+/// Runs `test` once per configuration: capacity 0, tiny (3) and `presized`, times every hasher.
+fn with_concurrent_maps<K, V>(presized: usize, mut test: impl FnMut(Config, MatrixMap<K, V>)) {
+    for capacity in [0, 3, presized] {
+        for hasher in HasherKind::ALL {
+            let config = Config { capacity, hasher };
+            test(
+                config,
+                ConcurrentHashMap::with_capacity_and_hasher(capacity, hasher.build()),
+            );
+        }
+    }
+}
+
+/// Checks the stats of a map no other thread is using: they agree with the accessors, and the
+/// evacuation fields are coherent. Returns them.
+#[track_caller]
+fn check_quiescent_stats<K, V, S>(m: &ConcurrentHashMap<K, V, S>) -> ConcurrentStats {
+    let s = m.stats();
+    assert_eq!(s.len, m.len(), "stats().len vs len(): {s:?}");
+    assert_eq!(
+        s.log2_buckets,
+        m.log2_buckets(),
+        "stats().log2_buckets: {s:?}"
+    );
+    assert_eq!(s.growing, m.is_growing(), "stats().growing: {s:?}");
+    assert_eq!(
+        s.claims_in_flight, 0,
+        "a claim in flight with no operation running: {s:?}"
+    );
+    check_progress_fields(&s);
+    if s.growing {
+        let doubling = s.log2_buckets >= 1 && s.old_buckets == 1usize << (s.log2_buckets - 1);
+        let same_size = s.old_buckets == 1usize << s.log2_buckets;
+        assert!(
+            doubling || same_size,
+            "old_buckets is neither half of nor equal to the new bucket count: {s:?}"
+        );
+    }
+    s
+}
+
+/// The evacuation fields of any snapshot, even one taken while other threads work.
+#[track_caller]
+fn check_progress_fields(s: &ConcurrentStats) {
+    assert!(
+        s.old_evacuated <= s.old_buckets,
+        "evacuated > old buckets: {s:?}"
+    );
+    assert!(s.claimed <= s.old_buckets, "claimed > old buckets: {s:?}");
+    if !s.growing {
+        assert_eq!(s.old_buckets, 0, "old buckets while not growing: {s:?}");
+    }
+}
+
+/// Checks that one iteration of `m` yields exactly the pairs of `expected` (each key once), and
+/// that `len()` agrees.
+#[track_caller]
+fn assert_same_entries<K, V, S>(m: &ConcurrentHashMap<K, V, S>, expected: &StdHashMap<K, V>)
+where
+    K: Hash + Eq + Clone + std::fmt::Debug,
+    V: PartialEq + std::fmt::Debug,
+    S: BuildHasher,
+{
+    assert_eq!(m.len(), expected.len(), "len()");
+    assert_eq!(m.is_empty(), expected.is_empty(), "is_empty()");
+    let p = m.pin();
+    assert_eq!(p.len(), expected.len(), "Pinned::len()");
+    let mut seen = StdHashMap::new();
+    for (k, v) in p.iter() {
+        assert!(
+            seen.insert(k.clone(), ()).is_none(),
+            "key {k:?} yielded twice by one iteration"
+        );
+        match expected.get(k) {
+            Some(want) => assert_eq!(v, want, "value of key {k:?}"),
+            None => panic!("iteration yielded key {k:?}, which is not in the map"),
+        }
+    }
+    assert_eq!(seen.len(), expected.len(), "iteration missed entries");
+    for (k, v) in expected {
+        assert_eq!(p.get(k), Some(v), "get({k:?})");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn concurrent_map_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ConcurrentHashMap<u64, u64>>();
+    assert_send_sync::<ConcurrentHashMap<String, Vec<u8>, FixedHasher>>();
+    assert_send_sync::<ConcurrentHashMap<u64, SyncDropCounter, MatrixHasher>>();
+}
+
+#[test]
+fn constructors_make_empty_maps() {
+    let maps: [ConcurrentHashMap<u64, u64>; 4] = [
+        ConcurrentHashMap::new(),
+        ConcurrentHashMap::with_capacity(0),
+        ConcurrentHashMap::with_capacity(1000),
+        ConcurrentHashMap::default(),
+    ];
+    for m in &maps {
+        assert_eq!(m.len(), 0);
+        assert!(m.is_empty());
+        assert!(m.pin().is_empty());
+        assert_eq!(m.pin().iter().count(), 0);
+        assert_eq!(m.pin().get(&1), None);
+        let s = check_quiescent_stats(m);
+        assert!(!s.growing);
+        assert_eq!(s.growths, 0);
+        assert_eq!(s.garbage_objects, 0);
+    }
+    let m: ConcurrentHashMap<u64, u64, ConstantHasher> =
+        ConcurrentHashMap::with_hasher(ConstantHasher);
+    assert!(m.is_empty());
+    let m: ConcurrentHashMap<u64, u64, FixedHasher> =
+        ConcurrentHashMap::with_capacity_and_hasher(100, FixedHasher::default());
+    assert!(m.is_empty());
+    assert!(
+        m.log2_buckets() >= ConcurrentHashMap::<u64, u64>::new().log2_buckets(),
+        "a presized map has fewer buckets than an empty one"
+    );
+}
+
+/// `with_capacity(n)` (std: "at least n elements without reallocating") holds n entries without
+/// starting a growth.
+#[test]
+fn with_capacity_fits_that_many_entries_without_growing() {
+    for capacity in [1usize, 7, 8, 9, 50, 100, 1000, 5000] {
+        let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::with_capacity(capacity);
+        let log2 = m.log2_buckets();
+        let p = m.pin();
+        for i in 0..capacity as u64 {
+            assert_eq!(p.insert(i, i), None);
+        }
+        drop(p);
+        let s = check_quiescent_stats(&m);
+        assert_eq!(
+            s.log2_buckets, log2,
+            "with_capacity({capacity}) grew: {s:?}"
+        );
+        assert_eq!(s.growths, 0, "with_capacity({capacity}) grew: {s:?}");
+        assert_eq!(m.len(), capacity);
+    }
+}
+
+/// `with_hasher` really uses the hasher: under the constant hasher all keys share one chain, so
+/// 300 keys need overflow buckets (8 slots per bucket), and all of them are still found.
+#[test]
+fn with_hasher_uses_the_given_hasher() {
+    let m: ConcurrentHashMap<u64, u64, ConstantHasher> =
+        ConcurrentHashMap::with_hasher(ConstantHasher);
+    let p = m.pin();
+    for i in 0..300u64 {
+        assert_eq!(p.insert(i, i + 1), None);
+    }
+    for i in 0..300u64 {
+        assert_eq!(p.get(&i), Some(&(i + 1)));
+    }
+    assert_eq!(p.get(&300), None);
+    drop(p);
+    let s = check_quiescent_stats(&m);
+    assert!(
+        s.overflow_buckets >= 300 / 8 - 1,
+        "300 colliding keys but only {} overflow buckets: {s:?}",
+        s.overflow_buckets
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-threaded methods
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn insert_and_remove_return_the_previous_value() {
+    let m = ConcurrentHashMap::new();
+    let p = m.pin();
+    assert_eq!(p.insert(1u64, 10u64), None);
+    assert_eq!(p.insert(2, 20), None);
+    assert_eq!(p.insert(1, 11), Some(&10));
+    assert_eq!(p.insert(1, 12), Some(&11));
+    assert_eq!(p.len(), 2);
+    assert_eq!(p.get(&1), Some(&12));
+    assert_eq!(p.remove(&1), Some(&12));
+    assert_eq!(p.remove(&1), None);
+    assert_eq!(p.get(&1), None);
+    assert!(!p.contains_key(&1));
+    assert!(p.contains_key(&2));
+    assert_eq!(p.len(), 1);
+    assert_eq!(m.len(), 1);
+    assert_eq!(p.remove(&2), Some(&20));
+    assert!(p.is_empty());
+    assert!(m.is_empty());
+}
+
+/// A key whose equality and hash ignore `tag`, so a test can see which of two equal keys the map
+/// stored.
+#[derive(Clone, Debug)]
+struct TaggedKey {
+    id: u64,
+    tag: &'static str,
+}
+
+impl PartialEq for TaggedKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for TaggedKey {}
+
+impl Hash for TaggedKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+#[test]
+fn get_key_value_returns_the_stored_key() {
+    let m = ConcurrentHashMap::new();
+    let p = m.pin();
+    p.insert(
+        TaggedKey {
+            id: 7,
+            tag: "stored",
+        },
+        70u64,
+    );
+    let probe = TaggedKey {
+        id: 7,
+        tag: "probe",
+    };
+    let (k, v) = p.get_key_value(&probe).expect("key 7 is present");
+    assert_eq!((k.id, k.tag, *v), (7, "stored", 70));
+    assert!(p
+        .get_key_value(&TaggedKey {
+            id: 8,
+            tag: "probe"
+        })
+        .is_none());
+}
+
+#[test]
+fn borrowed_lookups_with_string_keys() {
+    let m: ConcurrentHashMap<String, usize> = ConcurrentHashMap::new();
+    let p = m.pin();
+    for i in 0..200usize {
+        assert_eq!(p.insert(format!("key-{i}"), i), None);
+    }
+    for i in 0..200usize {
+        let key = format!("key-{i}");
+        assert_eq!(p.get(key.as_str()), Some(&i));
+        assert!(p.contains_key(key.as_str()));
+        let (k, v) = p.get_key_value(key.as_str()).expect("present");
+        assert_eq!((k.as_str(), *v), (key.as_str(), i));
+        assert_eq!(p.update(key.as_str(), |v| v * 2), Some(&(i * 2)));
+    }
+    assert_eq!(p.get("key-200"), None);
+    assert_eq!(p.update("key-200", |v| v + 1), None);
+    for i in (0..200usize).step_by(2) {
+        assert_eq!(p.remove(format!("key-{i}").as_str()), Some(&(i * 2)));
+    }
+    assert_eq!(p.len(), 100);
+}
+
+#[test]
+fn update_replaces_present_values_and_ignores_absent_keys() {
+    let m = ConcurrentHashMap::new();
+    let p = m.pin();
+    p.insert(1u64, 5u64);
+    assert_eq!(p.update(&1, |v| v * 3), Some(&15));
+    assert_eq!(p.get(&1), Some(&15));
+    assert_eq!(p.update(&2, |v| v + 1), None);
+    assert!(!p.contains_key(&2), "update inserted an absent key");
+    assert_eq!(p.len(), 1);
+    p.remove(&1);
+    assert_eq!(p.update(&1, |v| v + 1), None);
+    assert!(p.is_empty());
+}
+
+#[test]
+fn get_or_insert_with_calls_the_closure_only_for_absent_keys() {
+    let m = ConcurrentHashMap::new();
+    let p = m.pin();
+    let calls = std::cell::Cell::new(0);
+    let make = |v: u64| {
+        calls.set(calls.get() + 1);
+        v
+    };
+    assert_eq!(*p.get_or_insert_with(1u64, || make(10)), 10);
+    assert_eq!(calls.get(), 1);
+    assert_eq!(*p.get_or_insert_with(1, || make(11)), 10);
+    assert_eq!(calls.get(), 1, "closure called for a present key");
+    assert_eq!(p.get(&1), Some(&10));
+    assert_eq!(p.len(), 1);
+    p.remove(&1);
+    assert_eq!(*p.get_or_insert_with(1, || make(12)), 12);
+    assert_eq!(calls.get(), 2);
+    assert_eq!(p.len(), 1);
+}
+
+#[test]
+fn clear_empties_the_map_and_keeps_it_usable() {
+    let m = ConcurrentHashMap::new();
+    for round in 0..3u64 {
+        let p = m.pin();
+        for i in 0..2000u64 {
+            p.insert(i, i + round);
+        }
+        assert_eq!(p.len(), 2000);
+        drop(p);
+        if round % 2 == 0 {
+            m.clear();
+        } else {
+            m.pin().clear();
+        }
+        assert_eq!(m.len(), 0);
+        assert!(m.is_empty());
+        let p = m.pin();
+        assert_eq!(p.iter().count(), 0);
+        assert_eq!(p.get(&5), None);
+        assert_eq!(p.insert(5, 55), None, "a cleared key came back");
+        assert_eq!(p.get(&5), Some(&55));
+        p.remove(&5);
+        drop(p);
+        check_quiescent_stats(&m);
+    }
+}
+
+/// `clear` in the middle of a growth.
+#[test]
+fn clear_during_growth() {
+    let m = ConcurrentHashMap::new();
+    let p = m.pin();
+    let mut i = 0u64;
+    while !(m.is_growing() && m.len() > 1000) {
+        p.insert(i, i);
+        i += 1;
+        assert!(i < 1_000_000, "no growth observed above 1000 keys");
+    }
+    drop(p);
+    m.clear();
+    assert!(m.is_empty());
+    check_quiescent_stats(&m);
+    let p = m.pin();
+    assert_eq!(p.iter().count(), 0);
+    for j in 0..i {
+        assert_eq!(p.get(&j), None, "key {j} survived clear");
+    }
+    for j in 0..3000 {
+        p.insert(j, j * 2);
+    }
+    let expected: StdHashMap<u64, u64> = (0..3000).map(|j| (j, j * 2)).collect();
+    drop(p);
+    assert_same_entries(&m, &expected);
+}
+
+#[test]
+fn retain_keeps_exactly_the_matching_entries() {
+    let m = ConcurrentHashMap::new();
+    let mut model = StdHashMap::new();
+    {
+        let p = m.pin();
+        for i in 0..5000u64 {
+            p.insert(i, i * 7);
+            model.insert(i, i * 7);
+        }
+    }
+    // Through the map, with each entry visited exactly once.
+    let mut visited = BTreeSet::new();
+    m.retain(|&k, &v| {
+        assert!(visited.insert(k), "retain visited key {k} twice");
+        assert_eq!(v, k * 7, "retain saw a wrong value for key {k}");
+        k % 3 != 0
+    });
+    assert_eq!(visited.len(), 5000, "retain did not visit every entry");
+    model.retain(|&k, _| k % 3 != 0);
+    assert_same_entries(&m, &model);
+    // Through a pinned view.
+    m.pin().retain(|&k, _| k % 2 == 0);
+    model.retain(|&k, _| k % 2 == 0);
+    assert_same_entries(&m, &model);
+    // Keep everything, then nothing.
+    m.retain(|_, _| true);
+    assert_same_entries(&m, &model);
+    m.pin().retain(|_, _| false);
+    assert!(m.is_empty());
+    assert_eq!(m.pin().iter().count(), 0);
+    check_quiescent_stats(&m);
+}
+
+/// `retain` while a growth is in progress sees every entry once and keeps exactly the kept ones.
+#[test]
+fn retain_during_growth() {
+    let m = ConcurrentHashMap::new();
+    let mut model = StdHashMap::new();
+    let p = m.pin();
+    let mut i = 0u64;
+    while !(m.is_growing() && m.len() > 500) {
+        p.insert(i, !i);
+        model.insert(i, !i);
+        i += 1;
+        assert!(i < 1_000_000, "no growth observed above 500 keys");
+    }
+    let mut visited = 0;
+    p.retain(|&k, _| {
+        visited += 1;
+        k % 5 != 1
+    });
+    assert_eq!(
+        visited,
+        model.len(),
+        "retain visited a wrong number of entries"
+    );
+    model.retain(|&k, _| k % 5 != 1);
+    drop(p);
+    assert_same_entries(&m, &model);
+}
+
+#[test]
+fn debug_default_from_iterator_and_extend() {
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::default();
+    assert!(m.is_empty());
+    let p = m.pin();
+    p.insert(12345, 67890);
+    drop(p);
+    let shown = format!("{m:?}");
+    assert!(
+        shown.contains("12345") && shown.contains("67890"),
+        "Debug does not show the entry: {shown}"
+    );
+
+    // FromIterator: a later duplicate wins, as in std.
+    let pairs = (0..1000u64).map(|i| (i, i * 2)).chain([(5, 555), (5, 556)]);
+    let m: ConcurrentHashMap<u64, u64> = pairs.clone().collect();
+    let std_map: StdHashMap<u64, u64> = pairs.collect();
+    assert_same_entries(&m, &std_map);
+    assert_eq!(m.pin().get(&5), Some(&556));
+
+    // Extend an owned map and a shared one.
+    let mut m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let mut model = StdHashMap::new();
+    m.extend((0..500u64).map(|i| (i, i)));
+    model.extend((0..500u64).map(|i| (i, i)));
+    let mut shared = &m;
+    shared.extend((250..1000u64).map(|i| (i, i + 1)));
+    model.extend((250..1000u64).map(|i| (i, i + 1)));
+    assert_same_entries(&m, &model);
+
+    // Extend through shared references from several threads at once.
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    thread::scope(|s| {
+        for t in 0..4u64 {
+            let m = &m;
+            s.spawn(move || {
+                let mut shared = m;
+                shared.extend((t * 1000..(t + 1) * 1000).map(|i| (i, i ^ 1)));
+            });
+        }
+    });
+    let model: StdHashMap<u64, u64> = (0..4000u64).map(|i| (i, i ^ 1)).collect();
+    assert_same_entries(&m, &model);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parity with std on random operation sequences
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `ops` random operations with keys in `0..domain` on `m` and on a std map, comparing
+/// every result, `len()` after every operation and the whole content every `check_every`
+/// operations.
+fn random_parity<S: BuildHasher>(
+    context: &str,
+    m: &ConcurrentHashMap<u64, u64, S>,
+    seed: u64,
+    domain: u64,
+    ops: usize,
+    check_every: usize,
+) {
+    let mut rng = Rng::new(seed);
+    let mut model: StdHashMap<u64, u64> = StdHashMap::new();
+    let mut fresh = 1_000_000u64;
+    for step in 0..ops {
+        let key = rng.below(domain);
+        fresh += 1;
+        let p = m.pin();
+        match rng.below(100) {
+            0..=29 => {
+                let got = p.insert(key, fresh).copied();
+                assert_eq!(
+                    got,
+                    model.insert(key, fresh),
+                    "{context} step {step}: insert {key}"
+                );
+            }
+            30..=44 => {
+                let got = p.remove(&key).copied();
+                assert_eq!(
+                    got,
+                    model.remove(&key),
+                    "{context} step {step}: remove {key}"
+                );
+            }
+            45..=54 => {
+                assert_eq!(
+                    p.get(&key),
+                    model.get(&key),
+                    "{context} step {step}: get {key}"
+                );
+            }
+            55..=59 => {
+                assert_eq!(
+                    p.contains_key(&key),
+                    model.contains_key(&key),
+                    "{context} step {step}: contains_key {key}"
+                );
+            }
+            60..=64 => {
+                let got = p.get_key_value(&key).map(|(k, v)| (*k, *v));
+                let want = model.get_key_value(&key).map(|(k, v)| (*k, *v));
+                assert_eq!(got, want, "{context} step {step}: get_key_value {key}");
+            }
+            65..=76 => {
+                let got = p
+                    .update(&key, |v| v.wrapping_mul(3).wrapping_add(1))
+                    .copied();
+                let want = model.get_mut(&key).map(|v| {
+                    *v = v.wrapping_mul(3).wrapping_add(1);
+                    *v
+                });
+                assert_eq!(got, want, "{context} step {step}: update {key}");
+            }
+            77..=88 => {
+                let mut called = false;
+                let got = *p.get_or_insert_with(key, || {
+                    called = true;
+                    fresh
+                });
+                let was_absent = !model.contains_key(&key);
+                let want = *model.entry(key).or_insert(fresh);
+                assert_eq!(got, want, "{context} step {step}: get_or_insert_with {key}");
+                assert_eq!(
+                    called, was_absent,
+                    "{context} step {step}: get_or_insert_with {key} closure call"
+                );
+            }
+            89 => {
+                let modulus = 2 + rng.below(5);
+                if rng.chance(1, 2) {
+                    p.retain(|&k, &v| (k ^ v) % modulus != 0);
+                } else {
+                    drop(p);
+                    m.retain(|&k, &v| (k ^ v) % modulus != 0);
+                }
+                model.retain(|&k, v| (k ^ *v) % modulus != 0);
+            }
+            90 if rng.chance(1, 40) => {
+                if rng.chance(1, 2) {
+                    p.clear();
+                } else {
+                    drop(p);
+                    m.clear();
+                }
+                model.clear();
+            }
+            _ => {
+                assert_eq!(p.len(), model.len(), "{context} step {step}: Pinned::len");
+                assert_eq!(p.is_empty(), model.is_empty(), "{context} step {step}");
+            }
+        }
+        assert_eq!(m.len(), model.len(), "{context} step {step}: len");
+        if step % check_every == check_every - 1 {
+            assert_same_entries(m, &model);
+            check_quiescent_stats(m);
+        }
+    }
+    assert_same_entries(m, &model);
+    check_quiescent_stats(m);
+}
+
+#[test]
+fn random_operations_match_std_in_every_configuration() {
+    let mut seed = 0;
+    with_concurrent_maps(1000, |config, m| {
+        seed += 1;
+        let context = config.to_string();
+        let (domain, ops) = match config.hasher {
+            // One chain: every lookup compares every key; keep it small.
+            HasherKind::Constant => (300, scaled(6000)),
+            HasherKind::LowEntropy => (600, scaled(8000)),
+            _ => (3000, scaled(20_000)),
+        };
+        random_parity(&context, &m, seed, domain, ops, 997);
+    });
+}
+
+/// Growth from empty to beyond 100K keys, with removes and updates mixed in, compared with std;
+/// at every growth the whole content is compared while the growth is still in progress.
+#[test]
+fn growth_from_empty_past_100k_keys_matches_std() {
+    let target = if cfg!(miri) { 300 } else { 120_000 };
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let mut model = StdHashMap::new();
+    let initial_log2 = m.log2_buckets();
+    let mut checked_growths = 0;
+    let mut was_growing = false;
+    let mut rng = Rng::new(42);
+    let mut next_key = 0u64;
+    while model.len() < target {
+        let p = m.pin();
+        let key = next_key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        next_key += 1;
+        assert_eq!(p.insert(key, next_key), None);
+        model.insert(key, next_key);
+        if rng.chance(1, 8) {
+            // Remove and update keys inserted earlier (they may sit in old or new buckets).
+            let old = rng.below(next_key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            assert_eq!(p.remove(&old).copied(), model.remove(&old), "remove {old}");
+            let other = rng.below(next_key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let got = p.update(&other, |v| v + 1).copied();
+            let want = model.get_mut(&other).map(|v| {
+                *v += 1;
+                *v
+            });
+            assert_eq!(got, want, "update {other}");
+        }
+        drop(p);
+        assert_eq!(m.len(), model.len());
+        let s = m.stats();
+        if s.growing && !was_growing {
+            // A growth has just started: compare everything while it is in progress.
+            check_quiescent_stats(&m);
+            assert_same_entries(&m, &model);
+            assert!(m.is_growing(), "the comparison finished the growth");
+            checked_growths += 1;
+        }
+        was_growing = s.growing;
+    }
+    assert_same_entries(&m, &model);
+    let s = check_quiescent_stats(&m);
+    let doublings = usize::from(s.log2_buckets - initial_log2);
+    // Growths of the smallest tables may finish inside the insert that started them.
+    assert!(
+        checked_growths >= doublings.saturating_sub(6) && checked_growths > 0,
+        "observed only {checked_growths} growths in progress for {doublings} doublings: {s:?}"
+    );
+    assert!(
+        s.growths + usize::from(s.growing) >= doublings,
+        "growths counter {s:?} < {doublings} doublings"
+    );
+    assert!(
+        (1usize << s.log2_buckets) * 8 >= model.len(),
+        "more entries than slots in the main buckets: {s:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iteration
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn iteration_yields_every_entry_once_at_every_size() {
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let mut model = StdHashMap::new();
+    let mut mid_growth = 0;
+    for i in 0..scaled(3000) as u64 {
+        m.pin().insert(i, i * i);
+        model.insert(i, i * i);
+        if m.stats().growing {
+            mid_growth += 1;
+        }
+        if i < 300 || i % 37 == 0 || m.is_growing() {
+            assert_same_entries(&m, &model);
+        }
+    }
+    assert!(mid_growth > 0, "never observed a growth in progress");
+}
+
+/// Writes between `next()` calls advance (and finish, and start) growths while the iteration
+/// runs: the keys that are never touched must still be yielded exactly once, and a key is never
+/// yielded with a value it did not have.
+#[test]
+fn iteration_interleaved_with_growing_inserts_yields_stable_keys_once() {
+    for stable in [10u64, 200, 3000] {
+        let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+        let p = m.pin();
+        for k in 0..stable {
+            p.insert(k, k + 1);
+        }
+        let mut fresh = 1_000_000u64;
+        // Start the iteration in the middle of a growth.
+        while !m.is_growing() {
+            p.insert(fresh, fresh + 1);
+            fresh += 1;
+        }
+        let growths_before = m.stats().growths;
+        let mut counts: StdHashMap<u64, u32> = StdHashMap::new();
+        for (&k, &v) in p.iter() {
+            assert_eq!(v, k + 1, "key {k} yielded with a value it never had");
+            *counts.entry(k).or_insert(0) += 1;
+            // Four new keys per step: more than enough to finish the growth and start others.
+            for _ in 0..4 {
+                p.insert(fresh, fresh + 1);
+                fresh += 1;
+            }
+        }
+        for k in 0..stable {
+            assert_eq!(
+                counts.get(&k).copied().unwrap_or(0),
+                1,
+                "stable key {k} (of {stable}) not yielded exactly once"
+            );
+        }
+        assert!(
+            m.stats().growths > growths_before || m.is_growing(),
+            "no growth happened during the iteration"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats
+// ---------------------------------------------------------------------------------------------
+
+/// Over many growths, the evacuation fields stay coherent and never go backwards within one
+/// growth, and every growth finishes.
+#[test]
+fn stats_track_growth_progress_coherently() {
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let mut previous = check_quiescent_stats(&m);
+    let mut finished = 0;
+    for i in 0..scaled(30_000) as u64 {
+        m.pin().insert(i, i);
+        let s = check_quiescent_stats(&m);
+        assert!(
+            s.growths >= previous.growths,
+            "growths went down: {previous:?} → {s:?}"
+        );
+        assert!(
+            s.log2_buckets >= previous.log2_buckets,
+            "B went down: {s:?}"
+        );
+        let same_growth = s.growing
+            && previous.growing
+            && s.growths == previous.growths
+            && s.log2_buckets == previous.log2_buckets;
+        if same_growth {
+            assert_eq!(s.old_buckets, previous.old_buckets, "{previous:?} → {s:?}");
+            assert!(
+                s.old_evacuated >= previous.old_evacuated,
+                "evacuation went backwards: {previous:?} → {s:?}"
+            );
+            assert!(
+                s.claimed >= previous.claimed,
+                "cursor went backwards: {previous:?} → {s:?}"
+            );
+        }
+        if previous.growing && !s.growing {
+            finished += 1;
+        }
+        previous = s;
+    }
+    let expected_finished = if cfg!(miri) { 0 } else { 3 };
+    assert!(
+        finished > expected_finished,
+        "only {finished} growths finished: {previous:?}"
+    );
+    assert_eq!(previous.len, m.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+
+/// N threads × M increments of shared counters with `update`, while the map grows under them
+/// (each thread also inserts keys of its own): every counter ends at N·M, and the values the
+/// updates return for one counter are exactly 1..=N·M, each returned to one caller.
+#[test]
+fn update_is_atomic_under_contention() {
+    const THREADS: u64 = 4;
+    const COUNTERS: u64 = 8;
+    let increments = scaled(1500) as u64;
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    for k in 0..COUNTERS {
+        m.pin().insert(k, 0);
+    }
+    let barrier = Barrier::new(THREADS as usize);
+    let returned: Vec<Vec<u64>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (m, barrier) = (&m, &barrier);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut last = [0u64; COUNTERS as usize];
+                    barrier.wait();
+                    for i in 0..increments {
+                        let p = m.pin();
+                        for k in 0..COUNTERS {
+                            let new = *p.update(&k, |v| v + 1).expect("counter present");
+                            assert!(new > last[k as usize], "counter {k} went backwards");
+                            last[k as usize] = new;
+                            if k == 0 {
+                                mine.push(new);
+                            }
+                        }
+                        // Grow the map under the other threads' updates.
+                        p.insert(1_000 + t * increments + i, i);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("updater"))
+            .collect()
+    });
+    let total = THREADS * increments;
+    let p = m.pin();
+    for k in 0..COUNTERS {
+        assert_eq!(p.get(&k), Some(&total), "counter {k}: updates were lost");
+    }
+    let mut all: Vec<u64> = returned.into_iter().flatten().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=total).collect::<Vec<_>>(),
+        "update results of counter 0"
+    );
+    assert_eq!(m.len(), (COUNTERS + total) as usize);
+    assert!(m.stats().growths > 0, "the map never grew during the test");
+}
+
+/// Many threads call `get_or_insert_with` for the same keys at the same time while the map
+/// grows: for each key exactly one value wins, every caller gets that value, and the values
+/// that lost are dropped.
+#[test]
+fn racing_get_or_insert_with_agrees_on_one_value() {
+    const THREADS: u64 = 4;
+    let keys = scaled(3000) as u64;
+    let ledger = SyncLedger::tracking();
+    let m: ConcurrentHashMap<u64, SyncDropCounter> = ConcurrentHashMap::new();
+    let barrier = Barrier::new(THREADS as usize);
+    let calls = AtomicUsize::new(0);
+    let seen: Vec<Vec<u64>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (m, barrier, ledger, calls) = (&m, &barrier, &ledger, &calls);
+                s.spawn(move || {
+                    barrier.wait();
+                    let p = m.pin();
+                    (0..keys)
+                        .map(|k| -> u64 {
+                            let v = p.get_or_insert_with(k, || {
+                                // Relaxed: a statistic.
+                                calls.fetch_add(1, Ordering::Relaxed);
+                                ledger.value(t << 32 | k)
+                            });
+                            v.assert_alive();
+                            assert_eq!(v.payload() & 0xFFFF_FFFF, k, "value of another key");
+                            v.id()
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("racer"))
+            .collect()
+    });
+    assert_eq!(m.len(), keys as usize);
+    let p = m.pin();
+    for k in 0..keys {
+        let winner = p.get(&k).expect("key inserted").id();
+        for (t, ids) in seen.iter().enumerate() {
+            assert_eq!(
+                ids[k as usize], winner,
+                "thread {t} saw another value for key {k}"
+            );
+        }
+        assert_eq!(
+            ledger.drops_of(winner),
+            0,
+            "the winning value of key {k} was dropped"
+        );
+    }
+    drop(p);
+    assert!(
+        calls.load(Ordering::Relaxed) >= keys as usize,
+        "fewer closure calls than keys"
+    );
+    assert_eq!(ledger.created(), calls.load(Ordering::Relaxed));
+    drop(m);
+    ledger.assert_all_dropped_once();
+}
+
+/// Adds one to a counter when dropped (also when unwinding).
+struct CountOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        // Release: the thread's work happens before a reader sees it counted.
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// `len()` is exact: while threads insert (then remove) disjoint keys and publish how many they
+/// have finished, a reader's `len()` lies between the operations finished before it and those
+/// finished after it plus the ones in flight.
+#[test]
+fn len_stays_between_finished_and_started_operations() {
+    const WRITERS: usize = 3;
+    let per_writer = scaled(8000);
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let inserted: Vec<AtomicUsize> = (0..WRITERS).map(|_| AtomicUsize::new(0)).collect();
+    let removed: Vec<AtomicUsize> = (0..WRITERS).map(|_| AtomicUsize::new(0)).collect();
+    let done = AtomicUsize::new(0);
+    // Acquire: pairs with the writers' Release stores after each operation.
+    let sum = |counters: &[AtomicUsize]| -> usize {
+        counters.iter().map(|c| c.load(Ordering::Acquire)).sum()
+    };
+    let mut samples = 0;
+    thread::scope(|s| {
+        for t in 0..WRITERS {
+            let (m, inserted, removed, done) = (&m, &inserted, &removed, &done);
+            s.spawn(move || {
+                // Counts this writer as done even if it panics, so the reader loop ends.
+                let _done = CountOnDrop(done);
+                let base = (t * per_writer) as u64;
+                for i in 0..per_writer {
+                    assert_eq!(m.pin().insert(base + i as u64, 1), None);
+                    // Release: the insert happens before a reader sees the count.
+                    inserted[t].store(i + 1, Ordering::Release);
+                }
+                for i in 0..per_writer {
+                    assert_eq!(m.pin().remove(&(base + i as u64)), Some(&1));
+                    removed[t].store(i + 1, Ordering::Release);
+                }
+            });
+        }
+        while done.load(Ordering::Acquire) < WRITERS {
+            let inserts_finished_before = sum(&inserted) as isize;
+            let removes_finished_before = sum(&removed) as isize;
+            let len = m.len();
+            // Each writer has at most one operation in flight.
+            let inserts_started_by_end = sum(&inserted) as isize + WRITERS as isize;
+            let removes_started_by_end = sum(&removed) as isize + WRITERS as isize;
+            // Counted for sure: inserts finished before; at most: inserts started by the end,
+            // minus removes finished before.
+            let at_least = inserts_finished_before - removes_started_by_end;
+            let at_most = inserts_started_by_end - removes_finished_before;
+            assert!(
+                (len as isize) >= at_least && (len as isize) <= at_most,
+                "len() = {len} outside [{at_least}, {at_most}]"
+            );
+            assert!(len <= WRITERS * per_writer);
+            samples += 1;
+            thread::yield_now();
+        }
+    });
+    assert!(samples > 0);
+    assert_eq!(m.len(), 0);
+    assert!(m.is_empty());
+    assert_eq!(m.pin().iter().count(), 0);
+    check_quiescent_stats(&m);
+}
+
+/// Many more threads than CPUs (and than the map's per-thread counter stripes and handle slots,
+/// which are sized from the CPU count): threads that share a stripe or a slot still count every
+/// insert and remove, and the content is exact.
+#[test]
+fn more_threads_than_cpus_keep_len_and_content_exact() {
+    // The map sizes both from the CPU count, at least 16 of each.
+    const THREADS: u64 = 40;
+    let keys = scaled(600) as u64;
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let barrier = Barrier::new(THREADS as usize);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (m, barrier) = (&m, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..keys {
+                    let k = i * THREADS + t;
+                    assert_eq!(m.pin().insert(k, k), None);
+                }
+                for i in (0..keys).step_by(3) {
+                    let k = i * THREADS + t;
+                    assert_eq!(m.pin().update(&k, |v| v + 1), Some(&(k + 1)));
+                    assert_eq!(m.pin().remove(&k), Some(&(k + 1)));
+                }
+            });
+        }
+    });
+    let expected: StdHashMap<u64, u64> = (0..keys * THREADS)
+        .filter(|k| (k / THREADS) % 3 != 0)
+        .map(|k| (k, k))
+        .collect();
+    assert_same_entries(&m, &expected);
+    check_quiescent_stats(&m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drops
+// ---------------------------------------------------------------------------------------------
+
+/// Checks that the values `m` holds are alive and not recorded as dropped; returns how many.
+fn check_live_values<S: BuildHasher>(
+    m: &ConcurrentHashMap<u64, SyncDropCounter, S>,
+    ledger: &SyncLedger,
+) -> usize {
+    let p = m.pin();
+    let mut n = 0;
+    for (k, v) in p.iter() {
+        v.assert_alive();
+        assert_eq!(v.payload() >> 32, *k, "value of another key");
+        assert_eq!(
+            ledger.drops_of(v.id()),
+            0,
+            "value of key {k} is in the map but was dropped"
+        );
+        n += 1;
+    }
+    assert_eq!(n, m.len());
+    n
+}
+
+/// Inserting, replacing, removing, updating, `get_or_insert_with`, `retain` and `clear`: every
+/// value created is dropped exactly once by the time the map is dropped, and none is dropped
+/// while the map still holds it.
+#[test]
+fn every_value_is_dropped_exactly_once() {
+    for hasher in [HasherKind::Default, HasherKind::Constant] {
+        let ledger = SyncLedger::tracking();
+        let keys: u64 = if hasher == HasherKind::Constant {
+            200
+        } else {
+            3000
+        };
+        let value = |k: u64, version: u64| ledger.value(k << 32 | version);
+        let m: MatrixMap<u64, SyncDropCounter> = ConcurrentHashMap::with_hasher(hasher.build());
+        {
+            let p = m.pin();
+            for k in 0..keys {
+                assert!(p.insert(k, value(k, 0)).is_none());
+            }
+            for k in (0..keys).step_by(2) {
+                let old = p.insert(k, value(k, 1)).expect("replaced");
+                old.assert_alive();
+            }
+            for k in (0..keys).step_by(5) {
+                let removed = p.remove(&k).expect("removed");
+                removed.assert_alive();
+            }
+            for k in (1..keys).step_by(7) {
+                if let Some(v) = p.update(&k, |v| value(k, (v.payload() & 0xFFFF) + 10)) {
+                    v.assert_alive();
+                }
+            }
+            for k in (0..keys + 100).step_by(3) {
+                p.get_or_insert_with(k, || value(k, 20)).assert_alive();
+            }
+        }
+        check_live_values(&m, &ledger);
+        m.retain(|&k, _| k % 4 != 3);
+        check_live_values(&m, &ledger);
+        ledger.assert_no_double_drop();
+        // Part of the map again, then clear, then refill.
+        m.pin().clear();
+        assert_eq!(check_live_values(&m, &ledger), 0);
+        {
+            let p = m.pin();
+            for k in 0..keys / 2 {
+                p.insert(k, value(k, 30));
+            }
+        }
+        check_live_values(&m, &ledger);
+        ledger.assert_no_double_drop();
+        drop(m);
+        ledger.assert_all_dropped_once();
+    }
+}
+
+/// A pinned reader keeps the values it read alive while other pins replace, remove and clear
+/// them (the epoch garbage then holds them); dropping the map drops them all exactly once.
+#[test]
+fn retired_values_stay_readable_while_pinned_and_are_dropped_with_the_map() {
+    let ledger = SyncLedger::tracking();
+    let m: ConcurrentHashMap<u64, SyncDropCounter> = ConcurrentHashMap::new();
+    let keys = 1000u64;
+    {
+        let p = m.pin();
+        for k in 0..keys {
+            p.insert(k, ledger.value(k << 32));
+        }
+    }
+    let reader = m.pin();
+    let held: Vec<(u64, &SyncDropCounter)> = (0..keys)
+        .map(|k| (k, reader.get(&k).expect("present")))
+        .collect();
+    let held_ids: Vec<u64> = held.iter().map(|(_, v)| v.id()).collect();
+    {
+        let writer = m.pin();
+        // Replace every value twice, grow the map a few times, remove half, clear.
+        for version in 1..=2 {
+            for k in 0..keys {
+                writer.insert(k, ledger.value(k << 32 | version));
+            }
+        }
+        for k in keys..keys * 8 {
+            writer.insert(k, ledger.value(k << 32));
+        }
+        for k in (0..keys * 8).step_by(2) {
+            writer.remove(&k);
+        }
+    }
+    m.clear();
+    assert!(m.is_empty());
+    let s = m.stats();
+    assert!(
+        s.garbage_objects > 0,
+        "values were replaced under a pinned reader but nothing is awaiting reclamation: {s:?}"
+    );
+    for &(k, v) in &held {
+        v.assert_alive();
+        assert_eq!(
+            v.payload(),
+            k << 32,
+            "a held value changed under its reader"
+        );
+    }
+    for &id in &held_ids {
+        assert_eq!(
+            ledger.drops_of(id),
+            0,
+            "value {id} dropped while a reader held it"
+        );
+    }
+    drop(held);
+    drop(reader);
+    ledger.assert_no_double_drop();
+    // New pins after the reader is gone let reclamation make progress, but the map does not
+    // have to free anything before it is dropped.
+    for k in 0..100 {
+        m.pin().insert(k, ledger.value(k << 32 | 9));
+    }
+    drop(m);
+    ledger.assert_all_dropped_once();
+}
+
+/// Threads insert, replace and remove overlapping keys; then the map is moved to another thread
+/// and dropped there: every value is dropped exactly once.
+#[test]
+fn values_written_by_many_threads_are_dropped_exactly_once() {
+    const THREADS: u64 = 4;
+    let ops = scaled(6000);
+    let ledger = SyncLedger::tracking();
+    let m: ConcurrentHashMap<u64, SyncDropCounter> = ConcurrentHashMap::new();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (m, ledger) = (&m, &ledger);
+            s.spawn(move || {
+                let mut rng = Rng::new(t + 100);
+                let mut p = m.pin();
+                for i in 0..ops {
+                    if i % 64 == 0 {
+                        // Unpin now and then so that garbage can be reclaimed meanwhile.
+                        drop(p);
+                        p = m.pin();
+                    }
+                    let k = rng.below(2000);
+                    match rng.below(10) {
+                        0..=4 => {
+                            if let Some(old) = p.insert(k, ledger.value(k << 32 | t)) {
+                                old.assert_alive();
+                            }
+                        }
+                        5..=6 => {
+                            if let Some(old) = p.remove(&k) {
+                                old.assert_alive();
+                            }
+                        }
+                        7 => {
+                            p.update(&k, |v| ledger.value(v.payload() + 1));
+                        }
+                        8 => {
+                            p.get_or_insert_with(k, || ledger.value(k << 32 | 99))
+                                .assert_alive();
+                        }
+                        _ => {
+                            if let Some(v) = p.get(&k) {
+                                v.assert_alive();
+                                assert_eq!(v.payload() >> 32, k);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    check_live_values(&m, &ledger);
+    ledger.assert_no_double_drop();
+    let live = m.len();
+    assert!(ledger.created() > live);
+    thread::spawn(move || drop(m))
+        .join()
+        .expect("dropping thread");
+    ledger.assert_all_dropped_once();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unwinding user code
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f`, expecting either no panic or the armed one; disarms `hook`. Returns whether it
+/// panicked.
+fn catch_armed(hook: Hook, f: impl FnOnce()) -> bool {
+    let result = catch_unwind(AssertUnwindSafe(f));
+    hook.disarm();
+    match result {
+        Ok(()) => false,
+        Err(payload) => {
+            let message = common::panic_message(payload.as_ref());
+            assert!(
+                message.contains(ARMED_PANIC_MESSAGE),
+                "unexpected panic: {message}"
+            );
+            true
+        }
+    }
+}
+
+/// After a caught panic: the map holds exactly `model` (except `target`, whose operation may or
+/// may not have happened: its state must be one of `allowed`, and the model follows it), `len`
+/// agrees, iteration yields each key once, and the map keeps working through more growths.
+fn check_after_panic<K, S>(
+    m: &ConcurrentHashMap<K, u64, S>,
+    model: &mut StdHashMap<u64, u64>,
+    make_key: impl Fn(u64) -> K,
+    target: u64,
+    allowed: &[Option<u64>],
+    context: &str,
+) where
+    K: Hash + Eq + Clone + std::fmt::Debug,
+    S: BuildHasher,
+{
+    let p = m.pin();
+    let actual = p.get(&make_key(target)).copied();
+    assert!(
+        allowed.contains(&actual),
+        "{context}: key {target} is {actual:?}, expected one of {allowed:?}"
+    );
+    match actual {
+        Some(v) => model.insert(target, v),
+        None => model.remove(&target),
+    };
+    for (&k, &v) in model.iter() {
+        assert_eq!(
+            p.get(&make_key(k)),
+            Some(&v),
+            "{context}: key {k} after the panic"
+        );
+    }
+    assert_eq!(p.len(), model.len(), "{context}: len after the panic");
+    assert_eq!(
+        p.iter().count(),
+        model.len(),
+        "{context}: iteration after the panic"
+    );
+    let log2 = m.log2_buckets();
+    // Keep using it: enough new keys for two more doublings, then remove them again.
+    let extra = (model.len() as u64 * 4).max(200);
+    for k in 0..extra {
+        let key = 1_000_000 + k;
+        assert_eq!(
+            p.insert(make_key(key), key),
+            None,
+            "{context}: insert {key}"
+        );
+    }
+    for (&k, &v) in model.iter() {
+        assert_eq!(
+            p.get(&make_key(k)),
+            Some(&v),
+            "{context}: key {k} after more inserts"
+        );
+    }
+    for k in 0..extra {
+        let key = 1_000_000 + k;
+        assert_eq!(
+            p.remove(&make_key(key)),
+            Some(&key),
+            "{context}: remove {key}"
+        );
+    }
+    assert_eq!(p.len(), model.len(), "{context}: len at the end");
+    drop(p);
+    assert!(
+        m.log2_buckets() > log2,
+        "{context}: the map stopped growing after the panic: {:?}",
+        m.stats()
+    );
+    check_quiescent_stats(m);
+}
+
+/// A `Hash` that panics on the n-th call, for each write, read and update, started right after
+/// a growth began (so writes also evacuate, which may hash other keys).
+#[test]
+fn panicking_hash_leaves_the_map_consistent_and_usable() {
+    quiet_armed_panics();
+    let mut panicked_ops = BTreeSet::new();
+    for op in 0..6u64 {
+        for nth in [1u64, 2, 3, 5, 9, 17, 33] {
+            let context = format!("operation {op}, panic at hash call {nth}");
+            let m: ConcurrentHashMap<PanicOnHash, u64, FixedHasher> =
+                ConcurrentHashMap::with_hasher(FixedHasher::default());
+            let mut model = StdHashMap::new();
+            let mut k = 0;
+            while !m.is_growing() || m.len() < 50 {
+                m.pin().insert(PanicOnHash(k), k);
+                model.insert(k, k);
+                k += 1;
+                assert!(k < 100_000, "no growth in progress observed");
+            }
+            let existing = 7u64;
+            let absent = 999_999u64;
+            let p = m.pin();
+            Hook::Hash.arm(nth);
+            let (target, allowed) = match op {
+                0 => (absent, vec![None, Some(1)]),
+                1 => (existing, vec![Some(existing), Some(2)]),
+                2 => (existing, vec![Some(existing), None]),
+                3 => (existing, vec![Some(existing), Some(existing + 1)]),
+                4 => (absent, vec![None, Some(4)]),
+                _ => (existing, vec![Some(existing)]),
+            };
+            let panicked = catch_armed(Hook::Hash, || {
+                match op {
+                    0 => drop(p.insert(PanicOnHash(absent), 1)),
+                    1 => drop(p.insert(PanicOnHash(existing), 2)),
+                    2 => drop(p.remove(&PanicOnHash(existing))),
+                    3 => drop(p.update(&PanicOnHash(existing), |v| v + 1)),
+                    4 => drop(p.get_or_insert_with(PanicOnHash(absent), || 4)),
+                    _ => drop(p.get(&PanicOnHash(existing))),
+                };
+            });
+            drop(p);
+            if panicked {
+                panicked_ops.insert(op);
+            }
+            check_after_panic(&m, &mut model, PanicOnHash, target, &allowed, &context);
+        }
+    }
+    assert_eq!(
+        panicked_ops.len(),
+        6,
+        "some operations never hashed: {panicked_ops:?}"
+    );
+}
+
+/// An `Eq` that panics on the n-th call, under the constant hasher (every lookup compares keys
+/// along the one chain), for each operation that compares keys.
+#[test]
+fn panicking_eq_leaves_the_map_consistent_and_usable() {
+    quiet_armed_panics();
+    let mut panics = 0;
+    for op in 0..6u64 {
+        for nth in [1u64, 2, 7, 40, 120] {
+            let context = format!("operation {op}, panic at eq call {nth}");
+            let m: ConcurrentHashMap<PanicOnEq, u64, ConstantHasher> =
+                ConcurrentHashMap::with_hasher(ConstantHasher);
+            let mut model = StdHashMap::new();
+            for k in 0..150u64 {
+                m.pin().insert(PanicOnEq(k), k);
+                model.insert(k, k);
+            }
+            let existing = 140u64;
+            let absent = 999_999u64;
+            let (target, allowed) = match op {
+                0 => (absent, vec![None, Some(1)]),
+                1 => (existing, vec![Some(existing), Some(2)]),
+                2 => (existing, vec![Some(existing), None]),
+                3 => (existing, vec![Some(existing), Some(existing + 1)]),
+                4 => (absent, vec![None, Some(4)]),
+                _ => (existing, vec![Some(existing)]),
+            };
+            let p = m.pin();
+            Hook::Eq.arm(nth);
+            let panicked = catch_armed(Hook::Eq, || {
+                match op {
+                    0 => drop(p.insert(PanicOnEq(absent), 1)),
+                    1 => drop(p.insert(PanicOnEq(existing), 2)),
+                    2 => drop(p.remove(&PanicOnEq(existing))),
+                    3 => drop(p.update(&PanicOnEq(existing), |v| v + 1)),
+                    4 => drop(p.get_or_insert_with(PanicOnEq(absent), || 4)),
+                    _ => drop(p.get(&PanicOnEq(existing))),
+                };
+            });
+            drop(p);
+            if panicked {
+                panics += 1;
+            }
+            check_after_panic(&m, &mut model, PanicOnEq, target, &allowed, &context);
+        }
+    }
+    // At least the first three call counts fire for every operation, whatever the chain order.
+    assert!(panics >= 6 * 3, "only {panics} operations panicked");
+}
+
+thread_local! {
+    /// Whether the next [`CloneBomb::clone`] on this thread panics.
+    static CLONE_BOMB_ARMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A key whose `Clone` panics once armed (`update` clones the key of the entry it replaces).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CloneBomb(u64);
+
+impl Clone for CloneBomb {
+    fn clone(&self) -> Self {
+        if CLONE_BOMB_ARMED.with(|armed| armed.replace(false)) {
+            panic!("clone {ARMED_PANIC_MESSAGE}");
+        }
+        CloneBomb(self.0)
+    }
+}
+
+/// Runs `f` on another thread and fails if it does not finish in time: a chain lock left held
+/// by an unwinding operation makes the next write of that chain wait forever.
+fn finishes_in_time<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> T {
+    thread::scope(|s| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        s.spawn(move || sender.send(f()));
+        match receiver.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(value) => value,
+            Err(_) => {
+                // The stuck thread cannot be joined, so a panic here would hang the scope:
+                // report past the test harness's output capture, then abort.
+                let message = format!("{what} did not finish: a lock left held by the panic?\n");
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+                std::process::abort();
+            }
+        }
+    })
+}
+
+/// Closures the map runs under a chain lock (`update`'s function, `get_or_insert_with`'s
+/// constructor, `retain`'s predicate) and the key's `Clone` in `update` panic: the panic
+/// reaches the caller, nothing half-done is visible, the chain is not left locked, and the map
+/// keeps working (under the constant hasher every key shares the one chain).
+#[test]
+fn panicking_closures_and_clone_leave_the_map_consistent() {
+    quiet_armed_panics();
+    let m: ConcurrentHashMap<CloneBomb, u64, ConstantHasher> =
+        ConcurrentHashMap::with_hasher(ConstantHasher);
+    let mut model: StdHashMap<u64, u64> = StdHashMap::new();
+    for k in 0..100u64 {
+        m.pin().insert(CloneBomb(k), k);
+        model.insert(k, k);
+    }
+    let check = |model: &StdHashMap<u64, u64>, context: &str| {
+        finishes_in_time(context, || {
+            let p = m.pin();
+            for (&k, &v) in model {
+                assert_eq!(p.get(&CloneBomb(k)), Some(&v), "{context}: key {k}");
+            }
+            assert_eq!(p.len(), model.len(), "{context}: len");
+            assert_eq!(p.iter().count(), model.len(), "{context}: iteration");
+            // A write to the chain: waits forever if the panic left it locked.
+            assert_eq!(p.insert(CloneBomb(5000), 1), None, "{context}: insert");
+            assert_eq!(p.remove(&CloneBomb(5000)), Some(&1), "{context}: remove");
+        });
+    };
+
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        m.pin()
+            .update(&CloneBomb(10), |_| panic!("update {ARMED_PANIC_MESSAGE}"));
+    }));
+    assert!(panicked.is_err(), "update's panic did not reach the caller");
+    check(&model, "after update's function panicked");
+
+    CLONE_BOMB_ARMED.with(|armed| armed.set(true));
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        m.pin().update(&CloneBomb(11), |v| v + 1);
+    }));
+    let fired = !CLONE_BOMB_ARMED.with(|armed| armed.replace(false));
+    assert_eq!(
+        panicked.is_err(),
+        fired,
+        "a clone panicked but update returned, or vice versa"
+    );
+    if !fired {
+        // The map did not clone the key; the update happened.
+        *model.get_mut(&11).expect("present") += 1;
+    }
+    check(&model, "after the key's Clone panicked in update");
+
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        m.pin()
+            .get_or_insert_with(CloneBomb(777), || panic!("make {ARMED_PANIC_MESSAGE}"));
+    }));
+    assert!(
+        panicked.is_err(),
+        "get_or_insert_with's panic did not reach the caller"
+    );
+    check(&model, "after get_or_insert_with's constructor panicked");
+
+    // retain: the predicate removes odd keys, then panics at its 50th call. Keys it already
+    // answered `false` for may be gone, every other key must still be there.
+    let mut calls = 0;
+    let mut answered_false = Vec::new();
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        m.retain(|k, _| {
+            calls += 1;
+            if calls == 50 {
+                panic!("retain {ARMED_PANIC_MESSAGE}");
+            }
+            if k.0 % 2 == 1 {
+                answered_false.push(k.0);
+                false
+            } else {
+                true
+            }
+        });
+    }));
+    assert!(panicked.is_err(), "retain's panic did not reach the caller");
+    let p = m.pin();
+    for k in answered_false {
+        if p.get(&CloneBomb(k)).is_none() {
+            model.remove(&k);
+        }
+    }
+    drop(p);
+    check(&model, "after retain's predicate panicked");
+}
