@@ -324,8 +324,10 @@ impl<K, V> RawMap<K, V> {
         }
         // ORDERING: Relaxed. A heuristic trigger; see `Table::new_overflow`.
         let overflow = table.noverflow.load(Ordering::Relaxed);
-        // Go: tooManyOverflowBuckets.
-        if overflow >= 1usize << table.log2.min(15) {
+        // Go: tooManyOverflowBuckets, `noverflow >= 2^min(B, 15)`, where from B = 16 on Go counts
+        // only one overflow bucket in 2^(B-15) (incrnoverflow), so its threshold is about 2^B
+        // real overflow buckets for every B. Our count is exact, so the threshold is 2^B.
+        if overflow >= 1usize << table.log2 {
             return Some(true);
         }
         None

@@ -18,8 +18,10 @@
 //! - **T5** `grow_started` is set once, by the thread that starts this table's own growth; a table
 //!   is the source of at most one growth, and only after its own growth is done (T2), so growths
 //!   never overlap and there are never more than two tables in play.
-//! - **T6** Overflow buckets reachable from `buckets` are owned by this table and freed with it;
-//!   entries are never owned by a table (see `raw.rs`, R1) and never freed with it.
+//! - **T6** Overflow buckets reachable from `buckets` are owned by this table and freed with it:
+//!   spares (in the array, after the head buckets, handed out by `next_spare`) go with the array,
+//!   boxed ones (allocated once the spares ran out, counted by `boxed_overflow`) one by one.
+//!   Entries are never owned by a table (see `raw.rs`, R1) and never freed with it.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -33,8 +35,16 @@ pub(crate) struct Table {
     pub(crate) log2: u8,
     /// `(1 << log2) - 1` (T1).
     pub(crate) mask: usize,
-    /// The head buckets (T1, T6).
+    /// The head buckets, then `spares` spare overflow buckets (T1, T6).
     buckets: NonNull<Bucket>,
+    /// Spare overflow buckets allocated with the array. GO: Go preallocates 2^(B-4) spares
+    /// (`makeBucketArray`); here a quarter of the head count (C-D5), in the same zeroed
+    /// allocation, so the ones never used are never touched (for mapped arrays, never resident).
+    spares: usize,
+    /// The next spare to hand out (may run past `spares`: then overflow buckets are boxed).
+    next_spare: AtomicUsize,
+    /// Overflow buckets that had to be boxed because the spares ran out (T6).
+    boxed_overflow: AtomicUsize,
     /// The table this one replaces while its growth runs, else null (T2). Go: `oldbuckets`.
     pub(crate) old: AtomicPtr<Table>,
     /// The claim cursor over the old table's chains: the next chain index not yet handed out.
@@ -76,7 +86,8 @@ impl Table {
             .checked_shl(u32::from(log2))
             .filter(|_| u32::from(log2) < usize::BITS)
             .expect("capacity overflow");
-        let buckets = allocate(len);
+        let spares = (len / 4).max(1);
+        let buckets = allocate(len + spares);
         Box::new(Self {
             log2,
             mask: len - 1,
@@ -87,6 +98,9 @@ impl Table {
             claims_in_flight: AtomicUsize::new(0),
             grow_started: AtomicBool::new(false),
             noverflow: AtomicUsize::new(0),
+            spares,
+            next_spare: AtomicUsize::new(0),
+            boxed_overflow: AtomicUsize::new(0),
             same_size,
         })
     }
@@ -114,11 +128,29 @@ impl Table {
         self.old.load(Ordering::Acquire)
     }
 
-    /// Allocates an empty overflow bucket for this table.
+    /// An empty overflow bucket for this table: the next spare, or a boxed one once the spares
+    /// ran out (T6).
     pub(crate) fn new_overflow(&self) -> *mut Bucket {
         // ORDERING: Relaxed. A statistic and a growth trigger; nothing is published through it.
         self.noverflow.fetch_add(1, Ordering::Relaxed);
+        // ORDERING: Relaxed. Only uniqueness of the index matters (RMWs on one location are
+        // totally ordered); the bucket is published by the link that makes it reachable [P6].
+        let spare = self.next_spare.fetch_add(1, Ordering::Relaxed);
+        if spare < self.spares {
+            // SAFETY: `len() + spare < len() + spares`, inside the allocation; a spare is
+            // zeroed memory (B5), handed out once (the index is unique).
+            return unsafe { self.buckets.as_ptr().add(self.len() + spare) };
+        }
+        // ORDERING: Relaxed. Read only by `Drop`, which owns the table exclusively.
+        self.boxed_overflow.fetch_add(1, Ordering::Relaxed);
         Box::into_raw(Box::new(Bucket::new()))
+    }
+
+    /// Whether `bucket` is one of this table's spares (rather than boxed).
+    fn is_spare(&self, bucket: *const Bucket) -> bool {
+        let start = self.buckets.as_ptr().cast_const();
+        let end = start.wrapping_add(self.len() + self.spares);
+        bucket >= start && bucket < end
     }
 
     /// Frees the table, its array and its overflow buckets (T6), never entries. Large tables are
@@ -137,17 +169,29 @@ impl Table {
 
 impl Drop for Table {
     fn drop(&mut self) {
-        for index in 0..self.len() {
-            let mut next = self.bucket(index).overflow_owned();
-            while !next.is_null() {
-                // SAFETY: overflow buckets are `Box`es owned by this table (T6), linked once,
-                // and the table is being dropped, so nobody else can reach them.
-                let bucket = unsafe { Box::from_raw(next) };
-                next = bucket.overflow_owned();
+        // ORDERING: Relaxed. `&mut self`: the table is owned exclusively.
+        if self.boxed_overflow.load(Ordering::Relaxed) > 0 {
+            // Only then is there anything to free but the array: walk the chains for the boxed
+            // overflow buckets (spares go with the array).
+            for index in 0..self.len() {
+                let mut next = self.bucket(index).overflow_owned();
+                while !next.is_null() {
+                    let spare = self.is_spare(next);
+                    // SAFETY: an overflow bucket of this table (T6), alive until the array or
+                    // its box is freed below; read before that.
+                    let after = unsafe { (*next).overflow_owned() };
+                    if !spare {
+                        // SAFETY: a boxed overflow bucket owned by this table (T6), linked once,
+                        // and nobody else can reach it: the table is being dropped.
+                        drop(unsafe { Box::from_raw(next) });
+                    }
+                    next = after;
+                }
             }
         }
-        // SAFETY: `buckets` came from `allocate(self.len())` and nothing references it any more.
-        unsafe { deallocate(self.buckets, self.len()) };
+        // SAFETY: `buckets` came from `allocate(self.len() + self.spares)` and nothing
+        // references it any more.
+        unsafe { deallocate(self.buckets, self.len() + self.spares) };
     }
 }
 
