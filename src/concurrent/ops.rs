@@ -41,7 +41,7 @@ impl<K, V> RawMap<K, V> {
             }
             Search::Absent { vacancy, last } => {
                 let new = Self::new_entry(hash, key, value);
-                self.place_new(held, vacancy, last, new, hash);
+                self.place_new(guard, held, vacancy, last, new, hash);
                 None
             }
         }
@@ -66,7 +66,7 @@ impl<K, V> RawMap<K, V> {
             Search::Absent { vacancy, last } => {
                 let value = make();
                 let new = Self::new_entry(hash, key, value);
-                self.place_new(held, vacancy, last, new, hash);
+                self.place_new(guard, held, vacancy, last, new, hash);
                 // SAFETY: just published; retired only by a later remove, after which `guard`
                 // (pinned before) still protects it.
                 unsafe { &*new }
@@ -91,7 +91,7 @@ impl<K, V> RawMap<K, V> {
             } => {
                 Self::clear_slot(&held, bucket, slot);
                 drop(held);
-                self.after_remove();
+                self.after_remove(guard);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).
                 unsafe { Self::retire_entry(guard, entry) };
                 // SAFETY: retired after we pinned, so alive while `guard` is ('g).
@@ -160,7 +160,7 @@ impl<K, V> RawMap<K, V> {
                         let current = unsafe { &*entry };
                         if !keep(&current.key, &current.value) {
                             Self::clear_slot(&held, bucket, slot);
-                            self.after_remove();
+                            self.after_remove(guard);
                             // SAFETY: `entry` just left its live slot, under the lock (R1).
                             unsafe { Self::retire_entry(guard, entry) };
                         }
@@ -174,6 +174,7 @@ impl<K, V> RawMap<K, V> {
     /// Places a new entry in a held chain, releases it, and does the insert bookkeeping.
     fn place_new(
         &self,
+        guard: &Guard<'_>,
         held: Held<'_>,
         vacancy: Option<(&super::bucket::Bucket, usize)>,
         last: &super::bucket::Bucket,
@@ -183,6 +184,6 @@ impl<K, V> RawMap<K, V> {
         let (slot, overflowed) = Self::place(&held, vacancy, last, new, hash);
         let table = held.table;
         drop(held);
-        self.after_insert(table, slot, overflowed);
+        self.after_insert(table, slot, overflowed, guard);
     }
 }

@@ -67,16 +67,16 @@ pub(crate) const LOAD_FACTOR: LoadFactor = LoadFactor::Go122;
 impl<K, V> RawMap<K, V> {
     /// An empty map whose first table has 2^`log2` buckets.
     pub(crate) fn new(log2: u8) -> Self {
-        let slots = Reclaimer::default_slots();
+        let reclaimer = Reclaimer::new(Reclaimer::default_slots());
         Self {
             table: AtomicPtr::new(Box::into_raw(Table::new(
                 log2,
                 core::ptr::null_mut(),
                 false,
             ))),
-            count: Counter::new(Counter::default_stripes()),
+            count: Counter::new(reclaimer.slots()),
             growths: AtomicUsize::new(0),
-            reclaimer: Reclaimer::new(slots),
+            reclaimer,
             _owns: PhantomData,
         }
     }
@@ -300,26 +300,41 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Bookkeeping after a new key was placed: the count, and the growth trigger. The trigger
-    /// reads the whole (striped) count only when the insert suggests the table is filling up: it
-    /// filled a bucket's last slot or opened an overflow bucket, or this thread's stripe passed a
-    /// multiple of 64. Near the load factor (6.5 of 8 slots on average) a good share of inserts
-    /// fill a bucket, so the growth starts within a few inserts of Go's point (C-D5).
-    pub(crate) fn after_insert(&self, table: &Table, slot: usize, overflowed: bool) {
-        let stripe = self.count.add(1);
-        if overflowed || slot == SLOTS - 1 || stripe % 64 == 0 {
+    /// looks at the load factor when the insert suggests the table is filling up (it filled a
+    /// bucket's last slot or opened an overflow bucket) or when this thread's count changes
+    /// reached the shared approximation (every `BATCH`). Near the load factor (6.5 of 8 slots
+    /// on average) a good share of inserts fill a bucket, so the growth starts within a few
+    /// inserts of Go's point (C-D5).
+    pub(crate) fn after_insert(
+        &self,
+        table: &Table,
+        slot: usize,
+        overflowed: bool,
+        guard: &Guard<'_>,
+    ) {
+        let flushed = self.count.add(guard.slot(), 1);
+        if flushed || overflowed || slot == SLOTS - 1 {
             self.maybe_grow(table);
         }
     }
 
     /// Bookkeeping after an entry was removed.
     #[inline]
-    pub(crate) fn after_remove(&self) {
-        self.count.add(-1);
+    pub(crate) fn after_remove(&self, guard: &Guard<'_>) {
+        self.count.add(guard.slot(), -1);
     }
 
-    /// Whether `table` is over the load factor or has too many overflow buckets.
+    /// Whether `table` is over the load factor (`Some(false)`: double) or has too many overflow
+    /// buckets (`Some(true)`: same-size growth). Small tables use the exact count (Go's growth
+    /// points, where a few entries matter); large ones the approximation (`counter.rs`), which
+    /// is off by less than `BATCH` per writing thread, a rounding error at that size.
     pub(crate) fn needs_growth(&self, table: &Table) -> Option<bool> {
-        if LOAD_FACTOR.is_exceeded(self.count.sum(), table.log2) {
+        let count = if table.log2 < 8 {
+            self.count.sum()
+        } else {
+            self.count.approx()
+        };
+        if LOAD_FACTOR.is_exceeded(count, table.log2) {
             return Some(false);
         }
         // ORDERING: Relaxed. A heuristic trigger; see `Table::new_overflow`.

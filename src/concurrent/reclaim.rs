@@ -147,6 +147,7 @@ impl Reclaimer {
                 });
                 return Guard {
                     guard: ManuallyDrop::new(guard),
+                    slot: Some(index),
                     retired: core::cell::Cell::new(0),
                     temporary: None,
                     reclaimer: self,
@@ -158,10 +159,16 @@ impl Reclaimer {
         let guard = handle.pin();
         Guard {
             guard: ManuallyDrop::new(guard),
+            slot: None,
             retired: core::cell::Cell::new(0),
             temporary: Some(ManuallyDrop::new(handle)),
             reclaimer: self,
         }
+    }
+
+    /// Number of handle slots.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.slots.len()
     }
 
     /// Retired objects not freed yet (C3).
@@ -263,6 +270,8 @@ const FLUSH_EVERY: u32 = 64;
 /// A pinned critical section of one map. `!Send`: it stays on the thread that pinned.
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
+    /// The handle slot this guard's thread owns, if it is pinned on one (C1).
+    slot: Option<usize>,
     /// Objects retired through this guard since its last flush.
     retired: core::cell::Cell<u32>,
     /// The handle the guard is pinned on, when it is not a slot's.
@@ -328,6 +337,13 @@ impl Guard<'_> {
         } else {
             self.retired.set(retired);
         }
+    }
+
+    /// The handle slot this guard's thread owns (C1), or `None` for a temporary handle. Other
+    /// per-thread state (the count's stripes) is indexed by it.
+    #[inline]
+    pub(crate) fn slot(&self) -> Option<usize> {
+        self.slot
     }
 
     /// Moves this thread's deferred objects to the collector's queue and tries to free some: used
