@@ -31,6 +31,11 @@
 //! assert_eq!(map[&42], 420);
 //! ```
 //!
+//! [`ConcurrentHashMap`] is the same shape made concurrent: lock-free readers, per-chain writer
+//! exclusion, cooperative incremental evacuation (at most three old chains per write, claimed
+//! with an atomic cursor), crossbeam-epoch reclamation through the map's own collector. See the
+//! [`concurrent`] module.
+//!
 //! ## Guarantees
 //! - **Iteration** visits every entry exactly once, whatever the growth state, starting at a
 //!   random bucket and slot offset as Go's does.

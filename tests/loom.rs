@@ -5,9 +5,10 @@
 //! explores their interleavings (and the weak-memory reorderings its model allows). Each map owns
 //! its crossbeam-epoch collector, which loom models too (`--cfg crossbeam_loom`).
 //!
-//! Run (about a minute at the default bound; see design/testing.md for measured times):
+//! Run (about 3 s of models at 2 preemptions, 23 s at 3, after a 2.5-minute build; see
+//! design/testing.md for the time of each model):
 //! ```sh
-//! RUSTFLAGS="--cfg loom --cfg crossbeam_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+//! RUSTFLAGS="--cfg loom --cfg crossbeam_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=3 \
 //!     CARGO_TARGET_DIR=target/loom cargo test --release --test loom
 //! ```
 //! Models are named after the race they cover; design/concurrent-protocol.md says which claim

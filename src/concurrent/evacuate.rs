@@ -73,10 +73,16 @@ impl<K, V> RawMap<K, V> {
         } else {
             table.log2.checked_add(1).expect("capacity overflow")
         };
-        let table_ptr = core::ptr::from_ref(table).cast_mut();
-        let next = Table::new(log2, table_ptr, same_size);
         // `table` is current: a table stops being current only when its growth starts, which
-        // set `grow_started`, and we just won that flag.
+        // sets `grow_started`, and we just won that flag. The new table's `old` link must carry
+        // the pointer from `Box::into_raw` (it is freed through it, T2), not one derived from
+        // our shared reference, so it is read back from `self.table`.
+        let table_ptr = self.current_ptr();
+        debug_assert!(
+            core::ptr::eq(table_ptr, table),
+            "T5: only the current table grows"
+        );
+        let next = Table::new(log2, table_ptr, same_size);
         self.publish(next);
         self.note_growth();
         true

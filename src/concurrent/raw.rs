@@ -100,6 +100,13 @@ impl<K, V> RawMap<K, V> {
         unsafe { &*table }
     }
 
+    /// The current table as the raw pointer it was published as (for linking it as a new
+    /// table's `old`).
+    pub(crate) fn current_ptr(&self) -> *mut Table {
+        // ORDERING: Acquire, as in `table` [P1].
+        self.table.load(Ordering::Acquire)
+    }
+
     /// The number of entries (exact when no write is in flight).
     #[inline]
     pub(crate) fn len(&self) -> usize {

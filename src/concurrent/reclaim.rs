@@ -31,6 +31,7 @@
 //! can check that garbage stays bounded under sustained writes.
 
 use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
 
 use crossbeam_epoch as epoch;
 use crossbeam_utils::CachePadded;
@@ -43,6 +44,8 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 struct HandleSlot {
     /// The owning thread's `thread_token`, or 0 when free.
     owner: AtomicUsize,
+    /// Live guards pinned on this slot's handle; written only by the owner (C1).
+    guards: AtomicUsize,
     /// Registered on first use. Accessed only by the owner.
     handle: UnsafeCell<Option<epoch::LocalHandle>>,
 }
@@ -74,6 +77,16 @@ unsafe impl Sync for SlotTable {}
 pub(crate) struct Reclaimer {
     collector: ManuallyDrop<epoch::Collector>,
     slots: Arc<SlotTable>,
+    /// Counters the deferred destructors update. A separate allocation reached through a raw
+    /// pointer (not a field), because destructors also run inside `Reclaimer::drop`, while
+    /// `&mut self` forbids any other access to the reclaimer's own memory (Miri's Tree Borrows
+    /// rejected the field version). Freed at the end of `drop`.
+    counters: NonNull<Counters>,
+}
+
+/// See `Reclaimer::counters`.
+struct Counters {
+    /// C3.
     garbage: AtomicUsize,
     /// Destructors of retired objects that panicked (the panic was contained).
     drop_panics: AtomicUsize,
@@ -90,13 +103,16 @@ impl Reclaimer {
                     .map(|_| {
                         CachePadded::new(HandleSlot {
                             owner: AtomicUsize::new(0),
+                            guards: AtomicUsize::new(0),
                             handle: UnsafeCell::new(None),
                         })
                     })
                     .collect(),
             }),
-            garbage: AtomicUsize::new(0),
-            drop_panics: AtomicUsize::new(0),
+            counters: NonNull::from(Box::leak(Box::new(Counters {
+                garbage: AtomicUsize::new(0),
+                drop_panics: AtomicUsize::new(0),
+            }))),
         }
     }
 
@@ -137,6 +153,10 @@ impl Reclaimer {
                         true
                     });
             if ours {
+                // ORDERING (load and store): Relaxed. Only the owner writes `guards` (C1); the
+                // owner reads it back at thread exit.
+                let guards = slot.guards.load(Ordering::Relaxed);
+                slot.guards.store(guards + 1, Ordering::Relaxed);
                 let guard = slot.handle.with_mut(|handle| {
                     // SAFETY: we own the slot (C1); nested pins of this thread reuse the handle,
                     // which crossbeam supports (it counts guards per handle).
@@ -171,16 +191,21 @@ impl Reclaimer {
         self.slots.slots.len()
     }
 
+    fn counters(&self) -> &Counters {
+        // SAFETY: allocated in `new`, freed only at the end of `drop`.
+        unsafe { self.counters.as_ref() }
+    }
+
     /// Retired objects not freed yet (C3).
     pub(crate) fn garbage(&self) -> usize {
         // ORDERING: Relaxed. A statistic.
-        self.garbage.load(Ordering::Relaxed)
+        self.counters().garbage.load(Ordering::Relaxed)
     }
 
     /// Destructors of retired objects that panicked.
     pub(crate) fn drop_panics(&self) -> usize {
         // ORDERING: Relaxed. A statistic.
-        self.drop_panics.load(Ordering::Relaxed)
+        self.counters().drop_panics.load(Ordering::Relaxed)
     }
 }
 
@@ -218,14 +243,11 @@ impl Drop for OwnedSlots {
             let slot = &table.slots[index];
             // A guard of this thread kept in another thread-local that is not destroyed yet
             // still uses the handle: keep the slot (leaked to this dead thread) rather than hand
-            // over a pinned handle.
-            // SAFETY: we own the slot (C1).
-            let pinned = slot.handle.with(|handle| unsafe {
-                (*handle)
-                    .as_ref()
-                    .is_some_and(epoch::LocalHandle::is_pinned)
-            });
-            if !pinned {
+            // over a pinned handle. This reads `guards`, never `handle`: the map may be being
+            // dropped right now on another thread (a scoped thread's TLS destructors run after
+            // its scope has been joined), and its drop takes the handles (Miri found that race).
+            // ORDERING: Relaxed. Only this thread writes `guards` (C1).
+            if slot.guards.load(Ordering::Relaxed) == 0 {
                 // ORDERING: Release. Our uses of the handle happen before the next owner's.
                 // Pairs with [P8]: the claiming CAS in `Reclaimer::pin`.
                 slot.owner.store(0, Ordering::Release);
@@ -245,13 +267,15 @@ impl Drop for Reclaimer {
         }
         // SAFETY: dropped once, here. With every handle gone this is the collector's last
         // reference: crossbeam then runs every deferred destructor still queued (C3 reaches 0)
-        // before this function returns, while `garbage` is still alive.
+        // before this function returns, while `counters` is still alive.
         unsafe { ManuallyDrop::drop(&mut self.collector) };
         debug_assert_eq!(
             self.garbage(),
             0,
             "every retired object is freed with the map"
         );
+        // SAFETY: from `Box::leak` in `new`; the last deferred destructor that used it has run.
+        drop(unsafe { Box::from_raw(self.counters.as_ptr()) });
     }
 }
 
@@ -301,8 +325,11 @@ impl Guard<'_> {
     /// As for `retire`, with `free` in place of dropping the box.
     pub(crate) unsafe fn retire_with<T>(&self, ptr: *mut T, free: fn(Box<T>)) {
         // ORDERING: Relaxed. A statistic (C3).
-        self.reclaimer.garbage.fetch_add(1, Ordering::Relaxed);
-        let counters: *const Reclaimer = self.reclaimer;
+        self.reclaimer
+            .counters()
+            .garbage
+            .fetch_add(1, Ordering::Relaxed);
+        let counters: NonNull<Counters> = self.reclaimer.counters;
         let destroy = move || {
             // A panicking destructor must not unwind into crossbeam's collector: it would abort
             // the process when the bag drops its other deferred functions during unwinding.
@@ -310,16 +337,15 @@ impl Guard<'_> {
             let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
                 free(Box::from_raw(ptr));
             }));
-            // SAFETY: deferred functions run before the reclaimer's collector is dropped
-            // (`Reclaimer::drop`), so the reclaimer is alive; it does not move (the map keeps it
-            // boxed).
-            let reclaimer = unsafe { &*counters };
+            // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
+            // collector, before it frees `counters`.
+            let counters = unsafe { counters.as_ref() };
             if outcome.is_err() {
                 // ORDERING: Relaxed. A statistic.
-                reclaimer.drop_panics.fetch_add(1, Ordering::Relaxed);
+                counters.drop_panics.fetch_add(1, Ordering::Relaxed);
             }
             // ORDERING: Relaxed. A statistic (C3).
-            reclaimer.garbage.fetch_sub(1, Ordering::Relaxed);
+            counters.garbage.fetch_sub(1, Ordering::Relaxed);
         };
         // SAFETY: crossbeam's contract for `defer_unchecked`: the closure may run on another
         // thread after every currently pinned participant unpins, or when the collector drops.
@@ -357,6 +383,11 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         // SAFETY: dropped once, here, before the handle it was pinned on.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
+        if let Some(index) = self.slot {
+            let guards = &self.reclaimer.slots.slots[index].guards;
+            // ORDERING (load and store): Relaxed. Only the owner writes `guards` (C1).
+            guards.store(guards.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        }
         if let Some(handle) = &mut self.temporary {
             // SAFETY: dropped once, here; the guard pinned on it is gone. Dropping the handle
             // moves its deferred bag to the collector's queue.

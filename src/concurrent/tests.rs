@@ -217,8 +217,9 @@ fn every_value_is_dropped_once_with_the_map() {
             }
         });
         // Values replaced long ago may have been freed; the rest are owned or pending.
-        assert!(drops.load(SeqCst) <= made - map.len());
-        assert_eq!(map.len(), 2000);
+        let distinct = 2 * (made / 2).min(1000);
+        assert_eq!(map.len(), distinct);
+        assert!(drops.load(SeqCst) <= made - distinct);
     }
     assert_eq!(
         drops.load(SeqCst),
