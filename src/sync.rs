@@ -133,6 +133,16 @@ impl<T> AtomicPtr<T> {
     pub(crate) fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
         self.0.swap(value, order)
     }
+    #[inline(always)]
+    pub(crate) fn compare_exchange(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.0.compare_exchange(current, new, success, failure)
+    }
 }
 
 /// A small per-thread number, stable for the thread's life, for spreading threads over striped

@@ -6,8 +6,11 @@
 //! the key and value themselves: a reader that loads the pointer sees a whole entry or none, never
 //! half of one (no torn reads), and the entry stays valid while the reader is pinned.
 //!
-//! The head bucket of each chain also carries the chain's `state` word: Go's `hashWriting` flag,
-//! per chain instead of per map ([`WRITING`]), and the chain's evacuation mark ([`EVACUATED`]).
+//! The head bucket of each chain also carries the chain's state, in the two low bits of its
+//! overflow link (buckets are 8-aligned, so a pointer's low bits are free): Go's `hashWriting`
+//! flag, per chain instead of per map ([`WRITING`]), and the chain's evacuation mark
+//! ([`EVACUATED`]). One word for both keeps a bucket at 80 bytes (8 tophash bytes, the link,
+//! 8 entry pointers).
 //!
 //! # Invariants
 //! - **B1** A slot's entry pointer is null or points to a live [`Entry`] allocated by
@@ -25,18 +28,33 @@
 //!   keeps reading a consistent, if aging, chain.
 //! - **B5** All-zero bytes are a valid empty bucket (null pointers, `EMPTY_REST` tophash, state
 //!   0), so arrays can come from zeroed memory.
+//! - **B6** The overflow link changes (from null to a bucket, once) only while the chain is held
+//!   or, in a destination chain, by its evacuator (B2); its state bits change only through the
+//!   chain lock. Every store to the link keeps the other part: the state bits when linking, the
+//!   pointer when locking or unlocking.
 
 use crate::raw::tophash::{TopHash, TopHashWord};
-use crate::sync::{spin_loop, yield_now, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{spin_loop, yield_now, AtomicPtr, AtomicU64, Ordering};
 
 /// Slots per bucket, as in Go (`bucketCnt`).
 pub(crate) const SLOTS: usize = 8;
 
-/// `state` bit: a writer or an evacuator holds this chain. Go: `hashWriting`, per chain.
-pub(crate) const WRITING: u32 = 1;
-/// `state` bit: this chain (in an old table) has been evacuated to the new table. Go: tophash
+/// State bit (in a head bucket's link): a writer or an evacuator holds this chain. Go:
+/// `hashWriting`, per chain.
+pub(crate) const WRITING: usize = 1;
+/// State bit (in a head bucket's link): this chain (in an old table) has been evacuated to the
+/// new table. Go: tophash
 /// markers `evacuatedX` / `evacuatedY` / `evacuatedEmpty` in every slot (C-D2).
-pub(crate) const EVACUATED: u32 = 2;
+pub(crate) const EVACUATED: usize = 2;
+
+/// Both state bits.
+const STATE_BITS: usize = WRITING | EVACUATED;
+
+/// The pointer part of a link.
+#[inline(always)]
+fn untag(link: *mut Bucket) -> *mut Bucket {
+    link.map_addr(|addr| addr & !STATE_BITS)
+}
 
 /// One key and value. Immutable once published: replacing a value publishes a new entry.
 ///
@@ -61,11 +79,9 @@ pub(crate) struct Bucket {
     /// The eight tophash bytes, slot `i` in byte `i` (little-endian), read by readers in one
     /// load. See B2, B3.
     tophash: AtomicU64,
-    /// [`WRITING`] | [`EVACUATED`]; meaningful in head buckets only. See B2, B4.
-    state: AtomicU32,
-    /// The next bucket of the chain, or null. Set once (from null) and never changed while the
-    /// table is live.
-    overflow: AtomicPtr<Bucket>,
+    /// The next bucket of the chain (or null), with [`WRITING`] | [`EVACUATED`] in its low bits
+    /// (meaningful in head buckets only). See B2, B4, B6.
+    link: AtomicPtr<Bucket>,
     /// Slot `i`'s entry, or null. See B1.
     entries: [AtomicPtr<ErasedEntry>; SLOTS],
 }
@@ -75,8 +91,7 @@ impl Bucket {
     pub(crate) fn new() -> Self {
         Self {
             tophash: AtomicU64::new(0),
-            state: AtomicU32::new(0),
-            overflow: AtomicPtr::new(core::ptr::null_mut()),
+            link: AtomicPtr::new(core::ptr::null_mut()),
             entries: core::array::from_fn(|_| AtomicPtr::new(core::ptr::null_mut())),
         }
     }
@@ -135,15 +150,18 @@ impl Bucket {
     pub(crate) fn overflow(&self) -> *mut Bucket {
         // ORDERING: Acquire. The overflow bucket was initialized (and its first entry published)
         // before it was linked. Pairs with [P6]: `set_overflow`.
-        self.overflow.load(Ordering::Acquire)
+        untag(self.link.load(Ordering::Acquire))
     }
 
     /// Links `next` after this bucket. Caller holds the chain (B2) and `next` is fully
     /// initialized.
     #[inline]
     pub(crate) fn set_overflow(&self, next: *mut Bucket) {
+        // ORDERING: Relaxed. B6: only we change the link now; we keep its state bits.
+        let state = self.link.load(Ordering::Relaxed).addr() & STATE_BITS;
         // ORDERING: Release. Publishes `next`'s contents. Pairs with [P6]: `overflow`.
-        self.overflow.store(next, Ordering::Release);
+        self.link
+            .store(next.map_addr(|addr| addr | state), Ordering::Release);
     }
 
     /// The overflow link for code that owns the whole table (drop, free): no concurrency.
@@ -151,7 +169,7 @@ impl Bucket {
     pub(crate) fn overflow_owned(&self) -> *mut Bucket {
         // ORDERING: Relaxed. The caller owns the table exclusively (`&mut` or a retired table);
         // the handover that gave it ownership synchronized.
-        self.overflow.load(Ordering::Relaxed)
+        untag(self.link.load(Ordering::Relaxed))
     }
 
     /// Whether this head bucket's chain has been evacuated.
@@ -160,7 +178,7 @@ impl Bucket {
         // ORDERING: Acquire. The evacuator filled the new table's buckets before it stored
         // EVACUATED with Release; seeing the bit makes them visible. Pairs with [P7]:
         // `ChainLock::drop` after `mark_evacuated`.
-        self.state.load(Ordering::Acquire) & EVACUATED != 0
+        self.link.load(Ordering::Acquire).addr() & EVACUATED != 0
     }
 
     /// Takes this head bucket's chain: waits (spinning, then yielding) while another writer or
@@ -171,19 +189,20 @@ impl Bucket {
         let mut backoff = 0u32;
         loop {
             // ORDERING: Relaxed. A probe only; the CAS below acquires.
-            let state = self.state.load(Ordering::Relaxed);
-            if state & WRITING == 0 {
+            let link = self.link.load(Ordering::Relaxed);
+            if link.addr() & WRITING == 0 {
+                let locked = link.map_addr(|addr| addr | WRITING);
                 // ORDERING: Acquire on success: everything the previous holder did before its
                 // Release unlock is visible. Pairs with [P3]: `ChainLock::drop`. Relaxed on
                 // failure: nothing is read.
                 if self
-                    .state
-                    .compare_exchange(state, state | WRITING, Ordering::Acquire, Ordering::Relaxed)
+                    .link
+                    .compare_exchange(link, locked, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
                     return ChainLock {
                         bucket: self,
-                        evacuated: state & EVACUATED != 0,
+                        evacuated: link.addr() & EVACUATED != 0,
                     };
                 }
             }
@@ -243,6 +262,9 @@ impl ChainLock<'_> {
 impl Drop for ChainLock<'_> {
     fn drop(&mut self) {
         let state = if self.evacuated { EVACUATED } else { 0 };
+        // ORDERING: Relaxed. B6: we hold the chain, so only we change the link; keep its pointer.
+        let link = self.bucket.link.load(Ordering::Relaxed);
+        let unlocked = link.map_addr(|addr| (addr & !STATE_BITS) | state);
         // ORDERING: Release. Publishes this holder's stores to the chain (and, with EVACUATED,
         // to the new table's buckets it filled) to the next holder and to readers that check
         // the mark. Pairs with [P3]: `Bucket::lock`, and [P7]: `Bucket::is_evacuated`.
@@ -252,7 +274,7 @@ impl Drop for ChainLock<'_> {
         } else {
             Ordering::Release
         };
-        self.bucket.state.store(state, order);
+        self.bucket.link.store(unlocked, order);
     }
 }
 

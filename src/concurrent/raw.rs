@@ -149,7 +149,7 @@ impl<K, V> RawMap<K, V> {
     ) -> Option<&'g Entry<K, V>> {
         let table = self.table(guard);
         let head = read_head(table, hash);
-        // An 88-byte bucket straddles two cache lines; start loading the second while the
+        // An 80-byte bucket straddles two cache lines; start loading the second while the
         // first (the tophash word) is being read, so a hit waits for one memory latency, not two.
         prefetch(core::ptr::from_ref(head).cast::<u8>().wrapping_add(64));
         let top = TopHash::from_hash(hash);

@@ -225,7 +225,7 @@ fn allocate(len: usize) -> NonNull<Bucket> {
                 .cast();
         }
     }
-    // SAFETY: the layout has non-zero size (a bucket is 88 bytes, len >= 1).
+    // SAFETY: the layout has non-zero size (a bucket is 80 bytes, len >= 1).
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
     NonNull::new(ptr)
         .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
