@@ -32,7 +32,7 @@
 //! ```
 //!
 //! [`ConcurrentHashMap`] is the same shape made concurrent: lock-free readers, per-chain writer
-//! exclusion, cooperative incremental evacuation (at most three old chains per write, claimed
+//! exclusion, cooperative incremental evacuation (at most nine old chains per write, claimed
 //! with an atomic cursor), crossbeam-epoch reclamation through the map's own collector. See the
 //! [`concurrent`] module.
 //!

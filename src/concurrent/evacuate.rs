@@ -8,8 +8,8 @@
 //! - **help** (`help_grow`): every write during a growth first evacuates the old chain it needs,
 //!   then claims the next [`EVACUATION_CHUNK`] old chains with one `fetch_add` on the table's
 //!   `evacuated` cursor (Java's `transferIndex`, Go's `nevacuate` made atomic) and evacuates them.
-//!   So a write evacuates at most `1 + EVACUATION_CHUNK` chains: the bound on evacuation work per
-//!   operation. Readers never evacuate.
+//!   So a write evacuates at most `1 + EVACUATION_CHUNK` = 9 chains: the bound on evacuation work
+//!   per operation. Readers never evacuate.
 //! - **evacuate** (`evacuate`): under the old chain's lock, copy its entry pointers to the X
 //!   and Y chains of the new table, then mark it evacuated. The old chain is left intact, not
 //!   cleared (B4): a reader that started on it still sees every entry it held.
@@ -36,8 +36,17 @@ use crate::raw::tophash::TopHash;
 use crate::sync::Ordering;
 
 /// Old chains a write claims per call, besides the one it needs: the bound on evacuation work per
-/// write is `1 + EVACUATION_CHUNK` chains. Go evacuates 1 + 1; a larger chunk makes the shared
-/// cursor a smaller fraction of each write's cost under many writers.
+/// write is `1 + EVACUATION_CHUNK` chains. Go evacuates 1 + 1. A larger chunk makes the shared
+/// cursor (one atomic RMW, a full barrier) a smaller share of each write's cost under many
+/// writers, and lets one bucket's entry loads overlap the next one's; measured on the 2-core VM,
+/// RapidGrow from empty at 1 thread went from 3.39 to 3.84 Mop/s going from 2 to 8 (Java's
+/// minimum stride is 16; papaya copies 64 entries, about 8 buckets, per write).
+#[cfg(not(loom))]
+pub(crate) const EVACUATION_CHUNK: usize = 8;
+
+/// Under loom the chunk is 2, so that the models' small tables (4 old chains) need more than one
+/// claim and two helpers really race on the cursor; the claim logic does not depend on the value.
+#[cfg(loom)]
 pub(crate) const EVACUATION_CHUNK: usize = 2;
 
 impl<K, V> RawMap<K, V> {

@@ -36,7 +36,7 @@
 //! new table (one zeroed allocation, `mmap` for large ones) and publishes it, linked to the old
 //! one. From then on every write first evacuates the old chain it needs, then claims the next
 //! [`ConcurrentStats::evacuation_chunk`] old chains with one `fetch_add` on the shared cursor and
-//! evacuates them: **at most three chains per write**, however large the table. Readers never
+//! evacuates them: **at most nine chains per write**, however large the table. Readers never
 //! evacuate. The evacuation that completes the count ends the growth and retires the old table.
 //! Growths never overlap. [`ConcurrentHashMap::stats`] shows the progress.
 //!
