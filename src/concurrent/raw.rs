@@ -1,7 +1,7 @@
 //! The concurrent map's algorithm, below the hasher: lookups, writes under a chain lock, and
 //! the map's ownership of entries. Growth lives in `evacuate.rs`, iteration in `iter.rs`.
 //!
-//! The protocol, the linearization points and the ordering table [P1]… that the `ORDERING:`
+//! The protocol, the linearization points and the ordering table `[P1]`… that the `ORDERING:`
 //! comments cite are in `design/concurrent-protocol.md`.
 
 use core::marker::PhantomData;
