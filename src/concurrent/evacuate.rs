@@ -102,25 +102,26 @@ impl<K, V> RawMap<K, V> {
     pub(crate) fn help_grow(&self, table: &Table, old: &Table, index: usize, guard: &Guard<'_>) {
         self.evacuate(table, old, index & old.mask, guard);
         // ORDERING: Relaxed. A probe so that writes after the last claim skip the RMW.
-        if table.evacuated.load(Ordering::Relaxed) >= old.len() {
+        if table.claim.evacuated.load(Ordering::Relaxed) >= old.len() {
             return;
         }
         // ORDERING: Relaxed. The cursor only hands out disjoint index ranges (RMWs on one
         // location are totally ordered); the evacuations themselves synchronize through the
         // chains' locks and marks [P3, P7].
         let start = table
+            .claim
             .evacuated
             .fetch_add(EVACUATION_CHUNK, Ordering::Relaxed);
         if start >= old.len() {
             return;
         }
         // ORDERING: Relaxed. A statistic.
-        table.claims_in_flight.fetch_add(1, Ordering::Relaxed);
+        table.claim.claims_in_flight.fetch_add(1, Ordering::Relaxed);
         for claimed in start..old.len().min(start + EVACUATION_CHUNK) {
             self.evacuate(table, old, claimed, guard);
         }
         // ORDERING: Relaxed. A statistic.
-        table.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
+        table.claim.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Evacuates old chain `index` into `table` unless that is done already (E1). Go: `evacuate`.
@@ -178,7 +179,7 @@ impl<K, V> RawMap<K, V> {
         // ORDERING: AcqRel. Release: this evacuation's stores happen before the growth's end.
         // Acquire (for the final increment): every other evacuation happens before it, through
         // the release sequence of this RMW chain. Pairs with [P2]: `finish_growth`.
-        let done = table.done.fetch_add(1, Ordering::AcqRel) + 1;
+        let done = table.claim.done.fetch_add(1, Ordering::AcqRel) + 1;
         if done == old.len() {
             self.finish_growth(table, guard);
         }

@@ -345,7 +345,7 @@ impl<K, V> RawMap<K, V> {
             return Some(false);
         }
         // ORDERING: Relaxed. A heuristic trigger; see `Table::new_overflow`.
-        let overflow = table.noverflow.load(Ordering::Relaxed);
+        let overflow = table.overflow.noverflow.load(Ordering::Relaxed);
         // Go: tooManyOverflowBuckets, `noverflow >= 2^min(B, 15)`, where from B = 16 on Go counts
         // only one overflow bucket in 2^(B-15) (incrnoverflow), so its threshold is about 2^B
         // real overflow buckets for every B. Our count is exact, so the threshold is 2^B.

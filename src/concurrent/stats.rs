@@ -64,13 +64,17 @@ impl ConcurrentStats {
             old_evacuated: if old.is_null() {
                 0
             } else {
-                table.done.load(Ordering::Relaxed)
+                table.claim.done.load(Ordering::Relaxed)
             },
-            claimed: table.evacuated.load(Ordering::Relaxed).min(old_buckets),
-            claims_in_flight: table.claims_in_flight.load(Ordering::Relaxed),
+            claimed: table
+                .claim
+                .evacuated
+                .load(Ordering::Relaxed)
+                .min(old_buckets),
+            claims_in_flight: table.claim.claims_in_flight.load(Ordering::Relaxed),
             evacuation_chunk: EVACUATION_CHUNK,
             growths: raw.growths(),
-            overflow_buckets: table.noverflow.load(Ordering::Relaxed),
+            overflow_buckets: table.overflow.noverflow.load(Ordering::Relaxed),
             garbage_objects: raw.reclaimer().garbage(),
             drop_panics: raw.reclaimer().drop_panics(),
         }

@@ -26,6 +26,8 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use crossbeam_utils::CachePadded;
+
 use super::bucket::{Bucket, Chain};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
@@ -41,12 +43,22 @@ pub(crate) struct Table {
     /// (`makeBucketArray`); here a quarter of the head count (C-D5), in the same zeroed
     /// allocation, so the ones never used are never touched (for mapped arrays, never resident).
     spares: usize,
-    /// The next spare to hand out (may run past `spares`: then overflow buckets are boxed).
-    next_spare: AtomicUsize,
-    /// Overflow buckets that had to be boxed because the spares ran out (T6).
-    boxed_overflow: AtomicUsize,
     /// The table this one replaces while its growth runs, else null (T2). Go: `oldbuckets`.
     pub(crate) old: AtomicPtr<Table>,
+    /// The growth's shared counters, on their own cache line: writers hammer them during a
+    /// growth, and readers must not lose the line holding `old`, `mask` and `buckets`.
+    pub(crate) claim: CachePadded<Claim>,
+    /// This table's own growth has been started (T5).
+    pub(crate) grow_started: AtomicBool,
+    /// Overflow-bucket counters, on their own cache line for the same reason as `claim`.
+    pub(crate) overflow: CachePadded<OverflowCounters>,
+    /// Whether this table came from a same-size growth (T3).
+    pub(crate) same_size: bool,
+}
+
+/// The counters of a growth (see `Table::claim`).
+#[derive(Default)]
+pub(crate) struct Claim {
     /// The claim cursor over the old table's chains: the next chain index not yet handed out.
     /// Threads advance it with `fetch_add` to claim chunks. Go: `nevacuate` (which Go advances
     /// one chain at a time from a single writer).
@@ -55,13 +67,18 @@ pub(crate) struct Table {
     pub(crate) done: AtomicUsize,
     /// Threads evacuating a claimed chunk right now (statistic).
     pub(crate) claims_in_flight: AtomicUsize,
-    /// This table's own growth has been started (T5).
-    pub(crate) grow_started: AtomicBool,
+}
+
+/// The overflow-bucket counters (see `Table::overflow`).
+#[derive(Default)]
+pub(crate) struct OverflowCounters {
     /// Overflow buckets allocated in this table (exact). Go: `noverflow` (Go samples it above
     /// B = 16; an exact atomic count costs one relaxed RMW per overflow allocation).
     pub(crate) noverflow: AtomicUsize,
-    /// Whether this table came from a same-size growth (T3).
-    pub(crate) same_size: bool,
+    /// The next spare to hand out (may run past `spares`: then overflow buckets are boxed).
+    next_spare: AtomicUsize,
+    /// Overflow buckets that had to be boxed because the spares ran out (T6).
+    boxed_overflow: AtomicUsize,
 }
 
 // SAFETY: a Table is a bucket array of atomics plus atomics; the raw pointer `buckets` is owned
@@ -93,14 +110,10 @@ impl Table {
             mask: len - 1,
             buckets,
             old: AtomicPtr::new(old),
-            evacuated: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
-            claims_in_flight: AtomicUsize::new(0),
+            claim: CachePadded::new(Claim::default()),
             grow_started: AtomicBool::new(false),
-            noverflow: AtomicUsize::new(0),
+            overflow: CachePadded::new(OverflowCounters::default()),
             spares,
-            next_spare: AtomicUsize::new(0),
-            boxed_overflow: AtomicUsize::new(0),
             same_size,
         })
     }
@@ -132,17 +145,17 @@ impl Table {
     /// ran out (T6).
     pub(crate) fn new_overflow(&self) -> *mut Bucket {
         // ORDERING: Relaxed. A statistic and a growth trigger; nothing is published through it.
-        self.noverflow.fetch_add(1, Ordering::Relaxed);
+        self.overflow.noverflow.fetch_add(1, Ordering::Relaxed);
         // ORDERING: Relaxed. Only uniqueness of the index matters (RMWs on one location are
         // totally ordered); the bucket is published by the link that makes it reachable [P6].
-        let spare = self.next_spare.fetch_add(1, Ordering::Relaxed);
+        let spare = self.overflow.next_spare.fetch_add(1, Ordering::Relaxed);
         if spare < self.spares {
             // SAFETY: `len() + spare < len() + spares`, inside the allocation; a spare is
             // zeroed memory (B5), handed out once (the index is unique).
             return unsafe { self.buckets.as_ptr().add(self.len() + spare) };
         }
         // ORDERING: Relaxed. Read only by `Drop`, which owns the table exclusively.
-        self.boxed_overflow.fetch_add(1, Ordering::Relaxed);
+        self.overflow.boxed_overflow.fetch_add(1, Ordering::Relaxed);
         Box::into_raw(Box::new(Bucket::new()))
     }
 
@@ -170,7 +183,7 @@ impl Table {
 impl Drop for Table {
     fn drop(&mut self) {
         // ORDERING: Relaxed. `&mut self`: the table is owned exclusively.
-        if self.boxed_overflow.load(Ordering::Relaxed) > 0 {
+        if self.overflow.boxed_overflow.load(Ordering::Relaxed) > 0 {
             // Only then is there anything to free but the array: walk the chains for the boxed
             // overflow buckets (spares go with the array).
             for index in 0..self.len() {
