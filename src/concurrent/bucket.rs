@@ -39,8 +39,8 @@ use crate::sync::{spin_loop, yield_now, AtomicPtr, AtomicU64, Ordering};
 /// Slots per bucket, as in Go (`bucketCnt`).
 pub(crate) const SLOTS: usize = 8;
 
-/// State bit (in a head bucket's link): a writer or an evacuator holds this chain. Go:
-/// `hashWriting`, per chain.
+/// State bit (in a head bucket's link): a writer or an evacuator holds this chain. GO:
+/// `hashWriting`, per chain instead of per map, and waited on instead of fatal (C-D3).
 pub(crate) const WRITING: usize = 1;
 /// State bit (in a head bucket's link): this chain (in an old table) has been evacuated to the
 /// new table. Go: tophash
@@ -57,11 +57,13 @@ fn untag(link: *mut Bucket) -> *mut Bucket {
 }
 
 /// One key and value. Immutable once published: replacing a value publishes a new entry.
+/// GO: Go stores keys and values inline in the bucket; boxed immutable entries are what lets
+/// readers go lock-free without torn reads (C-D1).
 ///
 /// The full hash is kept so that evacuation never calls the user's `Hash` (no user code runs
 /// while a chain is locked for evacuation) and so that the X/Y choice cannot disagree with the
-/// hash that placed the entry. For `u64` keys and values the entry is 24 bytes, which the
-/// allocator serves from the same 32-byte class as 16.
+/// hash that placed the entry (GO: Go rehashes the key, C-D7). For `u64` keys and values the
+/// entry is 24 bytes, which the allocator serves from the same 32-byte class as 16.
 pub(crate) struct Entry<K, V> {
     pub(crate) hash: u64,
     pub(crate) key: K,

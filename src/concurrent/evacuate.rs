@@ -174,6 +174,7 @@ impl<K, V> RawMap<K, V> {
             }
         }
         // INVARIANT: E1, B4: the chain is marked (published on unlock, [P7]) and left intact.
+        // GO: Go writes evacuatedX/Y into every slot and clears the keys and values (C-D2).
         lock.mark_evacuated();
         drop(lock);
         // ORDERING: AcqRel. Release: this evacuation's stores happen before the growth's end.

@@ -130,6 +130,7 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// GO: Go seeds its hash with the map's `hash0`; here the `BuildHasher` is the seed (C-D8).
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hash_builder.hash_one(key)
     }

@@ -54,27 +54,34 @@ impl ConcurrentStats {
         } else {
             table.len() / 2
         };
-        // ORDERING (all loads below): Relaxed. Statistics; nothing is read through them.
+        // ORDERING: Relaxed. A statistic; nothing is read through it.
+        let old_evacuated = if old.is_null() {
+            0
+        } else {
+            table.claim.done.load(Ordering::Relaxed)
+        };
+        // ORDERING: Relaxed. A statistic.
+        let claimed = table
+            .claim
+            .evacuated
+            .load(Ordering::Relaxed)
+            .min(old_buckets);
+        // ORDERING: Relaxed. A statistic.
+        let claims_in_flight = table.claim.claims_in_flight.load(Ordering::Relaxed);
+        // ORDERING: Relaxed. A statistic.
+        let overflow_buckets = table.overflow.noverflow.load(Ordering::Relaxed);
         Self {
             len: raw.len(),
             log2_buckets: table.log2,
             growing: !old.is_null(),
             same_size_growth: !old.is_null() && table.same_size,
             old_buckets,
-            old_evacuated: if old.is_null() {
-                0
-            } else {
-                table.claim.done.load(Ordering::Relaxed)
-            },
-            claimed: table
-                .claim
-                .evacuated
-                .load(Ordering::Relaxed)
-                .min(old_buckets),
-            claims_in_flight: table.claim.claims_in_flight.load(Ordering::Relaxed),
+            old_evacuated,
+            claimed,
+            claims_in_flight,
             evacuation_chunk: EVACUATION_CHUNK,
             growths: raw.growths(),
-            overflow_buckets: table.overflow.noverflow.load(Ordering::Relaxed),
+            overflow_buckets,
             garbage_objects: raw.reclaimer().garbage(),
             drop_panics: raw.reclaimer().drop_panics(),
         }

@@ -60,8 +60,8 @@ pub(crate) struct Table {
 #[derive(Default)]
 pub(crate) struct Claim {
     /// The claim cursor over the old table's chains: the next chain index not yet handed out.
-    /// Threads advance it with `fetch_add` to claim chunks. Go: `nevacuate` (which Go advances
-    /// one chain at a time from a single writer).
+    /// Threads advance it with `fetch_add` to claim chunks. GO: `nevacuate`, which Go's single
+    /// writer advances one chain at a time past evacuated chains (C-D4).
     pub(crate) evacuated: AtomicUsize,
     /// Old chains marked evacuated (T4).
     pub(crate) done: AtomicUsize,
