@@ -31,7 +31,7 @@ impl<K, V> RawMap<K, V> {
                 slot,
                 entry,
             } => {
-                let new = Self::new_entry(hash, key, value);
+                let new = Self::new_entry(hash, key, value, guard);
                 bucket.set_entry(slot, new);
                 drop(held);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).
@@ -40,7 +40,7 @@ impl<K, V> RawMap<K, V> {
                 Some(unsafe { &*entry })
             }
             Search::Absent { vacancy, last } => {
-                let new = Self::new_entry(hash, key, value);
+                let new = Self::new_entry(hash, key, value, guard);
                 self.place_new(guard, held, vacancy, last, new, hash);
                 None
             }
@@ -65,7 +65,7 @@ impl<K, V> RawMap<K, V> {
             Search::Found { entry, .. } => unsafe { &*entry },
             Search::Absent { vacancy, last } => {
                 let value = make();
-                let new = Self::new_entry(hash, key, value);
+                let new = Self::new_entry(hash, key, value, guard);
                 self.place_new(guard, held, vacancy, last, new, hash);
                 // SAFETY: just published; retired only by a later remove, after which `guard`
                 // (pinned before) still protects it.
@@ -123,7 +123,7 @@ impl<K, V> RawMap<K, V> {
                 // SAFETY: B1; we hold the chain, so it is not retired meanwhile.
                 let current = unsafe { &*entry };
                 let value = f(&current.value);
-                let new = Self::new_entry(hash, current.key.clone(), value);
+                let new = Self::new_entry(hash, current.key.clone(), value, guard);
                 bucket.set_entry(slot, new);
                 drop(held);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).

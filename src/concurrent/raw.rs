@@ -67,7 +67,10 @@ pub(crate) const LOAD_FACTOR: LoadFactor = LoadFactor::Go122;
 impl<K, V> RawMap<K, V> {
     /// An empty map whose first table has 2^`log2` buckets.
     pub(crate) fn new(log2: u8) -> Self {
-        let reclaimer = Reclaimer::new(Reclaimer::default_slots());
+        let reclaimer = Reclaimer::new(
+            Reclaimer::default_slots(),
+            core::alloc::Layout::new::<Entry<K, V>>(),
+        );
         Self {
             table: AtomicPtr::new(Box::into_raw(Table::new(
                 log2,
@@ -362,13 +365,25 @@ impl<K, V> RawMap<K, V> {
     pub(crate) unsafe fn retire_entry(guard: &Guard<'_>, entry: *mut Entry<K, V>) {
         // SAFETY: R1: the entry left its only live slot; frozen copies of the pointer (B4) are
         // reachable only by readers pinned before now, which the epoch protects. It came from
-        // `Box::into_raw` (`new_entry`). Dropping it anywhere is sound by the map's Send bounds.
-        unsafe { guard.retire(entry) };
+        // `Box::into_raw` or a recycled block of its layout (`new_entry`). Dropping it anywhere is
+        // sound by the map's Send bounds; its block has the layout given to the reclaimer.
+        unsafe { guard.retire_block(entry) };
     }
 
     /// Boxes a new entry.
-    pub(crate) fn new_entry(hash: u64, key: K, value: V) -> *mut Entry<K, V> {
-        Box::into_raw(Box::new(Entry { hash, key, value }))
+    pub(crate) fn new_entry(hash: u64, key: K, value: V, guard: &Guard<'_>) -> *mut Entry<K, V> {
+        let entry = Entry { hash, key, value };
+        match guard.take_block() {
+            Some(block) => {
+                let ptr = block.as_ptr().cast::<Entry<K, V>>();
+                // SAFETY: a block of `Entry<K, V>`'s layout (the reclaimer's block layout, set in
+                // `new`), freed by `recycle` and owned by this slot alone; writing makes it a
+                // live entry, as `Box::new` would.
+                unsafe { ptr.write(entry) };
+                ptr
+            }
+            None => Box::into_raw(Box::new(entry)),
+        }
     }
 
     /// Calls `f` on every entry of a live chain (exclusive access), for drop and tests.

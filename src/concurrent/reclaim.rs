@@ -2,8 +2,8 @@
 //!
 //! The rest of `concurrent/` speaks three verbs: [`Reclaimer::pin`] (a reader or writer enters
 //! a critical section and gets a [`Guard`]), loads of pointers while the guard lives, and
-//! [`Guard::retire`] (an object unlinked from every root is freed once every guard that could
-//! have seen it is gone).
+//! [`Guard::retire_with`] / [`Guard::retire_block`] (an object unlinked from every root is freed
+//! once every guard that could have seen it is gone).
 //!
 //! # The map owns its collector
 //! Every map has its own `crossbeam_epoch::Collector`, never the global default one, so that
@@ -26,10 +26,17 @@
 //! slot is free (more live threads than slots), `pin` registers a temporary handle for that
 //! guard. Pinning never blocks and never waits for another thread.
 //!
+//! # Recycled blocks
+//! Entries are freed by [`Guard::retire_block`]: the destructor drops the key and value and keeps
+//! the block in the running thread's slot (up to [`SPARE_BLOCKS`]) for its next inserts
+//! ([`Guard::take_block`]). Reclamation frees in batches of 64, which overflows the allocator's
+//! small per-thread cache; recycling keeps remove-and-insert workloads off its slow paths.
+//!
 //! # Garbage accounting
 //! `garbage` counts retired objects not yet freed (exposed by `stats()`), so a test or benchmark
 //! can check that garbage stays bounded under sustained writes.
 
+use core::alloc::Layout;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
@@ -48,7 +55,14 @@ struct HandleSlot {
     guards: AtomicUsize,
     /// Registered on first use. Accessed only by the owner.
     handle: UnsafeCell<Option<epoch::LocalHandle>>,
+    /// Freed entry blocks kept for the owner's next inserts (at most [`SPARE_BLOCKS`]), so that
+    /// a remove-then-insert workload does not round-trip through the allocator. Accessed only by
+    /// the owner (C1), or with exclusive access to the map.
+    spare: UnsafeCell<Vec<NonNull<u8>>>,
 }
+
+/// Freed blocks a slot keeps for reuse.
+const SPARE_BLOCKS: usize = 64;
 
 /// The slots, shared by the map and the thread-local lists of the threads owning slots (which
 /// release them at thread exit, possibly after the map is gone).
@@ -73,7 +87,7 @@ unsafe impl Sync for SlotTable {}
 ///   the map (`Reclaimer::drop`).
 /// - **C2** Every guard handed out comes from `collector` (through a slot's handle or a temporary
 ///   handle registered with it).
-/// - **C3** `garbage` = objects passed to `retire` whose destructor has not run yet.
+/// - **C3** `garbage` = objects passed to `retire_with` whose destructor has not run yet.
 pub(crate) struct Reclaimer {
     collector: ManuallyDrop<epoch::Collector>,
     slots: Arc<SlotTable>,
@@ -85,34 +99,43 @@ pub(crate) struct Reclaimer {
 }
 
 /// See `Reclaimer::counters`.
-struct Counters {
+pub(crate) struct Counters {
     /// C3.
     garbage: AtomicUsize,
     /// Destructors of retired objects that panicked (the panic was contained).
     drop_panics: AtomicUsize,
+    /// The slot table, for destructors that give a block back to the running thread's slot.
+    slots: *const SlotTable,
+    /// The layout of the blocks `retire_block` recycles (the map's entry type).
+    block: Layout,
 }
 
 impl Reclaimer {
     /// A new collector with `slots` handle slots (rounded up to a power of two).
-    pub(crate) fn new(slots: usize) -> Self {
+    pub(crate) fn new(slots: usize, block: Layout) -> Self {
         let slots = slots.clamp(1, 1024).next_power_of_two();
+        let slots = Arc::new(SlotTable {
+            slots: (0..slots)
+                .map(|_| {
+                    CachePadded::new(HandleSlot {
+                        owner: AtomicUsize::new(0),
+                        guards: AtomicUsize::new(0),
+                        handle: UnsafeCell::new(None),
+                        spare: UnsafeCell::new(Vec::new()),
+                    })
+                })
+                .collect(),
+        });
+        let counters = NonNull::from(Box::leak(Box::new(Counters {
+            garbage: AtomicUsize::new(0),
+            drop_panics: AtomicUsize::new(0),
+            slots: Arc::as_ptr(&slots),
+            block,
+        })));
         Self {
             collector: ManuallyDrop::new(epoch::Collector::new()),
-            slots: Arc::new(SlotTable {
-                slots: (0..slots)
-                    .map(|_| {
-                        CachePadded::new(HandleSlot {
-                            owner: AtomicUsize::new(0),
-                            guards: AtomicUsize::new(0),
-                            handle: UnsafeCell::new(None),
-                        })
-                    })
-                    .collect(),
-            }),
-            counters: NonNull::from(Box::leak(Box::new(Counters {
-                garbage: AtomicUsize::new(0),
-                drop_panics: AtomicUsize::new(0),
-            }))),
+            slots,
+            counters,
         }
     }
 
@@ -274,6 +297,18 @@ impl Drop for Reclaimer {
             0,
             "every retired object is freed with the map"
         );
+        let block = self.counters().block;
+        for slot in self.slots.slots.iter() {
+            // SAFETY: exclusive access (no guard, no deferred destructor left to run).
+            let spare = slot
+                .spare
+                .with_mut(|spare| core::mem::take(unsafe { &mut *spare }));
+            for ptr in spare {
+                // SAFETY: every spare block was allocated with `block` (the entry layout, by
+                // `Box::new`) and is owned by nobody else.
+                unsafe { std::alloc::dealloc(ptr.as_ptr(), block) };
+            }
+        }
         // SAFETY: from `Box::leak` in `new`; the last deferred destructor that used it has run.
         drop(unsafe { Box::from_raw(self.counters.as_ptr()) });
     }
@@ -304,26 +339,18 @@ pub(crate) struct Guard<'r> {
 }
 
 impl Guard<'_> {
-    /// Hands `ptr` to the collector: it is dropped (as a `Box<T>`) once every guard that could
-    /// have loaded it has been dropped.
+    /// Hands `ptr` to the collector: once every guard that could have loaded it has been
+    /// dropped, `free` receives it as a `Box<T>` (and the reclaimer's counters).
     ///
     /// # Safety
-    /// - `ptr` came from `Box::into_raw` and is retired once;
+    /// - `ptr` came from `Box::into_raw` (or is a block of `T`'s layout that `new_entry` filled)
+    ///   and is retired once;
     /// - it is unreachable from the map: every location from which a new reader could load it
     ///   was overwritten (or is unreachable itself) before this call, so only threads pinned
     ///   now can hold it;
-    /// - dropping a `T` on any thread, at any later time before the map is dropped, is sound
+    /// - running `free` on any thread, at any later time before the map is dropped, is sound
     ///   (the map's `Send`/`Sync` bounds on `K` and `V` provide this for entries).
-    pub(crate) unsafe fn retire<T>(&self, ptr: *mut T) {
-        // SAFETY: forwarded contract; dropping the box is the plain destructor.
-        unsafe { self.retire_with(ptr, drop::<Box<T>>) }
-    }
-
-    /// [`retire`](Self::retire) with a custom destructor for the box (`free` receives it).
-    ///
-    /// # Safety
-    /// As for `retire`, with `free` in place of dropping the box.
-    pub(crate) unsafe fn retire_with<T>(&self, ptr: *mut T, free: fn(Box<T>)) {
+    pub(crate) unsafe fn retire_with<T>(&self, ptr: *mut T, free: fn(Box<T>, &Counters)) {
         // ORDERING: Relaxed. A statistic (C3).
         self.reclaimer
             .counters()
@@ -333,13 +360,13 @@ impl Guard<'_> {
         let destroy = move || {
             // A panicking destructor must not unwind into crossbeam's collector: it would abort
             // the process when the bag drops its other deferred functions during unwinding.
-            // SAFETY: the contract above: sole owner, unreachable, droppable here.
-            let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
-                free(Box::from_raw(ptr));
-            }));
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`.
             let counters = unsafe { counters.as_ref() };
+            // SAFETY: the contract above: sole owner, unreachable, droppable here.
+            let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
+                free(Box::from_raw(ptr), counters);
+            }));
             if outcome.is_err() {
                 // ORDERING: Relaxed. A statistic.
                 counters.drop_panics.fetch_add(1, Ordering::Relaxed);
@@ -372,6 +399,30 @@ impl Guard<'_> {
         self.slot
     }
 
+    /// A freed block of the map's entry layout, if this thread's slot kept one.
+    #[inline]
+    pub(crate) fn take_block(&self) -> Option<NonNull<u8>> {
+        let index = self.slot?;
+        let slot = &self.reclaimer.slots.slots[index];
+        // SAFETY: we own the slot (C1), and nothing else of ours borrows `spare` now (destructors
+        // that push to it run inside `pin`/`flush`, never while this borrow lives).
+        slot.spare.with_mut(|spare| unsafe { (*spare).pop() })
+    }
+
+    /// [`retire_with`](Self::retire_with) for an object whose block has the map's block layout: once it is
+    /// unreachable its contents are dropped and its block is kept by the slot of the thread that
+    /// runs the destructor (or freed, if that thread owns no slot or its slot is full).
+    ///
+    /// # Safety
+    /// As for `retire_with`; and `size_of::<T>()` / `align_of::<T>()` are those of the block layout
+    /// given to `Reclaimer::new`.
+    pub(crate) unsafe fn retire_block<T>(&self, ptr: *mut T) {
+        debug_assert_eq!(Layout::new::<T>(), self.reclaimer.counters().block);
+        // SAFETY: forwarded contract; `recycle` drops the contents in place and keeps or frees
+        // the block, which is what dropping the box would do.
+        unsafe { self.retire_with(ptr, recycle::<T>) }
+    }
+
     /// Moves this thread's deferred objects to the collector's queue and tries to free some: used
     /// after retiring a whole table, so that it does not wait in a per-thread bag.
     pub(crate) fn flush(&self) {
@@ -400,4 +451,44 @@ impl core::fmt::Debug for Guard<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Guard").finish_non_exhaustive()
     }
+}
+
+/// The destructor of `retire_block`: drops the contents, then keeps the block in the running
+/// thread's slot (if it owns one with room) or frees it.
+fn recycle<T>(boxed: Box<T>, counters: &Counters) {
+    let raw = Box::into_raw(boxed);
+    // SAFETY: `raw` is a live, owned `T` (it was a box a moment ago); after this its memory is a
+    // plain block of `T`'s layout. A panic here leaks the block (the caller contains it).
+    unsafe { core::ptr::drop_in_place(raw) };
+    let block = NonNull::new(raw.cast::<u8>()).expect("Box is non-null");
+    // SAFETY: the slot table outlives every deferred destructor (the reclaimer holds it until
+    // after its collector is dropped).
+    let table = unsafe { &*counters.slots };
+    let token = crate::sync::thread_token();
+    let mask = table.slots.len() - 1;
+    // The running thread is pinned on this map (crossbeam runs destructors from a participant's
+    // pin or flush) or is dropping it; its slot is usually the first probe.
+    for i in 0..table.slots.len() {
+        let slot = &table.slots[(token + i) & mask];
+        // ORDERING: Relaxed. Only this thread stores its own token (C1).
+        if slot.owner.load(Ordering::Relaxed) == token {
+            // SAFETY: we own the slot (C1); `take_block` never holds this borrow across a pin or
+            // flush, the only places destructors run.
+            let kept = slot.spare.with_mut(|spare| unsafe {
+                let spare = &mut *spare;
+                if spare.len() < SPARE_BLOCKS {
+                    spare.push(block);
+                    true
+                } else {
+                    false
+                }
+            });
+            if kept {
+                return;
+            }
+            break;
+        }
+    }
+    // SAFETY: allocated by `Box::new::<T>`, i.e. with `T`'s layout; owned by nobody now.
+    unsafe { std::alloc::dealloc(block.as_ptr(), Layout::new::<T>()) };
 }
