@@ -107,7 +107,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::hint::black_box;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, PoisonError, RwLock};
@@ -116,7 +115,7 @@ use std::time::{Duration, Instant};
 
 use common::keys::{self, hit_key};
 use common::measure::{self, LatencySummary, Memory, RunRecord};
-use common::{bench_hasher, BenchHasher};
+use common::{bench_hasher, env_count, env_text, results_dir, BenchHasher};
 
 // ---------------------------------------------------------------------------------------------
 // The adapter
@@ -1108,28 +1107,6 @@ const QUICK_GROW_KEYS: usize = 100_000;
 const SMOKE_LOG2: u32 = 12;
 const SMOKE_GROW_KEYS: usize = 20_000;
 
-/// Criterion options that take a value: their value is not a filter.
-const OPTIONS_WITH_VALUE: [&str; 18] = [
-    "--save-baseline",
-    "-s",
-    "--baseline",
-    "-b",
-    "--baseline-lenient",
-    "--load-baseline",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--profile-time",
-    "--output-format",
-    "--color",
-    "--plotting-backend",
-    "--format",
-];
-
 /// How this invocation runs, from its arguments and the environment.
 struct Plan {
     label: &'static str,
@@ -1172,7 +1149,7 @@ impl Plan {
                 }
                 "mixes" => run_mixes = true,
                 "grow" => run_grow = true,
-                option if OPTIONS_WITH_VALUE.contains(&option) => {
+                option if common::CRITERION_OPTIONS_WITH_VALUE.contains(&option) => {
                     iter.next();
                 }
                 option if option.starts_with('-') => {}
@@ -1265,19 +1242,6 @@ impl Plan {
     }
 }
 
-/// The variable's value when it is set and not blank.
-fn env_text(var: &str) -> Option<String> {
-    std::env::var(var)
-        .ok()
-        .filter(|text| !text.trim().is_empty())
-}
-
-fn env_count(var: &str) -> Result<Option<usize>, String> {
-    env_text(var)
-        .map(|text| keys::parse_count(&text).map_err(|e| format!("{var}={text}: {e}")))
-        .transpose()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Machine description and output files
 // ---------------------------------------------------------------------------------------------
@@ -1340,18 +1304,6 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-/// `<target>/hmap-bench`, found from this executable's path (`<target>/<profile>/deps/<exe>`).
-fn results_dir() -> PathBuf {
-    let from_exe = std::env::current_exe().ok().and_then(|exe| {
-        let deps = exe.parent()?;
-        (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(Path::to_path_buf))?
-    });
-    from_exe
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("hmap-bench")
 }
 
 fn write_csv(name: &str, contents: &str) -> Result<(), String> {

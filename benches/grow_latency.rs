@@ -33,11 +33,10 @@ mod common;
 
 use std::fs;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use common::measure::{self, Mode, Run, RunRecord, Summary};
-use common::{BenchMap, GriddleMap, HashbrownMap, HmapMap, StdMap};
+use common::{env_count, results_dir, BenchMap, GriddleMap, HashbrownMap, HmapMap, StdMap};
 
 /// One implementation: its name and the monomorphized measurement that a child runs.
 struct MapEntry {
@@ -69,28 +68,6 @@ const DEFAULT_KEYS: usize = 8_000_000;
 const DEFAULT_REPEAT: usize = 3;
 const QUICK_KEYS: usize = 200_000;
 const SMOKE_KEYS: usize = 20_000;
-
-/// Criterion options that take a value: their value is not a map filter.
-const OPTIONS_WITH_VALUE: [&str; 18] = [
-    "--save-baseline",
-    "-s",
-    "--baseline",
-    "-b",
-    "--baseline-lenient",
-    "--load-baseline",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--profile-time",
-    "--output-format",
-    "--color",
-    "--plotting-backend",
-    "--format",
-];
 
 fn grow<M: BenchMap>(mode: Mode, keys: usize) -> RunRecord {
     measure::measure_growth(mode, keys, M::new, |map, key| {
@@ -126,7 +103,7 @@ impl Plan {
                     );
                     return Ok(None);
                 }
-                option if OPTIONS_WITH_VALUE.contains(&option) => {
+                option if common::CRITERION_OPTIONS_WITH_VALUE.contains(&option) => {
                     iter.next();
                 }
                 option if option.starts_with('-') => {}
@@ -155,27 +132,6 @@ impl Plan {
             label,
         }))
     }
-}
-
-fn env_count(var: &str) -> Result<Option<usize>, String> {
-    match std::env::var(var) {
-        Ok(text) if !text.trim().is_empty() => common::keys::parse_count(&text)
-            .map(Some)
-            .map_err(|e| format!("{var}={text}: {e}")),
-        _ => Ok(None),
-    }
-}
-
-/// `<target>/hmap-bench`, found from this executable's path (`<target>/<profile>/deps/<exe>`).
-fn results_dir() -> PathBuf {
-    let from_exe = std::env::current_exe().ok().and_then(|exe| {
-        let deps = exe.parent()?;
-        (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(Path::to_path_buf))?
-    });
-    from_exe
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("hmap-bench")
 }
 
 /// The child side: `__child <map> <mode> <keys>`; prints one report line.

@@ -187,3 +187,53 @@ pub(crate) fn test_mode() -> bool {
     let test = args.iter().any(|a| a == "--test");
     !bench || test
 }
+
+/// Criterion options that take a value: a bench that takes map names as filters must skip the
+/// option's value too.
+pub(crate) const CRITERION_OPTIONS_WITH_VALUE: [&str; 18] = [
+    "--save-baseline",
+    "-s",
+    "--baseline",
+    "-b",
+    "--baseline-lenient",
+    "--load-baseline",
+    "--sample-size",
+    "--warm-up-time",
+    "--measurement-time",
+    "--nresamples",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--profile-time",
+    "--output-format",
+    "--color",
+    "--plotting-backend",
+    "--format",
+];
+
+/// The variable's value when it is set and not blank.
+pub(crate) fn env_text(var: &str) -> Option<String> {
+    std::env::var(var)
+        .ok()
+        .filter(|text| !text.trim().is_empty())
+}
+
+/// A count from the environment (`K`/`M` suffixes allowed), `None` when unset or blank.
+pub(crate) fn env_count(var: &str) -> Result<Option<usize>, String> {
+    env_text(var)
+        .map(|text| keys::parse_count(&text).map_err(|e| format!("{var}={text}: {e}")))
+        .transpose()
+}
+
+/// `<target>/hmap-bench`, found from this executable's path (`<target>/<profile>/deps/<exe>`).
+pub(crate) fn results_dir() -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    let from_exe = std::env::current_exe().ok().and_then(|exe| {
+        let deps = exe.parent()?;
+        (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(Path::to_path_buf))?
+    });
+    from_exe
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("hmap-bench")
+}
