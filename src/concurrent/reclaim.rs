@@ -70,11 +70,11 @@ struct SlotTable {
     slots: Box<[CachePadded<HandleSlot>]>,
 }
 
-// SAFETY: `handle` is accessed only by the slot's owner (C1), handed over through `owner`'s
-// Release store (at thread exit) and the next claimer's Acquire CAS; a `LocalHandle` is !Send
-// only because crossbeam ties it to the thread using it, which C1 respects. The map's drop
-// takes the handles with exclusive access to the map (no guard alive, so no thread is using
-// one).
+// SAFETY: `handle` and `spare` are accessed only by the slot's owner (C1), handed over through
+// `owner`'s Release store (at thread exit) and the next claimer's Acquire CAS; a `LocalHandle` is
+// !Send only because crossbeam ties it to the thread using it, which C1 respects, and the spare
+// blocks are plain memory of the map's entry layout. The map's drop takes both with exclusive
+// access to the map (no guard alive, so no thread is using either).
 unsafe impl Send for SlotTable {}
 // SAFETY: as above.
 unsafe impl Sync for SlotTable {}
