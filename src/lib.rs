@@ -36,6 +36,11 @@
 //! with an atomic cursor), crossbeam-epoch reclamation through the map's own collector. See the
 //! [`concurrent`] module.
 //!
+//! The [`wrappers`] module rebuilds the patterns Go programs use to share a map between
+//! goroutines (the `hashWriting` detector made sound, an `RWMutex`-wrapped map over pluggable
+//! lock backends, a sharded map, a port of `sync.Map`, a copy-on-write map, an audited map),
+//! all behind one trait, [`wrappers::SharedMap`], for side-by-side measurement.
+//!
 //! ## Guarantees
 //! - **Iteration** visits every entry exactly once, whatever the growth state, starting at a
 //!   random bucket and slot offset as Go's does.
@@ -70,6 +75,8 @@ mod load_factor;
 mod map;
 mod raw;
 mod sync;
+#[cfg(not(loom))]
+pub mod wrappers;
 
 pub use crate::concurrent::ConcurrentHashMap;
 pub use crate::debug::{

@@ -1,13 +1,15 @@
 //! Code shared by the bench targets: deterministic inputs (`keys`), the growth-latency
-//! measurement core (`measure`), the `BenchMap` adapter that lets every benchmark body be written
+//! measurement core (`measure`), the read-mostly workload core of the wrappers bench
+//! (`read_mostly`), the `BenchMap` adapter that lets every benchmark body be written
 //! once for every implementation, and the bench sizes with the growth thresholds they sit near.
 //!
 //! Every implementation is built with the same hasher, `foldhash::fast::FixedState` seeded with
-//! `keys::HASH_SEED`, so differences come from the table, not the hash function. `keys.rs` and
-//! `measure.rs` are std only because `lab/` includes them too.
+//! `keys::HASH_SEED`, so differences come from the table, not the hash function. `keys.rs`,
+//! `measure.rs` and `read_mostly.rs` are std (and `hmap`) only because `lab/` includes them too.
 
 pub(crate) mod keys;
 pub(crate) mod measure;
+pub(crate) mod read_mostly;
 
 /// The hasher every benchmarked map uses (foldhash, fixed seed: deterministic across runs).
 pub(crate) type BenchHasher = foldhash::fast::FixedState;

@@ -1,0 +1,212 @@
+//! [`CowMap`]: an immutable map behind an atomically swapped pointer; writers copy it.
+#![deny(unsafe_code)]
+
+use core::fmt;
+use core::hash::{BuildHasher, Hash};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use super::SharedMap;
+use crate::{DefaultHashBuilder, HashMap};
+
+/// Copy-on-write: Go's `atomic.Value` holding an immutable map (the `DeepCopyMap` of Go's
+/// `sync` tests). Readers load the current map with one atomic pointer load and never lock;
+/// a writer copies the whole map, changes the copy, and publishes it with one atomic store.
+///
+/// Writers serialise on a mutex, so concurrent writers never lose each other's writes. (The
+/// seed article's version loads, copies, modifies and stores **without** a lock: two writers
+/// that copy the same version both publish, and the first one's write vanishes. Go's
+/// `atomic.Value` documentation shows the mutex; [`CowMap::modify`] is that pattern.)
+///
+/// # Costs
+/// A read costs one `arc-swap` load (no lock, no shared write on the fast path). A write costs
+/// a full copy of the map: O(n) time and a second map's worth of memory until readers of the
+/// old version let go of it. Use it for maps read constantly and written rarely (configuration,
+/// routing tables); batch writes with [`modify`](Self::modify).
+///
+/// Readers see one version for the whole operation: [`snapshot`](Self::snapshot) hands it out,
+/// and `range` iterates one version without holding anything writers need, so `f` may use the
+/// map freely (its writes publish new versions that this `range` does not see).
+///
+/// A panic while a write runs (a panicking `Hash`, `Eq` or `Clone`) publishes nothing: the map
+/// keeps its previous version.
+///
+/// ```
+/// use hmap::wrappers::{CowMap, SharedMap};
+///
+/// let map = CowMap::new();
+/// map.store("timeout", 30u32);
+/// let before = map.snapshot();
+/// map.modify(|m| {
+///     m.insert("timeout", 60);
+///     m.insert("retries", 3);
+/// });
+/// assert_eq!(before.get("timeout"), Some(&30)); // old versions stay as they were
+/// assert_eq!(map.load(&"timeout"), Some(60));
+/// assert_eq!(map.len(), 2);
+/// ```
+pub struct CowMap<K, V, S = DefaultHashBuilder> {
+    /// The current version; replaced, never changed in place.
+    current: ArcSwap<HashMap<K, V, S>>,
+    /// Held by writers from the load of the version they copy to the store of their copy.
+    writer: Mutex<()>,
+}
+
+impl<K, V> CowMap<K, V, DefaultHashBuilder> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::from_map(HashMap::new())
+    }
+}
+
+impl<K, V, S> CowMap<K, V, S> {
+    /// An empty map hashing with `hash_builder`.
+    pub fn with_hasher(hash_builder: S) -> Self {
+        Self::from_map(HashMap::with_hasher(hash_builder))
+    }
+
+    /// Publishes `map` as the first version.
+    pub fn from_map(map: HashMap<K, V, S>) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(map),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The current version. It never changes; later writes publish new versions.
+    pub fn snapshot(&self) -> Arc<HashMap<K, V, S>> {
+        self.current.load_full()
+    }
+
+    /// The number of entries in the current version.
+    pub fn len(&self) -> usize {
+        self.current.load().len()
+    }
+
+    /// Whether the current version is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` on the entries of the current version until it returns `false`.
+    pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
+        let version = self.snapshot();
+        for (key, value) in version.iter() {
+            if !f(key, value) {
+                break;
+            }
+        }
+    }
+}
+
+impl<K, V, S> CowMap<K, V, S>
+where
+    K: Eq + Hash + Clone,
+    V: Clone,
+    S: BuildHasher + Clone,
+{
+    /// Copies the current version, applies `change` to the copy and publishes it, excluding
+    /// other writers for the whole time. Returns what `change` returns.
+    ///
+    /// If `change` (or a `Clone`/`Hash`/`Eq` it triggers) panics, nothing is published.
+    pub fn modify<R>(&self, change: impl FnOnce(&mut HashMap<K, V, S>) -> R) -> R {
+        // The lock protects no data (the `()`), only the copy-modify-publish sequence, so a
+        // poisoned lock means nothing: the panicking writer published nothing.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = HashMap::clone(&self.current.load());
+        let result = change(&mut next);
+        self.current.store(Arc::new(next));
+        result
+    }
+
+    /// The value for `key` in the current version, cloned.
+    pub fn load(&self, key: &K) -> Option<V> {
+        self.current.load().get(key).cloned()
+    }
+
+    /// Whether `key` is in the current version.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.current.load().contains_key(key)
+    }
+
+    /// Publishes a copy with `value` stored for `key`.
+    pub fn store(&self, key: K, value: V) {
+        self.insert(key, value);
+    }
+
+    /// Publishes a copy with `value` stored for `key`; returns the previous value.
+    pub fn insert(&self, key: K, value: V) -> Option<V> {
+        self.modify(|map| map.insert(key, value))
+    }
+
+    /// Publishes a copy without `key` (publishes nothing if `key` is absent).
+    pub fn delete(&self, key: &K) {
+        self.remove(key);
+    }
+
+    /// Publishes a copy without `key`; returns its value. Publishes nothing if `key` is absent.
+    pub fn remove(&self, key: &K) -> Option<V> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.current.load();
+        if !current.contains_key(key) {
+            return None;
+        }
+        let mut next = HashMap::clone(&current);
+        let removed = next.remove(key);
+        self.current.store(Arc::new(next));
+        removed
+    }
+
+    /// Publishes an empty map with the same hasher.
+    pub fn clear(&self) {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let hasher = self.current.load().hasher().clone();
+        self.current.store(Arc::new(HashMap::with_hasher(hasher)));
+    }
+}
+
+impl<K, V, S: Default> Default for CowMap<K, V, S> {
+    fn default() -> Self {
+        Self::from_map(HashMap::default())
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for CowMap<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.snapshot().iter()).finish()
+    }
+}
+
+impl<K: Eq + Hash, V, S: BuildHasher + Default> FromIterator<(K, V)> for CowMap<K, V, S> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self::from_map(iter.into_iter().collect())
+    }
+}
+
+impl<K, V, S> SharedMap<K, V> for CowMap<K, V, S>
+where
+    K: Eq + Hash + Clone,
+    V: Clone,
+    S: BuildHasher + Clone,
+{
+    fn load(&self, key: &K) -> Option<V> {
+        CowMap::load(self, key)
+    }
+
+    fn store(&self, key: K, value: V) {
+        CowMap::store(self, key, value);
+    }
+
+    fn delete(&self, key: &K) {
+        CowMap::delete(self, key);
+    }
+
+    fn range(&self, f: impl FnMut(&K, &V) -> bool) {
+        CowMap::range(self, f);
+    }
+
+    fn len(&self) -> usize {
+        CowMap::len(self)
+    }
+}
