@@ -74,6 +74,9 @@ mod iter;
 mod load_factor;
 mod map;
 mod raw;
+#[cfg(all(feature = "sched", not(loom)))]
+#[doc(hidden)]
+pub mod sched;
 mod sync;
 #[cfg(not(loom))]
 pub mod wrappers;
@@ -86,6 +89,16 @@ pub use crate::error::TryReserveError;
 pub use crate::load_factor::LoadFactor;
 pub use crate::map::HashMap;
 pub use crate::raw::bucket::SLOTS_PER_BUCKET;
+
+/// Restarts the calling thread's random source (behind every map's seed `hash0`, the iteration
+/// start points and the sampled overflow count) at `seed`, so that a fuzz input or a regression
+/// test replays the same bucket placement and iteration order every time. Maps created on this
+/// thread afterwards draw their `hash0` from it. For tests and fuzzing only.
+#[doc(hidden)]
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+pub fn seed_thread_rng(seed: u64) {
+    raw::reseed(seed);
+}
 
 /// The default hasher: foldhash, seeded randomly per map (Go: `hash0`, plus the seed mixed in
 /// by the map itself, which is renewed whenever the map becomes empty).

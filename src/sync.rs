@@ -32,13 +32,63 @@ pub(crate) use loom::{
     thread::yield_now,
 };
 
-#[cfg(not(loom))]
+#[cfg(all(not(loom), not(feature = "sched")))]
 pub(crate) use std::{
     hint::spin_loop,
     sync::atomic::{fence, Ordering},
     sync::Arc,
     thread::yield_now,
 };
+
+// With the doc-hidden `sched` feature (the deterministic scheduler of `crate::sched`, for the
+// `resize_race` fuzz target and its test twin), every facade operation is also a scheduling
+// point: atomics and `fence` call `sched::point()` first, `spin_loop` and `yield_now` call
+// `sched::blocked()`. Both are one thread-local check, and do nothing, on a thread that the
+// scheduler did not start. Without the feature the wrappers below are not compiled and the
+// items above are std's own, so the default build is unchanged.
+#[cfg(all(not(loom), feature = "sched"))]
+pub(crate) use std::{sync::atomic::Ordering, sync::Arc};
+
+/// std's `fence`, after a scheduling point (`sched` feature).
+#[cfg(all(not(loom), feature = "sched"))]
+#[inline(always)]
+pub(crate) fn fence(order: Ordering) {
+    crate::sched::point();
+    std::sync::atomic::fence(order);
+}
+
+/// std's `spin_loop`, after telling the scheduler that this thread waits for another one
+/// (`sched` feature).
+#[cfg(all(not(loom), feature = "sched"))]
+#[inline(always)]
+pub(crate) fn spin_loop() {
+    crate::sched::blocked();
+    std::hint::spin_loop();
+}
+
+/// std's `yield_now`, after telling the scheduler that this thread waits for another one
+/// (`sched` feature).
+#[cfg(all(not(loom), feature = "sched"))]
+#[inline(always)]
+pub(crate) fn yield_now() {
+    crate::sched::blocked();
+    std::thread::yield_now();
+}
+
+/// A scheduling point before a facade atomic operation: `crate::sched::point()` with the
+/// `sched` feature, nothing (not even an empty call) without it.
+#[cfg(all(not(loom), feature = "sched"))]
+macro_rules! sched_point {
+    () => {
+        crate::sched::point()
+    };
+}
+
+/// Without the `sched` feature a scheduling point expands to nothing.
+#[cfg(all(not(loom), not(feature = "sched")))]
+macro_rules! sched_point {
+    () => {};
+}
 
 /// Declares `#[repr(transparent)]` wrappers over std's atomics with the methods the crate uses.
 /// They are distinct types, so clippy's `disallowed-types` (std atomics outside this file) can
@@ -59,14 +109,17 @@ macro_rules! std_atomic {
             }
             #[inline(always)]
             pub(crate) fn load(&self, order: Ordering) -> $value {
+                sched_point!();
                 self.0.load(order)
             }
             #[inline(always)]
             pub(crate) fn store(&self, value: $value, order: Ordering) {
+                sched_point!();
                 self.0.store(value, order)
             }
             #[inline(always)]
             pub(crate) fn swap(&self, value: $value, order: Ordering) -> $value {
+                sched_point!();
                 self.0.swap(value, order)
             }
             #[inline(always)]
@@ -77,6 +130,7 @@ macro_rules! std_atomic {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
+                sched_point!();
                 self.0.compare_exchange(current, new, success, failure)
             }
         }
@@ -86,10 +140,12 @@ macro_rules! std_atomic {
         impl $name {
             #[inline(always)]
             pub(crate) fn fetch_add(&self, value: $value, order: Ordering) -> $value {
+                sched_point!();
                 self.0.fetch_add(value, order)
             }
             #[inline(always)]
             pub(crate) fn fetch_sub(&self, value: $value, order: Ordering) -> $value {
+                sched_point!();
                 self.0.fetch_sub(value, order)
             }
         }
@@ -123,14 +179,17 @@ impl<T> AtomicPtr<T> {
     }
     #[inline(always)]
     pub(crate) fn load(&self, order: Ordering) -> *mut T {
+        sched_point!();
         self.0.load(order)
     }
     #[inline(always)]
     pub(crate) fn store(&self, value: *mut T, order: Ordering) {
+        sched_point!();
         self.0.store(value, order)
     }
     #[inline(always)]
     pub(crate) fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
+        sched_point!();
         self.0.swap(value, order)
     }
     #[inline(always)]
@@ -141,6 +200,7 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
+        sched_point!();
         self.0.compare_exchange(current, new, success, failure)
     }
 }
@@ -162,8 +222,16 @@ pub(crate) fn thread_hint() -> usize {
 
 /// A number unique to the calling thread among all threads of the process that ever asked
 /// (never 0, never reused), for claiming per-thread slots.
+///
+/// With the `sched` feature, a thread under `crate::sched` gets the scheduler's token instead:
+/// deterministic (the same for the same logical thread in every replay, whatever the process
+/// did before) and still unique within the process.
 #[cfg(not(loom))]
 pub(crate) fn thread_token() -> usize {
+    #[cfg(feature = "sched")]
+    if let Some(token) = crate::sched::token() {
+        return token;
+    }
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     std::thread_local! {
         // ORDERING: Relaxed. Only uniqueness matters (RMWs on one location are totally

@@ -1030,8 +1030,8 @@ fn len_stays_between_finished_and_started_operations() {
 /// insert and remove, and the content is exact.
 #[test]
 fn more_threads_than_cpus_keep_len_and_content_exact() {
-    // The map sizes both from the CPU count, at least 16 of each.
-    const THREADS: u64 = 40;
+    // The map sizes both from the CPU count, at least 64 of each.
+    const THREADS: u64 = 80;
     let keys = scaled(600) as u64;
     let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
     let barrier = Barrier::new(THREADS as usize);

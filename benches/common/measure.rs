@@ -241,11 +241,40 @@ pub(crate) fn measure_growth<M>(
     mode: Mode,
     keys: usize,
     new_map: impl FnOnce() -> M,
-    mut insert: impl FnMut(&mut M, u64),
+    insert: impl FnMut(&mut M, u64),
 ) -> RunRecord {
+    measure_growth_series(mode, keys, 0, new_map, insert).0
+}
+
+/// The largest sample of each run of `ceil(samples.len() / points)` consecutive samples, in
+/// order: per-insert latency over a run, reduced to at most `points` values for a plot (a
+/// stop-the-world pause stays visible, since a chunk keeps its maximum). Empty for `points == 0`.
+pub(crate) fn chunk_maxima(samples: &[u32], points: usize) -> Vec<u32> {
+    if points == 0 || samples.is_empty() {
+        return Vec::new();
+    }
+    let chunk = samples.len().div_ceil(points);
+    samples
+        .chunks(chunk)
+        .map(|c| c.iter().copied().max().unwrap_or(0))
+        .collect()
+}
+
+/// As [`measure_growth`], and also returns the per-insert latencies reduced by [`chunk_maxima`]
+/// to at most `points` values: wall-clock for `Mode::Timed`, thread CPU time for
+/// `Mode::CpuTimed` (which then keeps every sample, not just the maximum), nothing for
+/// `Mode::Untimed` or `points == 0`.
+pub(crate) fn measure_growth_series<M>(
+    mode: Mode,
+    keys: usize,
+    points: usize,
+    new_map: impl FnOnce() -> M,
+    mut insert: impl FnMut(&mut M, u64),
+) -> (RunRecord, Vec<u32>) {
     // Allocated and written (u32::MAX is not zero, so every page is touched) before the baseline.
     let mut samples = match mode {
         Mode::Timed => vec![u32::MAX; keys],
+        Mode::CpuTimed if points > 0 => vec![u32::MAX; keys],
         Mode::Untimed | Mode::CpuTimed => Vec::new(),
     };
     let mut map = new_map();
@@ -278,7 +307,11 @@ pub(crate) fn measure_growth<M>(
                 compiler_fence(Ordering::SeqCst);
                 insert(&mut map, key);
                 compiler_fence(Ordering::SeqCst);
-                cpu_max_ns = cpu_max_ns.max(thread_cpu_ns().saturating_sub(t0));
+                let elapsed = thread_cpu_ns().saturating_sub(t0);
+                cpu_max_ns = cpu_max_ns.max(elapsed);
+                if let Some(sample) = samples.get_mut(i as usize) {
+                    *sample = u32::try_from(elapsed).unwrap_or(u32::MAX);
+                }
             }
         }
     }
@@ -286,14 +319,17 @@ pub(crate) fn measure_growth<M>(
     let after = read_memory();
     black_box(&map);
     drop(map);
-    RunRecord {
+    // Before the summary, which sorts the samples.
+    let series = chunk_maxima(&samples, points);
+    let record = RunRecord {
         keys: keys as u64,
         loop_ns,
         before,
         after,
         latency: (mode == Mode::Timed).then(|| LatencySummary::from_samples(&mut samples)),
         cpu_max_ns: (mode == Mode::CpuTimed).then_some(cpu_max_ns),
-    }
+    };
+    (record, series)
 }
 
 /// Median cost of an empty `Instant::now()` pair, in nanoseconds: the floor under every sample.

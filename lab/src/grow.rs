@@ -1,128 +1,397 @@
-//! The growth experiment: for each map and repetition, a timed child process (every insert
-//! timed, resident memory before and after) and an untimed one (total time only), then a table
-//! of medians, the ratio of hmap's worst pause to hashbrown's, and CSV + JSON on disk.
+//! The growth experiment: every insert timed while a map grows from empty.
+//!
+//! - Single-threaded maps (hmap, hashbrown, std): per repetition a timed child (every insert
+//!   timed, resident memory before and after, the latency series), an untimed child (total time
+//!   only) and a CPU-timed child (the worst insert by the thread's CPU clock), each a fresh
+//!   process (`benches/common/measure.rs`, shared with `benches/grow_latency.rs`).
+//! - Concurrent maps (`concurrent` = `hmap::ConcurrentHashMap`, papaya, scc, ...): one child per
+//!   repetition, one writer timing every insert while `--readers` threads time their gets
+//!   (`conc_grow.rs`, ported from `benches/concurrent.rs`).
+//!
+//! Output (`grow_output.rs`): one table of medians over repetitions, `grow.csv` (a row per run),
+//! `grow.json` (everything, with the series), `grow_series.csv`, and `grow.svg`: the largest
+//! latency in each chunk of consecutive inserts against the insert index, log scale, so a
+//! stop-the-world rehash shows as a spike and incremental growth as a flat band.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
 
-use crate::maps::{self, MapKind, MapList};
-use crate::measure::{self, Run, Summary};
-use crate::{keys, report, LabError};
+use crate::conc::ConcKind;
+use crate::conc_grow::{self, GrowRecord};
+use crate::maps::MapKind;
+use crate::measure::{self, format_ns, Mode, RunRecord};
+use crate::report::{Meta, Output};
+use crate::{args, child, grow_output, LabError};
+
+/// A map the growth experiment can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrowMap {
+    Seq(MapKind),
+    Conc(ConcKind),
+}
+
+impl GrowMap {
+    fn accepted() -> Vec<(&'static str, GrowMap)> {
+        let mut all: Vec<(&'static str, GrowMap)> = MapKind::ALL
+            .iter()
+            .map(|k| (k.name(), GrowMap::Seq(*k)))
+            .collect();
+        all.extend(ConcKind::ALL.iter().map(|k| (k.name(), GrowMap::Conc(*k))));
+        all
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            GrowMap::Seq(kind) => kind.name(),
+            GrowMap::Conc(kind) => kind.name(),
+        }
+    }
+
+    fn group(self) -> &'static str {
+        match self {
+            GrowMap::Seq(_) => SEQUENTIAL,
+            GrowMap::Conc(_) => CONCURRENT,
+        }
+    }
+}
+
+const SEQUENTIAL: &str = "sequential";
+pub(crate) const CONCURRENT: &str = "concurrent";
+
+/// `--maps` value: a list of growth maps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GrowMaps(pub(crate) Vec<GrowMap>);
+
+fn parse_maps(text: &str) -> Result<GrowMaps, String> {
+    args::name_list(text, &GrowMap::accepted()).map(GrowMaps)
+}
+
+/// `--keys` value: a list of sizes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Sizes(pub(crate) Vec<usize>);
+
+fn parse_sizes(text: &str) -> Result<Sizes, String> {
+    args::count_list(text).map(Sizes)
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct GrowArgs {
-    /// Keys to insert into each map, from empty (suffixes K and M accepted: 200K, 4M). 4M is just
-    /// past hashbrown's growth at 3,670,017 keys, so its largest resize is in the run.
-    #[arg(long, value_name = "N", default_value = "4M", value_parser = parse_positive)]
-    pub(crate) keys: usize,
-    /// Maps to compare, comma-separated (accepted: hmap, hashbrown, std).
-    #[arg(long, value_name = "LIST", default_value = "hmap,hashbrown,std", value_parser = maps::parse_map_list)]
-    pub(crate) maps: MapList,
-    /// Repetitions per map, each in a fresh process; the table shows medians. Two keep the
-    /// default tour near a minute on 2 cores.
-    #[arg(long, value_name = "R", default_value = "2", value_parser = parse_positive)]
+    /// Keys to insert into each map, from empty; a comma list runs every size (suffixes K and
+    /// M: 200K, 4M). 4M is just past hashbrown's growth at 3,670,017 keys, so its largest
+    /// resize is in the run.
+    #[arg(long, value_name = "N[,N..]", default_value = "4M", value_parser = parse_sizes)]
+    pub(crate) keys: Sizes,
+    /// Maps, comma-separated: hmap, hashbrown, std (single-threaded); concurrent (=
+    /// hmap::ConcurrentHashMap), papaya, scc, dashmap, rwlock_hashbrown; or all.
+    #[arg(long, value_name = "LIST", default_value = "hmap,hashbrown,std,concurrent,papaya,scc", value_parser = parse_maps)]
+    pub(crate) maps: GrowMaps,
+    /// Reader threads running gets while a concurrent map grows (0: the writer alone).
+    /// Single-threaded maps always run alone.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) readers: usize,
+    /// Repetitions per map, each in fresh processes; tables show medians.
+    #[arg(long, value_name = "R", default_value = "1", value_parser = args::count)]
     pub(crate) repeat: usize,
-    /// Directory for grow.csv and grow.json [default: lab-results/YYYYMMDDTHHMMSSZ, UTC now].
-    #[arg(long, value_name = "DIR")]
-    pub(crate) out: Option<PathBuf>,
+    /// Points per latency series in the plot (each the largest of keys/points inserts).
+    #[arg(long, value_name = "P", default_value = "1000", value_parser = args::count)]
+    pub(crate) points: usize,
 }
 
-fn parse_positive(text: &str) -> Result<usize, String> {
-    keys::parse_count(text)
+/// What one growth experiment runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct GrowPlan {
+    pub(crate) keys: Vec<usize>,
+    pub(crate) maps: Vec<String>,
+    pub(crate) readers: usize,
+    pub(crate) repeat: usize,
+    pub(crate) points: usize,
 }
 
-pub(crate) fn run(args: &GrowArgs, command_line: &[String]) -> Result<(), LabError> {
-    let timestamp = report::utc_timestamp();
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("lab-results").join(&timestamp));
-    report::prepare_dir(&out_dir).map_err(|e| {
-        LabError::Usage(format!(
-            "--out {}: not a writable directory ({e})",
-            out_dir.display()
-        ))
-    })?;
+impl GrowArgs {
+    pub(crate) fn plan(&self) -> GrowPlan {
+        GrowPlan {
+            keys: self.keys.0.clone(),
+            maps: self.maps.0.iter().map(|m| m.name().to_owned()).collect(),
+            readers: self.readers,
+            repeat: self.repeat,
+            points: self.points,
+        }
+    }
+}
+
+/// One run of one map (a repetition), as the CSV and JSON record it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct GrowRun {
+    pub(crate) map: String,
+    /// `sequential` or `concurrent`.
+    pub(crate) group: String,
+    pub(crate) repetition: usize,
+    pub(crate) keys: u64,
+    /// Reader threads during the run (0 for single-threaded maps).
+    pub(crate) readers: usize,
+    pub(crate) p50_ns: u64,
+    pub(crate) p99_ns: u64,
+    pub(crate) p9999_ns: u64,
+    pub(crate) max_ns: u64,
+    pub(crate) mean_ns: f64,
+    /// The worst insert by the thread's CPU clock (single-threaded maps; separate child).
+    pub(crate) cpu_max_ns: Option<u64>,
+    /// All inserts without per-insert clock reads (single-threaded maps; separate child).
+    pub(crate) untimed_total_ns: Option<u64>,
+    /// The timed loop's wall time, clock reads included.
+    pub(crate) timed_loop_ns: u64,
+    pub(crate) reader_gets: Option<u64>,
+    pub(crate) reader_p50_ns: Option<u64>,
+    pub(crate) reader_p99_ns: Option<u64>,
+    pub(crate) reader_p9999_ns: Option<u64>,
+    pub(crate) reader_max_ns: Option<u64>,
+    pub(crate) rss_before_kb: u64,
+    pub(crate) rss_after_kb: u64,
+    pub(crate) peak_rss_kb: u64,
+    pub(crate) bytes_per_entry_end: f64,
+    pub(crate) bytes_per_entry_peak: f64,
+    /// hmap's concurrent map: garbage objects awaiting reclamation after the last insert.
+    pub(crate) garbage_objects: Option<u64>,
+}
+
+impl GrowRun {
+    fn from_writer(map: GrowMap, repetition: usize, readers: usize, writer: &RunRecord) -> GrowRun {
+        let latency = writer.latency.unwrap_or_default();
+        GrowRun {
+            map: map.name().to_owned(),
+            group: map.group().to_owned(),
+            repetition,
+            keys: writer.keys,
+            readers,
+            p50_ns: latency.p50_ns,
+            p99_ns: latency.p99_ns,
+            p9999_ns: latency.p9999_ns,
+            max_ns: latency.max_ns,
+            mean_ns: latency.mean_ns,
+            timed_loop_ns: writer.loop_ns,
+            rss_before_kb: writer.before.rss_kb,
+            rss_after_kb: writer.after.rss_kb,
+            peak_rss_kb: writer.after.peak_kb,
+            bytes_per_entry_end: writer.bytes_per_entry_end(),
+            bytes_per_entry_peak: writer.bytes_per_entry_peak(),
+            ..GrowRun::default()
+        }
+    }
+}
+
+/// One map's per-insert latency over one run: the largest of each `chunk` consecutive inserts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Series {
+    pub(crate) map: String,
+    pub(crate) group: String,
+    pub(crate) repetition: usize,
+    pub(crate) keys: u64,
+    /// Inserts per point.
+    pub(crate) chunk: usize,
+    /// Wall-clock: the slowest insert of each chunk (the timed child).
+    pub(crate) max_ns: Vec<u32>,
+    /// Thread CPU time: the slowest insert of each chunk (the CPU-timed child; single-threaded
+    /// maps only). Time the thread spent descheduled is not in it, so on a noisy machine this is
+    /// the line that shows what the map itself did.
+    #[serde(default)]
+    pub(crate) cpu_max_ns: Vec<u32>,
+}
+
+/// Everything measured at one size.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct SizeResult {
+    pub(crate) keys: usize,
+    pub(crate) runs: Vec<GrowRun>,
+    pub(crate) series: Vec<Series>,
+}
+
+/// The saved result of one growth experiment (`grow.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct GrowResult {
+    pub(crate) meta: Meta,
+    pub(crate) plan: GrowPlan,
+    /// Median cost of an empty `Instant::now()` pair: the floor under every sample.
+    pub(crate) timer_overhead_ns: u64,
+    pub(crate) sizes: Vec<SizeResult>,
+    /// Runs that failed (a child that crashed or found a wrong result).
+    pub(crate) failures: Vec<String>,
+}
+
+/// `grow`: measure, save, render.
+pub(crate) fn run(args: &GrowArgs, out: &Output) -> Result<(), LabError> {
+    let result = measure_plan(&args.plan(), out)?;
+    grow_output::render(&result, out)?;
+    grow_output::save(&result, out)?;
+    if result.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Failed(format!(
+            "{} growth run(s) failed: {}",
+            result.failures.len(),
+            result.failures.join("; ")
+        )))
+    }
+}
+
+/// Runs every (size, map, repetition) of `plan` in child processes.
+pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, LabError> {
+    let ui = &out.ui;
+    let maps: Vec<GrowMap> = plan
+        .maps
+        .iter()
+        .map(|name| parse_maps(name).map(|m| m.0[0]))
+        .collect::<Result<_, _>>()
+        .map_err(LabError::Usage)?;
     if cfg!(debug_assertions) {
         eprintln!("hmap-lab: warning: debug build, timings mean little; use `cargo run --release -p hmap-lab`");
     }
-
-    let names: Vec<&str> = args.maps.0.iter().map(|kind| kind.name()).collect();
-    println!(
-        "grow: {} u64 keys from empty into {} ({} repetition(s) each, every one in its own process)",
-        args.keys,
-        names.join(", "),
-        args.repeat
-    );
-    println!("hasher: {}", maps::hasher_name());
+    let children_per_size: usize = maps
+        .iter()
+        .map(|m| match m {
+            GrowMap::Seq(_) => 3 * plan.repeat,
+            GrowMap::Conc(_) => plan.repeat,
+        })
+        .sum();
+    let bar = ui.bar((children_per_size * plan.keys.len()) as u64, "grow");
     let timer_overhead_ns = measure::timer_overhead_ns();
-    println!("timer overhead (empty Instant pair, median): {timer_overhead_ns} ns");
-
     let started = Instant::now();
-    let mut runs: Vec<Run> = Vec::new();
-    for kind in &args.maps.0 {
-        for repetition in 1..=args.repeat {
-            let run = measure::run_repetition(kind.name(), repetition, args.keys)
-                .map_err(LabError::Failed)?;
-            eprintln!(
-                "  {} {repetition}/{}: max pause {}, total {}",
-                kind.name(),
-                args.repeat,
-                measure::format_ns(run.timed.latency.unwrap_or_default().max_ns as f64),
-                measure::format_ns(run.untimed_ns as f64)
-            );
-            runs.push(run);
+    let mut sizes = Vec::new();
+    let mut failures = Vec::new();
+    for &keys in &plan.keys {
+        let mut size = SizeResult {
+            keys,
+            runs: Vec::new(),
+            series: Vec::new(),
+        };
+        for &map in &maps {
+            for repetition in 1..=plan.repeat {
+                bar.set_message(format!(
+                    "{} keys into {}, repetition {repetition}",
+                    keys,
+                    map.name()
+                ));
+                let outcome = match map {
+                    GrowMap::Seq(kind) => seq_run(kind, repetition, keys, plan.points, &bar),
+                    GrowMap::Conc(kind) => {
+                        let result = conc_run(kind, repetition, keys, plan.readers, plan.points);
+                        bar.inc(1);
+                        result
+                    }
+                };
+                match outcome {
+                    Ok((run, series)) => {
+                        ui.note(
+                            &bar,
+                            &format!(
+                                "  {} {keys} keys, repetition {repetition}: worst insert {}, total {}",
+                                run.map,
+                                format_ns(run.max_ns as f64),
+                                format_ns(run.untimed_total_ns.unwrap_or(run.timed_loop_ns) as f64)
+                            ),
+                        );
+                        size.runs.push(run);
+                        size.series.push(series);
+                    }
+                    Err(message) => {
+                        ui.note(
+                            &bar,
+                            &format!("  {} {keys} keys: FAILED: {message}", map.name()),
+                        );
+                        failures.push(format!("{} at {keys} keys: {message}", map.name()));
+                    }
+                }
+            }
         }
+        sizes.push(size);
     }
-    let elapsed = started.elapsed();
-
-    let summaries = Summary::per_map(&runs);
-    print!(
-        "\n{}",
-        measure::format_table(&summaries, MapKind::Hashbrown.name())
-    );
-    println!("{}", measure::TABLE_LEGEND);
-    let max_of = |kind: MapKind| {
-        summaries
-            .iter()
-            .find(|s| s.map == kind.name())
-            .map(|s| (s.max_ns, s.cpu_max_ns))
-    };
-    if let (Some(hmap), Some(hashbrown)) = (max_of(MapKind::Hmap), max_of(MapKind::Hashbrown)) {
-        if hashbrown.0 > 0.0 && hashbrown.1 > 0.0 {
-            println!(
-                "hmap max pause / hashbrown max pause = {:.4} wall ({} vs {}), {:.4} CPU time ({} vs {})",
-                hmap.0 / hashbrown.0,
-                measure::format_ns(hmap.0),
-                measure::format_ns(hashbrown.0),
-                hmap.1 / hashbrown.1,
-                measure::format_ns(hmap.1),
-                measure::format_ns(hashbrown.1)
-            );
-        }
-    }
-
-    let experiment = report::Experiment {
-        command_line,
-        timestamp: &timestamp,
-        keys: args.keys,
-        repeat: args.repeat,
-        maps: &names,
-        hasher: &maps::hasher_name(),
+    bar.finish_and_clear();
+    Ok(GrowResult {
+        meta: out.meta("grow", started.elapsed().as_secs_f64()),
+        plan: plan.clone(),
         timer_overhead_ns,
-        elapsed_s: elapsed.as_secs_f64(),
+        sizes,
+        failures,
+    })
+}
+
+/// The three children of one single-threaded repetition.
+fn seq_run(
+    kind: MapKind,
+    repetition: usize,
+    keys: usize,
+    points: usize,
+    bar: &indicatif::ProgressBar,
+) -> Result<(GrowRun, Series), String> {
+    let child_run = |mode: Mode, points: usize| -> Result<(RunRecord, Vec<u32>), String> {
+        let args = vec![
+            crate::SEQ_CHILD.to_owned(),
+            kind.name().to_owned(),
+            mode.as_str().to_owned(),
+            keys.to_string(),
+            points.to_string(),
+        ];
+        let stdout = child::run(&args, child::CHILD_TIMEOUT)?;
+        bar.inc(1);
+        let record = stdout
+            .lines()
+            .find_map(RunRecord::parse_line)
+            .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))?;
+        Ok((record, child::parse_series(&stdout)))
     };
-    let written = report::write_grow(&out_dir, &experiment, &summaries, &runs).map_err(|e| {
-        LabError::Failed(format!(
-            "cannot write results to {}: {e}",
-            out_dir.display()
-        ))
-    })?;
-    for path in written {
-        println!("wrote {}", path.display());
+    let (timed, series) = child_run(Mode::Timed, points)?;
+    let (untimed, _) = child_run(Mode::Untimed, 0)?;
+    let (cpu, cpu_series) = child_run(Mode::CpuTimed, points)?;
+    let map = GrowMap::Seq(kind);
+    let mut run = GrowRun::from_writer(map, repetition, 0, &timed);
+    run.untimed_total_ns = Some(untimed.loop_ns);
+    run.cpu_max_ns = cpu.cpu_max_ns;
+    let mut series = series_of(map, repetition, keys, points, series);
+    series.cpu_max_ns = cpu_series;
+    Ok((run, series))
+}
+
+/// The one child of a concurrent repetition.
+fn conc_run(
+    kind: ConcKind,
+    repetition: usize,
+    keys: usize,
+    readers: usize,
+    points: usize,
+) -> Result<(GrowRun, Series), String> {
+    let args = conc_grow::child_args(kind, keys, readers, points);
+    let stdout = child::run(&args, child::CHILD_TIMEOUT)?;
+    let record = GrowRecord::parse(&stdout)
+        .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))?;
+    let map = GrowMap::Conc(kind);
+    let mut run = GrowRun::from_writer(map, repetition, readers, &record.writer);
+    if readers > 0 {
+        let r = &record.reader.latency;
+        run.reader_gets = Some(record.reader.gets);
+        run.reader_p50_ns = Some(r.p50_ns);
+        run.reader_p99_ns = Some(r.p99_ns);
+        run.reader_p9999_ns = Some(r.p9999_ns);
+        run.reader_max_ns = Some(r.max_ns);
     }
-    println!("experiment time: {:.1} s", elapsed.as_secs_f64());
-    Ok(())
+    run.garbage_objects = record.reader.garbage_objects;
+    Ok((run, series_of(map, repetition, keys, points, record.series)))
+}
+
+fn series_of(
+    map: GrowMap,
+    repetition: usize,
+    keys: usize,
+    points: usize,
+    max_ns: Vec<u32>,
+) -> Series {
+    Series {
+        map: map.name().to_owned(),
+        group: map.group().to_owned(),
+        repetition,
+        keys: keys as u64,
+        chunk: keys.div_ceil(points.max(1)),
+        max_ns,
+        cpu_max_ns: Vec::new(),
+    }
 }

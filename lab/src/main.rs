@@ -1,14 +1,23 @@
-//! `hmap-lab`: experiments on hmap that a benchmark harness cannot express.
+//! `hmap-lab`: every experiment on hmap one command away, with tables, plots and a stress runner.
 //!
-//! - `grow` (also what a bare `hmap-lab` runs): every insert from empty timed, for hmap,
-//!   hashbrown and std, each repetition in a fresh child process; a table on stdout, CSV and
-//!   JSON (with machine, toolchain and commit) under `lab-results/<timestamp>/`.
-//! - `layout`: hmap's header next to Go 1.22's `hmap` offsets, then a live map's header after
-//!   each insert through the doubling from B = 4 to B = 5.
+//! - no command, or `tour`: the seed article's crash program on every map, the growth
+//!   experiment (hmap vs hashbrown and std; `ConcurrentHashMap` with a reader vs papaya and
+//!   scc), and the wrappers on the read-mostly workload, in about a minute (`tour.rs`);
+//! - `grow`, `throughput`, `stress`, `crash`, `wrappers`, `layout`: one experiment each, one
+//!   module each; `report` redraws saved results (`rerender.rs`).
 //!
-//! The inputs and the measurement method are shared with `benches/grow_latency.rs`: this crate
-//! includes `benches/common/keys.rs` and `benches/common/measure.rs` by path. Bad input prints
-//! one line on stderr and exits with status 2; a failed experiment exits with status 1.
+//! Every experiment writes CSV and JSON (machine, rustc, commit, hasher, command line:
+//! `report.rs`) and SVG plots (`plot.rs`) under `lab-results/<UTC timestamp>/` or `--out`.
+//! Measurements that need a clean process run in child processes (`child.rs`): this executable
+//! re-invoked with a hidden command. The measurement code is shared with `benches/` by path
+//! (`keys.rs`, `measure.rs`, `read_mostly.rs`), so both tools measure in one way.
+//!
+//! Exit status: 0 on success; 1 when an experiment failed or found a violation; 2 for bad input
+//! (one line on stderr naming the problem and the accepted values).
+#![allow(
+    clippy::disallowed_types,
+    reason = "the sync facade of clippy.toml is for the library, so that loom can swap its atomics; the lab uses std's"
+)]
 
 #[allow(dead_code, reason = "shared with the benches, which use more of it")]
 #[path = "../../benches/common/keys.rs"]
@@ -20,42 +29,114 @@ mod keys;
     reason = "one libc call reads the thread CPU clock (SAFETY comment at the site)"
 )]
 mod measure;
+#[allow(dead_code, reason = "shared with the benches, which use more of it")]
+#[path = "../../benches/common/read_mostly.rs"]
+mod read_mostly;
 
+mod args;
+mod child;
+mod conc;
+mod conc_grow;
+mod crash;
 mod grow;
+mod grow_output;
 mod layout;
 mod maps;
+mod mixes;
+mod plot;
 mod report;
+mod rerender;
+mod shared;
+mod stress;
+mod stress_round;
+mod throughput;
+mod tour;
+mod ui;
+mod wrappers;
 
-use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::report::Output;
+use crate::ui::Ui;
+
+/// First argument of a single-threaded growth child:
+/// `__child <map> <timed|untimed|cputimed> <keys> [points]`.
+pub(crate) const SEQ_CHILD: &str = "__child";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "hmap-lab",
     version,
-    about = "Experiments on hmap (Go 1.22's map in Rust): growth latency and header layout",
-    after_help = "With no command, runs `grow` with its defaults."
+    about = "Experiments on hmap (Go 1.22's map in Rust): growth latency, throughput, stress, the seed's crash program, the Go-pattern wrappers, the header layout",
+    after_help = "With no command, runs the tour (about a minute on 2 cores). Results go to lab-results/<UTC timestamp>/ unless --out is given."
 )]
 struct Cli {
+    /// Print no tables and no progress: only the paths of the files written, and errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Directory for the result files.
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        help = "Directory for the result files [default: lab-results/<UTC timestamp>]"
+    )]
+    out: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Time every insert from empty for each map, each repetition in its own process (default).
+    /// The tour (the default): crash program, growth experiment, wrappers, in about a minute.
+    Tour(tour::TourArgs),
+    /// Time every insert from empty: hmap vs hashbrown and std, ConcurrentHashMap (with readers) vs papaya and scc.
     Grow(grow::GrowArgs),
-    /// Print hmap's header layout next to Go's, then a live map's header through one doubling.
-    Layout,
-    /// Measure one run in this process and print one report line (spawned by `grow`).
+    /// The conc-map-bench mixes (ReadHeavy, Exchange, RapidGrow, RapidGrow from empty) over threads and maps.
+    Throughput(throughput::ThroughputArgs),
+    /// Mixed operations on N threads for a duration, every result checked; exits 1 on any violation.
+    Stress(stress::StressArgs),
+    /// The seed article's crash program (writers and readers on one map) on FailFastMap and every safe map.
+    Crash(crash::CrashArgs),
+    /// The Go-pattern wrappers on the article's read-mostly workload (QPS, mean, p99).
+    Wrappers(wrappers::WrappersArgs),
+    /// The header's field offsets next to Go's, and a live map's header through one doubling.
+    Layout(layout::LayoutArgs),
+    /// Re-render the tables and plots of saved results.
+    Report(rerender::ReportArgs),
     #[command(name = "__child", hide = true)]
-    Child {
+    SeqChild {
         map: String,
         mode: String,
         keys: String,
+        #[arg(default_value_t = 0)]
+        points: usize,
+    },
+    #[command(name = "__cgrow", hide = true)]
+    ConcGrowChild {
+        map: String,
+        keys: String,
+        readers: usize,
+        points: usize,
+    },
+    #[command(name = "__cell", hide = true)]
+    MixChild {
+        mix: String,
+        map: String,
+        threads: usize,
+        log2: u32,
+    },
+    #[command(name = "__wcell", hide = true)]
+    WrapperChild {
+        map: String,
+        threads: usize,
+        ops: usize,
+        keys: usize,
+        write_pct: u32,
     },
 }
 
@@ -64,50 +145,17 @@ enum Command {
 pub(crate) enum LabError {
     /// The input was wrong: status 2.
     Usage(String),
-    /// The experiment could not run or finish: status 1.
+    /// The experiment could not run or finish, or found a violation: status 1.
     Failed(String),
 }
 
 fn main() -> ExitCode {
     let command_line: Vec<String> = std::env::args().collect();
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    if args.len() == 1 {
-        args.push("grow".into());
-    }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => match e.kind() {
-            ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
-            kind => {
-                let rendered = e.to_string();
-                let first = rendered
-                    .lines()
-                    .next()
-                    .unwrap_or("error: invalid arguments");
-                let accepted = if kind == ErrorKind::InvalidSubcommand {
-                    " (accepted: grow, layout)"
-                } else {
-                    ""
-                };
-                eprintln!(
-                    "hmap-lab: {}{accepted}",
-                    first.trim_start_matches("error: ")
-                );
-                return ExitCode::from(2);
-            }
-        },
+        Err(e) => return clap_error(&e),
     };
-    let result = match cli.command {
-        Command::Grow(args) => grow::run(&args, &command_line),
-        Command::Layout => {
-            layout::run();
-            Ok(())
-        }
-        Command::Child { map, mode, keys } => maps::child(&map, &mode, &keys),
-    };
-    match result {
+    match run(cli, command_line) {
         Ok(()) => ExitCode::SUCCESS,
         Err(LabError::Usage(message)) => {
             eprintln!("hmap-lab: {message}");
@@ -117,5 +165,82 @@ fn main() -> ExitCode {
             eprintln!("hmap-lab: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--help` and `--version` as clap prints them; any other parse error as one line, status 2.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        kind => {
+            let rendered = e.to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            let first = first.trim_start_matches("error: ");
+            let hint = match kind {
+                ErrorKind::InvalidSubcommand => {
+                    let names: Vec<String> = Cli::command()
+                        .get_subcommands()
+                        .filter(|c| !c.is_hide_set())
+                        .map(|c| c.get_name().to_owned())
+                        .collect();
+                    format!(" (accepted: {})", names.join(", "))
+                }
+                ErrorKind::UnknownArgument
+                | ErrorKind::MissingRequiredArgument
+                | ErrorKind::TooManyValues => " (see hmap-lab [COMMAND] --help)".to_owned(),
+                _ => String::new(),
+            };
+            eprintln!("hmap-lab: {first}{hint}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli, command_line: Vec<String>) -> Result<(), LabError> {
+    let ui = Ui::new(cli.quiet);
+    let output = |dir: Option<PathBuf>| Output::new(ui, dir, command_line.clone());
+    match cli.command {
+        None => tour::run(&tour::TourArgs { quick: false }, &output(cli.out)?),
+        Some(Command::Tour(args)) => tour::run(&args, &output(cli.out)?),
+        Some(Command::Grow(args)) => grow::run(&args, &output(cli.out)?),
+        Some(Command::Throughput(args)) => throughput::run(&args, &output(cli.out)?),
+        Some(Command::Stress(args)) => stress::run(&args, &output(cli.out)?),
+        Some(Command::Crash(args)) => crash::run(&args, &output(cli.out)?),
+        Some(Command::Wrappers(args)) => wrappers::run(&args, &output(cli.out)?),
+        Some(Command::Layout(args)) => layout::run(&args, &output(cli.out)?),
+        Some(Command::Report(args)) => {
+            let dir = rerender::input_dir(&args)?;
+            rerender::run(&dir, &output(Some(cli.out.unwrap_or_else(|| dir.clone())))?)
+        }
+        Some(Command::SeqChild {
+            map,
+            mode,
+            keys,
+            points,
+        }) => maps::child(&map, &mode, &keys, points),
+        Some(Command::ConcGrowChild {
+            map,
+            keys,
+            readers,
+            points,
+        }) => conc_grow::child(&map, &keys, readers, points),
+        Some(Command::MixChild {
+            mix,
+            map,
+            threads,
+            log2,
+        }) => mixes::child(&mix, &map, threads, log2),
+        Some(Command::WrapperChild {
+            map,
+            threads,
+            ops,
+            keys,
+            write_pct,
+        }) => wrappers::child(&map, threads, ops, keys, write_pct),
     }
 }

@@ -1,11 +1,10 @@
-//! The maps the lab compares, all with the benches' hasher (foldhash `FixedState`, one seed),
-//! and the child side of the `grow` experiment.
+//! The single-threaded maps the lab grows (hmap, hashbrown, std), all with the benches' hasher
+//! (foldhash `FixedState`, one seed), and the child side of their `grow` runs.
 
 use std::hint::black_box;
 
-use crate::keys;
 use crate::measure::{self, Mode, RunRecord};
-use crate::LabError;
+use crate::{child as protocol, keys, LabError};
 
 /// The hasher every map is built with: the same one, with the same seed, as in `benches/`.
 pub(crate) type LabHasher = foldhash::fast::FixedState;
@@ -48,28 +47,32 @@ impl MapKind {
         MapKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    /// Grows this map from empty to `keys` entries in this process, measuring as `mode` says.
-    fn measure(self, mode: Mode, keys: usize) -> RunRecord {
+    /// Grows this map from empty to `keys` entries in this process, measuring as `mode` says;
+    /// a timed run also returns its latency series reduced to `points` chunk maxima.
+    fn measure(self, mode: Mode, keys: usize, points: usize) -> (RunRecord, Vec<u32>) {
         match self {
-            MapKind::Hmap => measure::measure_growth(
+            MapKind::Hmap => measure::measure_growth_series(
                 mode,
                 keys,
+                points,
                 || hmap::HashMap::with_hasher(hasher()),
                 |m, k| {
                     black_box(m.insert(k, k));
                 },
             ),
-            MapKind::Hashbrown => measure::measure_growth(
+            MapKind::Hashbrown => measure::measure_growth_series(
                 mode,
                 keys,
+                points,
                 || hashbrown::HashMap::with_hasher(hasher()),
                 |m, k| {
                     black_box(m.insert(k, k));
                 },
             ),
-            MapKind::Std => measure::measure_growth(
+            MapKind::Std => measure::measure_growth_series(
                 mode,
                 keys,
+                points,
                 || std::collections::HashMap::with_hasher(hasher()),
                 |m, k| {
                     black_box(m.insert(k, k));
@@ -79,47 +82,25 @@ impl MapKind {
     }
 }
 
-/// The accepted map names, for error messages.
-pub(crate) fn accepted_names() -> String {
-    MapKind::ALL.map(MapKind::name).join(", ")
-}
-
-/// A non-empty list of distinct maps, in the order given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct MapList(pub(crate) Vec<MapKind>);
-
-/// clap value parser for `--maps hmap,hashbrown,std`.
-pub(crate) fn parse_map_list(text: &str) -> Result<MapList, String> {
-    let mut kinds = Vec::new();
-    for name in text
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-    {
-        let kind = MapKind::parse(name)
-            .ok_or_else(|| format!("unknown map '{name}' (accepted: {})", accepted_names()))?;
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-        }
-    }
-    if kinds.is_empty() {
-        return Err(format!("no map given (accepted: {})", accepted_names()));
-    }
-    Ok(MapList(kinds))
-}
-
-/// The hidden `__child <map> <timed|untimed> <keys>` command: one measurement, one report line.
-pub(crate) fn child(map: &str, mode: &str, keys: &str) -> Result<(), LabError> {
+/// The hidden `__child <map> <timed|untimed|cputimed> <keys> [points]` command: one
+/// measurement, one report line (and, for a timed run with points, one series line).
+pub(crate) fn child(map: &str, mode: &str, keys: &str, points: usize) -> Result<(), LabError> {
     let kind = MapKind::parse(map).ok_or_else(|| {
         LabError::Usage(format!(
             "unknown map '{map}' (accepted: {})",
-            accepted_names()
+            MapKind::ALL.map(MapKind::name).join(", ")
         ))
     })?;
     let mode = Mode::parse(mode).ok_or_else(|| {
-        LabError::Usage(format!("unknown mode '{mode}' (accepted: timed, untimed)"))
+        LabError::Usage(format!(
+            "unknown mode '{mode}' (accepted: timed, untimed, cputimed)"
+        ))
     })?;
     let keys = keys::parse_count(keys).map_err(LabError::Usage)?;
-    println!("{}", kind.measure(mode, keys).to_line());
+    let (record, series) = kind.measure(mode, keys, points);
+    println!("{}", record.to_line());
+    if !series.is_empty() {
+        println!("{}", protocol::series_line(&series));
+    }
     Ok(())
 }

@@ -1,27 +1,267 @@
-//! Result files: the output directory, the facts that make a number reproducible (machine,
-//! toolchain, commit, hasher, exact command line), and the CSV and JSON writers. No serde: the
-//! JSON is small and flat enough to write by hand.
+//! Result files: where they go, the facts that make a number reproducible (machine, toolchain,
+//! commit, hasher, exact command line: [`Meta`], in every JSON file and as the last columns of
+//! every CSV row), and the writers. JSON is written from, and read back into (`report`), the
+//! same serde structs.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::measure::{Run, Summary, CSV_HEADER};
+use serde::{Deserialize, Serialize};
 
-/// What one `grow` invocation was, for the JSON file.
+use crate::ui::Ui;
+use crate::{maps, LabError};
+
+/// Where one invocation writes, how loud it is, and how it was called.
 #[derive(Debug)]
-pub(crate) struct Experiment<'a> {
-    pub(crate) command_line: &'a [String],
-    pub(crate) timestamp: &'a str,
-    pub(crate) keys: usize,
-    pub(crate) repeat: usize,
-    pub(crate) maps: &'a [&'a str],
-    pub(crate) hasher: &'a str,
-    pub(crate) timer_overhead_ns: u64,
+pub(crate) struct Output {
+    pub(crate) ui: Ui,
+    /// The results directory (created and checked writable before any experiment runs).
+    pub(crate) dir: PathBuf,
+    /// The exact command line, program name first.
+    pub(crate) command_line: Vec<String>,
+    /// When the invocation started, `YYYYMMDDTHHMMSSZ`.
+    pub(crate) timestamp: String,
+}
+
+impl Output {
+    /// Prepares `dir` (default `lab-results/<timestamp>`); an unwritable one is a usage error.
+    pub(crate) fn new(
+        ui: Ui,
+        dir: Option<PathBuf>,
+        command_line: Vec<String>,
+    ) -> Result<Output, LabError> {
+        let timestamp = utc_timestamp();
+        let dir = dir.unwrap_or_else(|| PathBuf::from("lab-results").join(&timestamp));
+        prepare_dir(&dir).map_err(|e| {
+            LabError::Usage(format!(
+                "--out {}: not a writable directory ({e}); give a directory you can write, e.g. --out /tmp/lab",
+                dir.display()
+            ))
+        })?;
+        Ok(Output {
+            ui,
+            dir,
+            command_line,
+            timestamp,
+        })
+    }
+
+    /// The facts about this run, for experiment `experiment` that took `elapsed_s`.
+    pub(crate) fn meta(&self, experiment: &str, elapsed_s: f64) -> Meta {
+        let repo = env!("CARGO_MANIFEST_DIR");
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+        Meta {
+            experiment: experiment.to_owned(),
+            lab_version: env!("CARGO_PKG_VERSION").to_owned(),
+            timestamp_utc: self.timestamp.clone(),
+            command: self.command_line.join(" "),
+            command_line: self.command_line.clone(),
+            machine: Machine::detect(),
+            rustc: command_output(&rustc, &["-V"]),
+            git_commit: command_output("git", &["-C", repo, "rev-parse", "HEAD"]),
+            git_dirty: command_output("git", &["-C", repo, "status", "--porcelain"])
+                .map(|s| !s.is_empty()),
+            hasher: maps::hasher_name(),
+            key_generator: "splitmix64 hit keys (benches/common/keys.rs)".to_owned(),
+            build_profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_owned(),
+            elapsed_s,
+        }
+    }
+
+    /// Writes `value` as pretty JSON to `<dir>/<name>` and reports the path.
+    pub(crate) fn write_json<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<PathBuf, LabError> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| LabError::Failed(format!("cannot encode {name}: {e}")))?;
+        self.write_text(name, &(text + "\n"))
+    }
+
+    /// Writes `text` to `<dir>/<name>` and reports the path.
+    pub(crate) fn write_text(&self, name: &str, text: &str) -> Result<PathBuf, LabError> {
+        let path = self.dir.join(name);
+        fs::write(&path, text)
+            .map_err(|e| LabError::Failed(format!("cannot write {}: {e}", path.display())))?;
+        self.ui.wrote(&path);
+        Ok(path)
+    }
+
+    /// Reports a file written by someone else (the plots).
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// What makes a result reproducible: which experiment, how it was called, where and on what.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Meta {
+    pub(crate) experiment: String,
+    pub(crate) lab_version: String,
+    pub(crate) timestamp_utc: String,
+    /// The command line as one string (arguments joined by spaces).
+    pub(crate) command: String,
+    pub(crate) command_line: Vec<String>,
+    pub(crate) machine: Machine,
+    pub(crate) rustc: Option<String>,
+    pub(crate) git_commit: Option<String>,
+    /// Uncommitted changes in the work tree when the run started.
+    pub(crate) git_dirty: Option<bool>,
+    pub(crate) hasher: String,
+    pub(crate) key_generator: String,
+    pub(crate) build_profile: String,
+    /// Wall time of the experiment, seconds.
     pub(crate) elapsed_s: f64,
+}
+
+impl Meta {
+    /// The CSV columns every row ends with.
+    pub(crate) const CSV_COLUMNS: [&'static str; 8] = [
+        "cpu_model",
+        "logical_cpus",
+        "memory_total_kb",
+        "rustc",
+        "git_commit",
+        "git_dirty",
+        "hasher",
+        "command",
+    ];
+
+    fn csv_cells(&self) -> Vec<String> {
+        let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+        vec![
+            or_empty(&self.machine.cpu_model),
+            self.machine.logical_cpus.to_string(),
+            self.machine
+                .memory_total_kb
+                .map_or(String::new(), |kb| kb.to_string()),
+            or_empty(&self.rustc),
+            or_empty(&self.git_commit),
+            self.git_dirty.map_or(String::new(), |d| d.to_string()),
+            self.hasher.clone(),
+            self.command.clone(),
+        ]
+    }
+
+    /// One line for the top of a table: machine, commit, command.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} ({} logical CPUs, {} GiB), {}, commit {}{}",
+            self.machine.cpu_model.as_deref().unwrap_or("unknown CPU"),
+            self.machine.logical_cpus,
+            self.machine
+                .memory_total_kb
+                .map_or("?".to_owned(), |kb| format!(
+                    "{:.0}",
+                    kb as f64 / 1_048_576.0
+                )),
+            self.rustc.as_deref().unwrap_or("rustc ?"),
+            self.git_commit
+                .as_deref()
+                .map_or("?", |c| &c[..c.len().min(7)]),
+            if self.git_dirty == Some(true) {
+                " (dirty)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// CPU model, logical CPUs, memory, OS, architecture and kernel.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Machine {
+    pub(crate) cpu_model: Option<String>,
+    pub(crate) logical_cpus: usize,
+    pub(crate) memory_total_kb: Option<u64>,
+    pub(crate) os: String,
+    pub(crate) arch: String,
+    pub(crate) kernel: Option<String>,
+}
+
+impl Machine {
+    pub(crate) fn detect() -> Machine {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+            .map(|(_, model)| model.trim().to_owned());
+        let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_total_kb = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            });
+        Machine {
+            cpu_model,
+            logical_cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory_total_kb,
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
+                .ok()
+                .map(|s| s.trim().to_owned()),
+        }
+    }
+}
+
+/// A CSV file being built: a header, then rows, each ending with the [`Meta`] columns. Cells
+/// with a comma, a quote or a line break are quoted (RFC 4180).
+#[derive(Debug)]
+pub(crate) struct Csv {
+    text: String,
+    meta: Vec<String>,
+}
+
+impl Csv {
+    pub(crate) fn new(columns: &[&str], meta: &Meta) -> Csv {
+        let mut header: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        header.extend(Meta::CSV_COLUMNS.iter().map(|c| (*c).to_owned()));
+        let mut csv = Csv {
+            text: String::new(),
+            meta: meta.csv_cells(),
+        };
+        csv.line(&header);
+        csv
+    }
+
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        let mut cells = cells;
+        cells.extend(self.meta.iter().cloned());
+        self.line(&cells);
+    }
+
+    fn line(&mut self, cells: &[String]) {
+        let quoted: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        self.text += &quoted.join(",");
+        self.text.push('\n');
+    }
+
+    pub(crate) fn into_text(self) -> String {
+        self.text
+    }
+}
+
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The current UTC time as `YYYYMMDDTHHMMSSZ`, safe in a file name.
@@ -67,159 +307,14 @@ pub(crate) fn prepare_dir(dir: &Path) -> io::Result<()> {
     fs::remove_file(&probe)
 }
 
-/// Writes `grow.csv` (one row per repetition) and `grow.json` (everything) into `dir`.
-pub(crate) fn write_grow(
-    dir: &Path,
-    experiment: &Experiment<'_>,
-    summaries: &[Summary],
-    runs: &[Run],
-) -> io::Result<Vec<PathBuf>> {
-    let csv_path = dir.join("grow.csv");
-    let mut csv = format!("{CSV_HEADER}\n");
-    for run in runs {
-        csv += &run.csv_row();
-        csv.push('\n');
-    }
-    fs::write(&csv_path, csv)?;
-
-    let json_path = dir.join("grow.json");
-    fs::write(&json_path, grow_json(experiment, summaries, runs))?;
-    Ok(vec![csv_path, json_path])
-}
-
-fn grow_json(experiment: &Experiment<'_>, summaries: &[Summary], runs: &[Run]) -> String {
-    let git_commit = command_output("git", &["rev-parse", "HEAD"]);
-    let git_dirty = command_output("git", &["status", "--porcelain"]).map(|s| !s.is_empty());
-    let rustc = command_output(
-        &std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()),
-        &["-V"],
-    );
-    let strings = |items: &[&str]| {
-        format!(
-            "[{}]",
-            items
-                .iter()
-                .map(|s| json_string(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let args: Vec<&str> = experiment.command_line.iter().map(String::as_str).collect();
-
-    let mut json = String::from("{\n");
-    let mut field = |name: &str, value: String| {
-        let _ = writeln!(json, "  {}: {value},", json_string(name));
-    };
-    field("experiment", json_string("grow"));
-    field("timestamp_utc", json_string(experiment.timestamp));
-    field("command_line", strings(&args));
-    field("command", json_string(&args.join(" ")));
-    field("keys", experiment.keys.to_string());
-    field("repeat", experiment.repeat.to_string());
-    field("maps", strings(experiment.maps));
-    field(
-        "key_generator",
-        json_string("splitmix64 hit keys, value = key (benches/common/keys.rs)"),
-    );
-    field("hasher", json_string(experiment.hasher));
-    field(
-        "build_profile",
-        json_string(if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }),
-    );
-    field(
-        "timer_overhead_ns",
-        experiment.timer_overhead_ns.to_string(),
-    );
-    field("elapsed_s", format!("{:.3}", experiment.elapsed_s));
-    field("machine", machine_json());
-    field("rustc", json_option(rustc.as_deref()));
-    field("git_commit", json_option(git_commit.as_deref()));
-    field(
-        "git_dirty",
-        git_dirty.map_or("null".to_owned(), |d| d.to_string()),
-    );
-    let summary_items: Vec<String> = summaries
-        .iter()
-        .map(|s| {
-            format!(
-                "{{\"map\": {}, \"repetitions\": {}, \"p50_ns\": {:.1}, \"p99_ns\": {:.1}, \"p9999_ns\": {:.1}, \
-                 \"max_ns\": {:.1}, \"cpu_max_ns\": {:.1}, \"untimed_total_ns\": {:.1}, \"timed_loop_ns\": {:.1}, \
-                 \"bytes_per_entry_end\": {:.2}, \"bytes_per_entry_peak\": {:.2}}}",
-                json_string(&s.map),
-                s.repetitions,
-                s.p50_ns,
-                s.p99_ns,
-                s.p9999_ns,
-                s.max_ns,
-                s.cpu_max_ns,
-                s.untimed_total_ns,
-                s.timed_loop_ns,
-                s.bytes_per_entry_end,
-                s.bytes_per_entry_peak
-            )
-        })
-        .collect();
-    field(
-        "summary",
-        format!("[\n    {}\n  ]", summary_items.join(",\n    ")),
-    );
-    let columns: Vec<&str> = CSV_HEADER.split(',').collect();
-    let run_items: Vec<String> = runs
-        .iter()
-        .map(|run| {
-            let values = run.csv_row();
-            let pairs: Vec<String> = columns
-                .iter()
-                .zip(values.split(','))
-                .map(|(column, value)| match *column {
-                    "map" => format!("\"map\": {}", json_string(value)),
-                    _ => format!("{}: {value}", json_string(column)),
-                })
-                .collect();
-            format!("{{{}}}", pairs.join(", "))
-        })
-        .collect();
-    let _ = writeln!(
-        json,
-        "  \"runs\": [\n    {}\n  ]\n}}",
-        run_items.join(",\n    ")
-    );
-    json
-}
-
-/// CPU model, logical CPUs, total memory, OS and architecture.
-fn machine_json() -> String {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("model name")
-                .and_then(|rest| rest.split_once(':'))
-        })
-        .map(|(_, model)| model.trim().to_owned());
-    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let memory_kb = meminfo
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        });
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!(
-        "{{\"cpu_model\": {}, \"logical_cpus\": {cpus}, \"memory_total_kb\": {}, \"os\": {}, \"arch\": {}}}",
-        json_option(cpu_model.as_deref()),
-        memory_kb.map_or("null".to_owned(), |kb| kb.to_string()),
-        json_string(std::env::consts::OS),
-        json_string(std::env::consts::ARCH)
-    )
+/// The newest directory under `lab-results/` (the names are UTC timestamps, so the largest).
+pub(crate) fn latest_results_dir() -> Option<PathBuf> {
+    fs::read_dir("lab-results")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .max()
 }
 
 /// The trimmed stdout of a command that succeeded; `None` if it is missing or failed.
@@ -229,29 +324,6 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-fn json_option(value: Option<&str>) -> String {
-    value.map_or("null".to_owned(), json_string)
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -266,7 +338,9 @@ mod tests {
     }
 
     #[test]
-    fn json_string_escapes_quotes_backslashes_and_controls() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    fn csv_cells_are_quoted_only_when_needed() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 }

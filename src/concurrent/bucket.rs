@@ -183,6 +183,13 @@ impl Bucket {
         self.link.load(Ordering::Acquire).addr() & EVACUATED != 0
     }
 
+    /// The state bits of the link ([`WRITING`] | [`EVACUATED`]), for the invariant checker.
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub(crate) fn state_bits(&self) -> usize {
+        // ORDERING: Relaxed. The checker runs on a quiescent map.
+        self.link.load(Ordering::Relaxed).addr() & STATE_BITS
+    }
+
     /// Takes this head bucket's chain: waits (spinning, then yielding) while another writer or
     /// evacuator holds it. The returned lock tells whether the chain was already evacuated.
     ///
@@ -258,6 +265,20 @@ impl ChainLock<'_> {
     #[inline]
     pub(crate) fn mark_evacuated(&mut self) {
         self.evacuated = true;
+    }
+
+    /// NEGATIVE CONTROL `hmap_bug = "early_mark"` (design/testing.md, "Negative controls"):
+    /// publishes the `EVACUATED` mark at once, before the evacuation has copied anything, so
+    /// readers and writers move to destination chains that are still empty.
+    #[cfg(hmap_bug = "early_mark")]
+    pub(crate) fn publish_mark_early(&mut self) {
+        self.evacuated = true;
+        // ORDERING: Relaxed load (we hold the chain, B6); Release store as in `drop`. The bug is
+        // the moment, not the ordering.
+        let link = self.bucket.link.load(Ordering::Relaxed);
+        self.bucket
+            .link
+            .store(link.map_addr(|addr| addr | EVACUATED), Ordering::Release);
     }
 }
 

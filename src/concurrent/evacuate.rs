@@ -134,6 +134,10 @@ impl<K, V> RawMap<K, V> {
         if lock.is_evacuated() {
             return;
         }
+        // NEGATIVE CONTROL (the race harness and loom must fail): the chain is marked evacuated
+        // before its entries are copied.
+        #[cfg(hmap_bug = "early_mark")]
+        lock.publish_mark_early();
         // E2: the destinations are empty and ours until the mark is published.
         let (x, y) = if table.same_size {
             (index, index)

@@ -130,6 +130,15 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// Asserts the map's internal invariants (`design/concurrent-protocol.md`'s T, B, E, R and
+    /// N labels); panics naming the broken one. For tests and fuzzing: walks the whole table
+    /// and rehashes every key, and must only be called while no other thread uses the map.
+    #[doc(hidden)]
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub fn check_invariants(&self) {
+        self.raw.check_invariants(|key| self.hash(key));
+    }
+
     /// GO: Go seeds its hash with the map's `hash0`; here the `BuildHasher` is the seed (C-D8).
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hash_builder.hash_one(key)

@@ -53,6 +53,8 @@
 )]
 
 mod bucket;
+#[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+mod check;
 mod counter;
 mod evacuate;
 mod iter;
@@ -69,4 +71,6 @@ mod tests;
 pub use self::iter::Iter;
 pub use self::map::ConcurrentHashMap;
 pub use self::pinned::Pinned;
+#[cfg(all(feature = "sched", not(loom)))]
+pub(crate) use self::reclaim::release_thread_slots;
 pub use self::stats::ConcurrentStats;

@@ -455,6 +455,15 @@ pub(crate) fn read_head(table: &Table, hash: u64) -> &Bucket {
         // SAFETY: loaded from the current table while pinned (the caller's guard bounds the
         // table's lifetime); retired only after being unlinked (T2).
         let old = unsafe { &*old };
+        if cfg!(hmap_bug = "reader_skips_old")
+            // ORDERING: Relaxed. Part of the planted bug.
+            && hash as usize & old.mask < table.claim.evacuated.load(Ordering::Relaxed)
+        {
+            // NEGATIVE CONTROL (the race harness and loom must fail): the reader trusts the new
+            // chain once the claim cursor has passed the old one, i.e. once it is claimed, not
+            // once it is copied.
+            return table.bucket(hash as usize);
+        }
         let head = old.bucket(hash as usize);
         if !head.is_evacuated() {
             return head;

@@ -288,3 +288,51 @@ fn stats_are_coherent() {
         assert_eq!(stats.growing, stats.old_buckets > 0);
     }
 }
+
+#[test]
+fn invariants_hold_through_growths_removals_and_same_size_growths() {
+    // Every state a single thread can reach: doublings (checked mid-growth after every write),
+    // removals (EMPTY_ONE / EMPTY_REST), same-size growths of long chains (constant hash).
+    let map = ConcurrentHashMap::with_capacity(20);
+    let view = map.pin();
+    let count = n(1_000) as u64;
+    for i in 0..count {
+        view.insert(i, i);
+        map.check_invariants();
+    }
+    for i in (0..count).step_by(3) {
+        view.remove(&i);
+        map.check_invariants();
+    }
+    assert!(map.force_growth(true) || map.is_growing());
+    map.check_invariants();
+    for i in 0..40 {
+        view.insert(i, i + 1);
+        map.check_invariants();
+    }
+    #[derive(Default, Clone)]
+    struct Constant;
+    impl core::hash::BuildHasher for Constant {
+        type Hasher = ConstantHasher;
+        fn build_hasher(&self) -> ConstantHasher {
+            ConstantHasher
+        }
+    }
+    struct ConstantHasher;
+    impl core::hash::Hasher for ConstantHasher {
+        fn finish(&self) -> u64 {
+            0x4200_0000_0000_0000
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+    let colliding = ConcurrentHashMap::with_hasher(Constant);
+    let colliding_view = colliding.pin();
+    for i in 0..n(200) as u64 {
+        colliding_view.insert(i, i);
+        colliding.check_invariants();
+    }
+    assert!(
+        colliding.stats().growths > 0,
+        "long chains force same-size growths"
+    );
+}

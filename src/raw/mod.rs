@@ -51,6 +51,8 @@ use crate::error::{Fallibility, TryReserveError};
 use crate::load_factor::LoadFactor;
 
 pub(crate) use self::rand::rand64;
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+pub(crate) use self::rand::reseed;
 
 /// The header's flags byte, with Go's bit values. Go: `hmap.flags`.
 ///

@@ -14,6 +14,14 @@ fn initial_state() -> u64 {
     RandomState::new().hash_one(std::thread::current().id()) | 1
 }
 
+/// Restarts the calling thread's random source at `seed`: for fuzz targets and regression tests,
+/// which need the maps they create afterwards on this thread to draw the same `hash0`, iteration
+/// start points and overflow-count samples on every replay.
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+pub(crate) fn reseed(seed: u64) {
+    STATE.with(|state| state.set(seed));
+}
+
 /// The next 64 random bits (wyrand).
 pub(crate) fn rand64() -> u64 {
     STATE.with(|state| {

@@ -1,0 +1,137 @@
+//! Value parsers shared by the subcommands. Each error names what was wrong and what is
+//! accepted; clap puts it on one line after the option's name, and `main` exits with status 2.
+
+use std::time::Duration;
+
+use crate::keys;
+
+/// A count: digits with optional `_`, and an optional `K` (×1,000) or `M` (×1,000,000) suffix.
+/// Zero is rejected.
+pub(crate) fn count(text: &str) -> Result<usize, String> {
+    keys::parse_count(text)
+}
+
+/// A comma-separated list of counts (`1,2,4`, `100K,1M`), none of them zero.
+pub(crate) fn count_list(text: &str) -> Result<Vec<usize>, String> {
+    let items: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err("an empty list (examples: 1,2,4 or 100K,1M)".to_owned());
+    }
+    items.into_iter().map(count).collect()
+}
+
+/// A duration: a number with a unit, `ms`, `s` or `m` (`500ms`, `10s`, `1.5s`, `2m`); a bare
+/// number is seconds. Zero is rejected.
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("not a duration: '{text}' (examples: 500ms, 10s, 1.5s, 2m)");
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad());
+    }
+    let seconds = value * scale;
+    if seconds < 1e-3 {
+        return Err(format!("duration '{text}' is too short (at least 1ms)"));
+    }
+    if seconds > 7.0 * 86_400.0 {
+        return Err(format!("duration '{text}' is too long (at most a week)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A percentage, 0..=100.
+pub(crate) fn percent(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| format!("not a percentage: '{text}' (an integer in 0..=100)"))
+}
+
+/// A comma-separated list of names, each one of `accepted` (or `all` for every one), in the
+/// order given, without repeats.
+pub(crate) fn name_list<T: Copy + PartialEq>(
+    text: &str,
+    accepted: &[(&'static str, T)],
+) -> Result<Vec<T>, String> {
+    let names: Vec<&str> = accepted.iter().map(|(n, _)| *n).collect();
+    let mut chosen = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == "all" {
+            for (_, value) in accepted {
+                if !chosen.contains(value) {
+                    chosen.push(*value);
+                }
+            }
+            continue;
+        }
+        let value = accepted
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                format!(
+                    "unknown name '{name}' (accepted: {}, all)",
+                    names.join(", ")
+                )
+            })?;
+        if !chosen.contains(&value) {
+            chosen.push(value);
+        }
+    }
+    if chosen.is_empty() {
+        return Err(format!(
+            "no name given (accepted: {}, all)",
+            names.join(", ")
+        ));
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_reject_nonsense() {
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "abc", "-1s", "0s", "10h", "NaNs"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn name_lists_expand_all_and_reject_unknown_names() {
+        let accepted = [("a", 1), ("b", 2)];
+        assert_eq!(name_list("b,a,b", &accepted), Ok(vec![2, 1]));
+        assert_eq!(name_list("all", &accepted), Ok(vec![1, 2]));
+        let err = name_list("c", &accepted).unwrap_err();
+        assert!(err.contains("unknown name 'c'") && err.contains("accepted: a, b, all"));
+        assert!(name_list(" , ", &accepted).is_err());
+    }
+
+    #[test]
+    fn count_lists_reject_zero_and_garbage() {
+        assert_eq!(count_list("1,2,4"), Ok(vec![1, 2, 4]));
+        assert_eq!(count_list("100K,1M"), Ok(vec![100_000, 1_000_000]));
+        assert!(count_list("0").is_err());
+        assert!(count_list("x").is_err());
+        assert!(count_list("").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! The parent side of the child-process protocol: every measurement that needs a clean process
+//! (its own allocator state, its own resident-memory counters, no garbage left by an earlier
+//! run) runs as this executable re-invoked with a hidden command, and reports on stdout as
+//! `PREFIX name=value ...` lines. This module starts such a child with a timeout and parses its
+//! lines; the child commands themselves live with their experiments.
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Prefix of a child's per-insert latency series line: `HMAP-SERIES values=12,15,...` (the
+/// largest latency of each chunk of consecutive inserts, in ns; `measure::chunk_maxima`).
+pub(crate) const SERIES_PREFIX: &str = "HMAP-SERIES";
+
+/// A child gets this long before it is killed and its cell reported as failed.
+pub(crate) const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The series line for `values`.
+pub(crate) fn series_line(values: &[u32]) -> String {
+    let joined: Vec<String> = values.iter().map(u32::to_string).collect();
+    format!("{SERIES_PREFIX} values={}", joined.join(","))
+}
+
+/// The series from a child's stdout (empty when it printed none).
+pub(crate) fn parse_series(stdout: &str) -> Vec<u32> {
+    stdout
+        .lines()
+        .find_map(|line| Fields::parse(line, SERIES_PREFIX))
+        .and_then(|fields| fields.get("values"))
+        .map(|values| values.split(',').filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Runs this executable with `args`, lets its stderr through, and returns its stdout; kills it
+/// after `timeout`. A child that exits non-zero is an error naming the command.
+pub(crate) fn run(args: &[String], timeout: Duration) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let mut child = Command::new(&exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let Some(mut stdout) = child.stdout.take() else {
+        return Err("child has no stdout".to_owned());
+    };
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "child `{}` killed after {} s",
+                    args.join(" "),
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(format!("waiting for child `{}`: {e}", args.join(" "))),
+        }
+    };
+    let text = reader.join().unwrap_or_default();
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(format!("child `{}` failed: {status}", args.join(" ")))
+    }
+}
+
+/// In a child: a panic on any thread ends the process at once (other threads may wait on a
+/// barrier the panicking thread will never reach), after the default hook has printed it.
+pub(crate) fn exit_on_panic() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::exit(101);
+    }));
+}
+
+/// `name=value` pairs of one result line.
+#[derive(Debug)]
+pub(crate) struct Fields<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Fields<'a> {
+    pub(crate) fn parse(line: &'a str, prefix: &str) -> Option<Fields<'a>> {
+        let rest = line.trim().strip_prefix(prefix)?;
+        if !rest.is_empty() && !rest.starts_with(' ') {
+            return None;
+        }
+        Some(Fields(
+            rest.split_whitespace()
+                .filter_map(|pair| pair.split_once('='))
+                .collect(),
+        ))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+
+    pub(crate) fn int<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.get(name)?.parse().ok()
+    }
+
+    /// `Some(None)` for `-`, `Some(Some(n))` for a number, `None` when missing or malformed.
+    pub(crate) fn optional_int<T: std::str::FromStr>(&self, name: &str) -> Option<Option<T>> {
+        match self.get(name)? {
+            "-" => Some(None),
+            text => text.parse().ok().map(Some),
+        }
+    }
+}
+
+/// A value for a result line or a table cell: the number, or `-` when absent.
+pub(crate) fn optional<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_lines_round_trip() {
+        let line = series_line(&[1, 20, 300]);
+        assert_eq!(parse_series(&format!("other\n{line}\n")), vec![1, 20, 300]);
+        assert!(parse_series("HMAP-SERIESX values=1").is_empty());
+    }
+}

@@ -1,0 +1,402 @@
+//! The seed article's crash program: writer threads store `key -> key * 2` while reader threads
+//! load, all on one map, with no synchronisation of their own. Go kills the process ("fatal
+//! error: concurrent map writes", or "... read and map write"; `recover` cannot catch it).
+//!
+//! Here it runs first on `FailFastMap`, Go's detector made sound: the overlap panics in the
+//! offending thread with Go's message, the panic is caught (the thread's `join`), and the map
+//! is left consistent. Overlap is likely but not certain in one round, so `failfast` repeats
+//! rounds until one is caught. Then every safe map runs the same program once and its final
+//! state is checked: every key present with `key * 2`, nothing else, and no reader ever saw a
+//! value other than nothing or `key * 2`.
+
+use std::panic;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::thread;
+use std::time::Instant;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use hmap::wrappers::SharedMap;
+
+use crate::report::{Csv, Meta, Output};
+use crate::shared::{SharedKind, Visit};
+use crate::{args, LabError};
+
+/// `--maps` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SharedMaps(pub(crate) Vec<SharedKind>);
+
+pub(crate) fn parse_shared_maps(text: &str) -> Result<SharedMaps, String> {
+    args::name_list(text, &SharedKind::accepted()).map(SharedMaps)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CrashArgs {
+    /// Writer threads (the seed program has 10).
+    #[arg(long, value_name = "N", default_value = "10", value_parser = args::count)]
+    pub(crate) writers: usize,
+    /// Reader threads (the seed program has 10).
+    #[arg(long, value_name = "N", default_value = "10", value_parser = args::count)]
+    pub(crate) readers: usize,
+    /// Keys each writer stores, and each reader loads (the seed program has 1).
+    #[arg(long, value_name = "N", default_value = "1000", value_parser = args::count)]
+    pub(crate) iterations: usize,
+    /// Rounds `failfast` may take to catch an overlap (each round a fresh start of all threads).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = args::count)]
+    pub(crate) rounds: usize,
+    /// Maps, comma-separated: failfast, safe/rwlock, safe/mutex, safe/actor, sharded/16, sync,
+    /// cow, concurrent, audited; or all.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_shared_maps)]
+    pub(crate) maps: SharedMaps,
+}
+
+/// What one crash experiment runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct CrashPlan {
+    pub(crate) writers: usize,
+    pub(crate) readers: usize,
+    pub(crate) iterations: usize,
+    pub(crate) rounds: usize,
+    pub(crate) maps: Vec<String>,
+}
+
+impl CrashArgs {
+    pub(crate) fn plan(&self) -> CrashPlan {
+        CrashPlan {
+            writers: self.writers,
+            readers: self.readers,
+            iterations: self.iterations,
+            rounds: self.rounds,
+            maps: self.maps.0.iter().map(|m| m.name().to_owned()).collect(),
+        }
+    }
+}
+
+/// One map's outcome.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct CrashOutcome {
+    pub(crate) map: String,
+    pub(crate) type_name: String,
+    pub(crate) rounds: usize,
+    /// Threads that panicked (their panics caught by `join`).
+    pub(crate) panics: usize,
+    /// The distinct panic messages.
+    pub(crate) messages: Vec<String>,
+    /// Loads that returned something other than nothing or `key * 2`.
+    pub(crate) wrong_reads: u64,
+    pub(crate) final_len: usize,
+    /// Keys the writers store when none of them panics.
+    pub(crate) expected_len: usize,
+    /// Keys present with a value other than `key * 2`, or present though never stored.
+    pub(crate) wrong_values: usize,
+    /// The map behaved as its contract says (see `verdict`).
+    pub(crate) ok: bool,
+    pub(crate) verdict: String,
+    pub(crate) elapsed_ms: f64,
+}
+
+/// The saved result (`crash.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct CrashResult {
+    pub(crate) meta: Meta,
+    pub(crate) plan: CrashPlan,
+    pub(crate) outcomes: Vec<CrashOutcome>,
+}
+
+/// Go's messages for the overlaps the program can cause.
+const GO_MESSAGES: [&str; 2] = ["concurrent map writes", "concurrent map read and map write"];
+
+/// `crash`: run, save, render; a map that broke its contract fails the command.
+pub(crate) fn run(args: &CrashArgs, out: &Output) -> Result<(), LabError> {
+    let result = measure_plan(&args.plan(), out)?;
+    render(&result, out);
+    save(&result, out)?;
+    check(&result)
+}
+
+/// Exit status of a crash result: every map must have behaved as its contract says.
+pub(crate) fn check(result: &CrashResult) -> Result<(), LabError> {
+    let bad: Vec<&str> = result
+        .outcomes
+        .iter()
+        .filter(|o| !o.ok)
+        .map(|o| o.map.as_str())
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Failed(format!(
+            "crash: wrong behaviour from {}",
+            bad.join(", ")
+        )))
+    }
+}
+
+pub(crate) fn measure_plan(plan: &CrashPlan, out: &Output) -> Result<CrashResult, LabError> {
+    let kinds: Vec<SharedKind> = plan
+        .maps
+        .iter()
+        .map(|name| {
+            SharedKind::parse(name).ok_or_else(|| LabError::Usage(format!("unknown map '{name}'")))
+        })
+        .collect::<Result<_, _>>()?;
+    let bar = out.ui.bar(kinds.len() as u64, "crash");
+    let started = Instant::now();
+    // The panics are expected (failfast) or reported in the table (any other map): keep the
+    // default hook from printing a message and a backtrace hint for each.
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let mut outcomes = Vec::new();
+    for kind in kinds {
+        bar.set_message(kind.name());
+        let t0 = Instant::now();
+        let rounds = if kind.one_thread_only() {
+            plan.rounds
+        } else {
+            1
+        };
+        let program = Program {
+            writers: plan.writers,
+            readers: plan.readers,
+            iterations: plan.iterations,
+            rounds,
+            expect_panic: kind.one_thread_only(),
+        };
+        let mut outcome = kind.dispatch(plan.writers * plan.iterations, program);
+        outcome.map = kind.name().to_owned();
+        outcome.type_name = kind.type_name().to_owned();
+        outcome.elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
+        judge(&mut outcome, kind.one_thread_only());
+        outcomes.push(outcome);
+        bar.inc(1);
+    }
+    panic::set_hook(previous_hook);
+    bar.finish_and_clear();
+    Ok(CrashResult {
+        meta: out.meta("crash", started.elapsed().as_secs_f64()),
+        plan: plan.clone(),
+        outcomes,
+    })
+}
+
+/// Decides whether `outcome` is what the map promises.
+fn judge(outcome: &mut CrashOutcome, detector: bool) {
+    let go_messages = outcome
+        .messages
+        .iter()
+        .all(|m| GO_MESSAGES.contains(&m.as_str()));
+    let consistent = outcome.wrong_values == 0 && outcome.wrong_reads == 0;
+    if detector {
+        outcome.ok = outcome.panics > 0 && go_messages && consistent;
+        outcome.verdict = if outcome.panics == 0 {
+            format!("no overlap caught in {} round(s)", outcome.rounds)
+        } else if !go_messages {
+            "caught, but not with Go's message".to_owned()
+        } else if !consistent {
+            "caught, but the map was left inconsistent".to_owned()
+        } else {
+            "caught; map consistent".to_owned()
+        };
+    } else {
+        let complete = outcome.final_len == outcome.expected_len;
+        outcome.ok = outcome.panics == 0 && consistent && complete;
+        outcome.verdict = if outcome.panics > 0 {
+            "PANICKED".to_owned()
+        } else if !consistent {
+            "WRONG VALUES".to_owned()
+        } else if !complete {
+            "LOST KEYS".to_owned()
+        } else {
+            "correct".to_owned()
+        };
+    }
+}
+
+/// The program's parameters, generic over the map through [`Visit`].
+struct Program {
+    writers: usize,
+    readers: usize,
+    iterations: usize,
+    rounds: usize,
+    /// Stop at the first round with a panic (the detector).
+    expect_panic: bool,
+}
+
+impl Visit for Program {
+    type Value = u64;
+    type Output = CrashOutcome;
+
+    fn visit<M: SharedMap<u64, u64> + Sync>(self, map: M) -> CrashOutcome {
+        let (w, iterations) = (self.writers as u64, self.iterations as u64);
+        let wrong_reads = AtomicU64::new(0);
+        let mut outcome = CrashOutcome {
+            expected_len: self.writers * self.iterations,
+            ..CrashOutcome::default()
+        };
+        for round in 1..=self.rounds {
+            outcome.rounds = round;
+            let start = Barrier::new(self.writers + self.readers);
+            let messages: Vec<String> = thread::scope(|s| {
+                let handles: Vec<_> = (0..self.writers + self.readers)
+                    .map(|t| {
+                        let (map, start, wrong_reads) = (&map, &start, &wrong_reads);
+                        s.spawn(move || {
+                            start.wait();
+                            let t = t as u64;
+                            if t < w {
+                                // Writer `t`: m[key] = key * 2 for its keys t, t + W, t + 2W, ...
+                                for j in 0..iterations {
+                                    let key = t + w * j;
+                                    map.store(key, key * 2);
+                                }
+                            } else {
+                                // Reader: _ = m[key] over the keys of writer (t - W) mod W.
+                                for j in 0..iterations {
+                                    let key = (t - w) % w + w * j;
+                                    if let Some(value) = map.load(&key) {
+                                        if value != key * 2 {
+                                            wrong_reads.fetch_add(1, Ordering::Relaxed);
+                                        }
+                                    }
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .filter_map(|h| h.join().err())
+                    .map(|payload| panic_message(&*payload))
+                    .collect()
+            });
+            outcome.panics += messages.len();
+            for message in messages {
+                if !outcome.messages.contains(&message) {
+                    outcome.messages.push(message);
+                }
+            }
+            if self.expect_panic && outcome.panics > 0 {
+                break;
+            }
+        }
+        outcome.wrong_reads = wrong_reads.load(Ordering::Relaxed);
+        // The final state, read on this thread alone.
+        let mut wrong_values = 0;
+        map.range(|&key, &value| {
+            if value != key * 2 || key >= w * iterations {
+                wrong_values += 1;
+            }
+            true
+        });
+        outcome.wrong_values = wrong_values;
+        outcome.final_len = map.len();
+        outcome
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
+}
+
+/// Writes `crash.json` and `crash.csv`.
+pub(crate) fn save(result: &CrashResult, out: &Output) -> Result<(), LabError> {
+    out.write_json("crash.json", result)?;
+    let mut csv = Csv::new(
+        &[
+            "map",
+            "type",
+            "writers",
+            "readers",
+            "iterations",
+            "rounds",
+            "panics",
+            "messages",
+            "wrong_reads",
+            "final_len",
+            "expected_len",
+            "wrong_values",
+            "ok",
+            "verdict",
+            "elapsed_ms",
+        ],
+        &result.meta,
+    );
+    for o in &result.outcomes {
+        csv.row(vec![
+            o.map.clone(),
+            o.type_name.clone(),
+            result.plan.writers.to_string(),
+            result.plan.readers.to_string(),
+            result.plan.iterations.to_string(),
+            o.rounds.to_string(),
+            o.panics.to_string(),
+            o.messages.join("; "),
+            o.wrong_reads.to_string(),
+            o.final_len.to_string(),
+            o.expected_len.to_string(),
+            o.wrong_values.to_string(),
+            o.ok.to_string(),
+            o.verdict.clone(),
+            format!("{:.1}", o.elapsed_ms),
+        ]);
+    }
+    out.write_text("crash.csv", &csv.into_text())?;
+    Ok(())
+}
+
+/// Prints the crash table.
+pub(crate) fn render(result: &CrashResult, out: &Output) {
+    let p = &result.plan;
+    let mut text = format!(
+        "crash: the seed article's program on one map: {} writer threads store key -> key*2 ({} keys each), \
+         {} reader threads load them, no other synchronisation\n",
+        p.writers, p.iterations, p.readers
+    );
+    text += &format!(
+        "{:<12} {:<28} {:>6} {:>7}  {:<24} {:<24} {}\n",
+        "map", "type", "rounds", "panics", "final state", "verdict", "panic messages (caught)"
+    );
+    for o in &result.outcomes {
+        let message = o
+            .messages
+            .iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let state = if o.wrong_values == 0 && o.wrong_reads == 0 {
+            format!("{}/{} keys, all 2k", o.final_len, o.expected_len)
+        } else {
+            format!(
+                "{} wrong values, {} wrong reads",
+                o.wrong_values, o.wrong_reads
+            )
+        };
+        text += &format!(
+            "{:<12} {:<28} {:>6} {:>7}  {:<24} {:<24} {}\n",
+            o.map,
+            o.type_name,
+            o.rounds,
+            o.panics,
+            state,
+            o.verdict,
+            if message.is_empty() {
+                "-".to_owned()
+            } else {
+                message
+            }
+        );
+    }
+    if result.outcomes.iter().any(|o| o.map == "failfast") {
+        text += "Go 1.22 runs the same program into `fatal error: concurrent map writes` (or `... read and map write`) \
+                 and the process dies: recover() cannot catch it.\nFailFastMap panics with Go's message in the \
+                 thread that overlapped, the panic is caught, and the map stays consistent (writes that did not \
+                 panic took effect).";
+    }
+    out.ui.out(&text);
+}

@@ -1,0 +1,320 @@
+//! The throughput experiment: the conc-map-bench mixes (ReadHeavy 98/1/1/0, Exchange
+//! 10/40/40/10, RapidGrow 5/80/5/10 pre-sized, and RapidGrow from an empty map, which really
+//! grows) at each thread count, for each concurrent map, every cell in a fresh child process
+//! (`mixes.rs`). Reports the best of the repetitions in Mop/s, each map's ratio to the best of
+//! papaya, scc and dashmap, a table per mix, `throughput.csv`/`.json`, and `throughput.svg`
+//! (Mop/s against threads, a panel per mix).
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::conc::ConcKind;
+use crate::mixes::{self, CellRecord, MIXES};
+use crate::plot::{self, Line, LinePanel};
+use crate::report::{Csv, Meta, Output};
+use crate::{args, child, LabError};
+
+/// `--maps` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ConcMaps(pub(crate) Vec<ConcKind>);
+
+fn parse_maps(text: &str) -> Result<ConcMaps, String> {
+    args::name_list(text, &ConcKind::accepted()).map(ConcMaps)
+}
+
+/// `--mixes` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MixList(pub(crate) Vec<&'static str>);
+
+fn parse_mixes(text: &str) -> Result<MixList, String> {
+    let accepted: Vec<(&'static str, &'static str)> =
+        MIXES.iter().map(|m| (m.name, m.name)).collect();
+    args::name_list(text, &accepted).map(MixList)
+}
+
+/// `--threads` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Threads(pub(crate) Vec<usize>);
+
+fn parse_threads(text: &str) -> Result<Threads, String> {
+    args::count_list(text).map(Threads)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ThroughputArgs {
+    /// Mixes, comma-separated: read_heavy, exchange, rapid_grow, rapid_grow_empty; or all.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_mixes)]
+    pub(crate) mixes: MixList,
+    /// Thread counts, comma-separated [default: 1 and the number of logical CPUs].
+    #[arg(long, value_name = "LIST", value_parser = parse_threads)]
+    pub(crate) threads: Option<Threads>,
+    /// Table size and operation count, as log2 (20: 2^20 = 1,048,576), in 4..=30.
+    #[arg(long, value_name = "L", default_value_t = 20, value_parser = clap::value_parser!(u32).range(4..=30))]
+    pub(crate) log2: u32,
+    /// Maps, comma-separated: concurrent (= hmap::ConcurrentHashMap), papaya, scc, dashmap,
+    /// rwlock_hashbrown; or all.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_maps)]
+    pub(crate) maps: ConcMaps,
+    /// Repetitions per cell, each in a fresh process; the best is reported.
+    #[arg(long, value_name = "R", default_value = "1", value_parser = args::count)]
+    pub(crate) repeat: usize,
+}
+
+/// What one throughput experiment runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct ThroughputPlan {
+    pub(crate) mixes: Vec<String>,
+    pub(crate) threads: Vec<usize>,
+    pub(crate) log2: u32,
+    pub(crate) maps: Vec<String>,
+    pub(crate) repeat: usize,
+}
+
+/// One cell repetition.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct CellRow {
+    pub(crate) mix: String,
+    pub(crate) map: String,
+    pub(crate) threads: usize,
+    pub(crate) repetition: usize,
+    pub(crate) ops: u64,
+    pub(crate) elapsed_ns: u64,
+    pub(crate) mops: f64,
+    pub(crate) len: u64,
+    pub(crate) garbage_objects: Option<u64>,
+    pub(crate) peak_rss_kb: u64,
+}
+
+/// The saved result (`throughput.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct ThroughputResult {
+    pub(crate) meta: Meta,
+    pub(crate) plan: ThroughputPlan,
+    pub(crate) cells: Vec<CellRow>,
+    pub(crate) failures: Vec<String>,
+}
+
+/// `throughput`: measure, save, render.
+pub(crate) fn run(args: &ThroughputArgs, out: &Output) -> Result<(), LabError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut default_threads = vec![1, cores];
+    default_threads.dedup();
+    let plan = ThroughputPlan {
+        mixes: args.mixes.0.iter().map(|m| (*m).to_owned()).collect(),
+        threads: args.threads.clone().map_or(default_threads, |t| t.0),
+        log2: args.log2,
+        maps: args.maps.0.iter().map(|m| m.name().to_owned()).collect(),
+        repeat: args.repeat,
+    };
+    let result = measure_plan(&plan, out)?;
+    render(&result, out)?;
+    save(&result, out)?;
+    if result.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Failed(format!(
+            "throughput: {}",
+            result.failures.join("; ")
+        )))
+    }
+}
+
+pub(crate) fn measure_plan(
+    plan: &ThroughputPlan,
+    out: &Output,
+) -> Result<ThroughputResult, LabError> {
+    let total = plan.mixes.len() * plan.threads.len() * plan.maps.len() * plan.repeat;
+    let bar = out.ui.bar(total as u64, "throughput");
+    let started = Instant::now();
+    let mut cells = Vec::new();
+    let mut failures = Vec::new();
+    for mix in &plan.mixes {
+        for &threads in &plan.threads {
+            for map in &plan.maps {
+                for repetition in 1..=plan.repeat {
+                    bar.set_message(format!("{mix}, {map}, {threads} thread(s)"));
+                    let args = vec![
+                        mixes::CHILD.to_owned(),
+                        mix.clone(),
+                        map.clone(),
+                        threads.to_string(),
+                        plan.log2.to_string(),
+                    ];
+                    let result = child::run(&args, child::CHILD_TIMEOUT).and_then(|stdout| {
+                        stdout
+                            .lines()
+                            .find_map(CellRecord::parse_line)
+                            .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
+                    });
+                    bar.inc(1);
+                    match result {
+                        Ok(r) => cells.push(CellRow {
+                            mix: mix.clone(),
+                            map: map.clone(),
+                            threads,
+                            repetition,
+                            ops: r.ops,
+                            elapsed_ns: r.elapsed_ns,
+                            mops: r.mops(),
+                            len: r.len,
+                            garbage_objects: r.garbage_objects,
+                            peak_rss_kb: r.peak_rss_kb,
+                        }),
+                        Err(message) => {
+                            out.ui
+                                .note(&bar, &format!("  {mix} {map} {threads}: FAILED: {message}"));
+                            failures.push(format!("{mix} {map} {threads} threads: {message}"));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(ThroughputResult {
+        meta: out.meta("throughput", started.elapsed().as_secs_f64()),
+        plan: plan.clone(),
+        cells,
+        failures,
+    })
+}
+
+/// Writes `throughput.json` and `throughput.csv`.
+pub(crate) fn save(result: &ThroughputResult, out: &Output) -> Result<(), LabError> {
+    out.write_json("throughput.json", result)?;
+    let mut csv = Csv::new(
+        &[
+            "mix",
+            "map",
+            "threads",
+            "log2",
+            "repetition",
+            "ops",
+            "elapsed_ns",
+            "mops",
+            "len",
+            "garbage_objects",
+            "peak_rss_kb",
+        ],
+        &result.meta,
+    );
+    for c in &result.cells {
+        csv.row(vec![
+            c.mix.clone(),
+            c.map.clone(),
+            c.threads.to_string(),
+            result.plan.log2.to_string(),
+            c.repetition.to_string(),
+            c.ops.to_string(),
+            c.elapsed_ns.to_string(),
+            format!("{:.3}", c.mops),
+            c.len.to_string(),
+            child::optional(c.garbage_objects),
+            c.peak_rss_kb.to_string(),
+        ]);
+    }
+    out.write_text("throughput.csv", &csv.into_text())?;
+    Ok(())
+}
+
+/// The best Mop/s of (mix, map, threads), if any repetition succeeded.
+fn best(result: &ThroughputResult, mix: &str, map: &str, threads: usize) -> Option<f64> {
+    result
+        .cells
+        .iter()
+        .filter(|c| c.mix == mix && c.map == map && c.threads == threads)
+        .map(|c| c.mops)
+        .reduce(f64::max)
+}
+
+/// Prints a table per mix and draws `throughput.svg`.
+pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabError> {
+    let plan = &result.plan;
+    let peers: Vec<&str> = ConcKind::PEERS.iter().map(|k| k.name()).collect();
+    let mut text = format!(
+        "throughput: table 2^{} (operations = table size), best of {} process(es) per cell; Mop/s\nmachine: {}\n",
+        plan.log2,
+        plan.repeat,
+        result.meta.describe()
+    );
+    for mix_name in &plan.mixes {
+        let Some(mix) = MIXES.iter().find(|m| m.name == mix_name) else {
+            continue;
+        };
+        let _ = writeln!(text, "\n{} ({})", mix.name, mix.describe());
+        let _ = write!(text, "{:>7}", "threads");
+        for map in &plan.maps {
+            let _ = write!(text, " {map:>16}");
+        }
+        let _ = writeln!(text, " | concurrent ÷ best of {}", peers.join("/"));
+        for &threads in &plan.threads {
+            let _ = write!(text, "{threads:>7}");
+            for map in &plan.maps {
+                match best(result, mix.name, map, threads) {
+                    Some(mops) => {
+                        let _ = write!(text, " {mops:>16.2}");
+                    }
+                    None => {
+                        let _ = write!(text, " {:>16}", "FAIL");
+                    }
+                }
+            }
+            let best_peer = peers
+                .iter()
+                .filter_map(|p| best(result, mix.name, p, threads))
+                .reduce(f64::max);
+            match (best(result, mix.name, "concurrent", threads), best_peer) {
+                (Some(c), Some(p)) if p > 0.0 => {
+                    let _ = writeln!(text, " | {:.2}", c / p);
+                }
+                _ => text += " | -\n",
+            }
+        }
+    }
+    text += "\nMop/s = all threads' operations / wall time from the first thread leaving the start barrier to the last one \
+             finishing (best repetition). concurrent = hmap::ConcurrentHashMap.";
+    out.ui.out(&text);
+    let panels: Vec<LinePanel> = plan
+        .mixes
+        .iter()
+        .map(|mix| LinePanel {
+            title: format!("{mix}: Mop/s (higher is better)"),
+            x_desc: "threads".to_owned(),
+            y_desc: "Mop/s".to_owned(),
+            log_y: false,
+            y_range: None,
+            lines: plan
+                .maps
+                .iter()
+                .map(|map| Line {
+                    name: map.clone(),
+                    faint: false,
+                    points: plan
+                        .threads
+                        .iter()
+                        .filter_map(|&t| best(result, mix, map, t).map(|m| (t as f64, m)))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    if !result.cells.is_empty() {
+        let path = out.path("throughput.svg");
+        plot::lines(
+            &path,
+            &format!(
+                "Concurrent maps, conc-map-bench mixes, table 2^{}",
+                plan.log2
+            ),
+            &panels,
+            0,
+        )
+        .map_err(|e| LabError::Failed(format!("cannot draw {}: {e}", path.display())))?;
+        out.ui.wrote(&path);
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! A linearizability checker for one key's history (Wing & Gong's search, memoized).
+//!
+//! Every operation of the race harness touches one key, and linearizability is local (Herlihy &
+//! Wing): a history is linearizable if and only if each key's sub-history is. So each key is
+//! checked on its own, against a sequential register of `Option<u64>`, with at most a few dozen
+//! operations: the search is a depth-first walk over "which pending operation takes effect
+//! next", pruned by real-time order and memoized on (operations done, register value).
+
+use std::collections::HashSet;
+
+/// What an operation does to the key's register, sequentially (`ConcurrentHashMap` semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// `insert(key, value)`: returns the previous value.
+    Insert(u64),
+    /// `remove(key)`: returns the removed value.
+    Remove,
+    /// `get(key)`, or one key's observation by an iteration: returns the value.
+    Read,
+    /// `update(key, |v| update_value(v, tag))`: returns the new value, or `None` if absent.
+    Update(u64),
+    /// `get_or_insert_with(key, || value)`: returns the value now present.
+    GetOrInsert(u64),
+}
+
+/// The function the harness's `update` applies: order-sensitive, so that a lost or reordered
+/// update changes the result.
+pub(crate) fn update_value(old: u64, tag: u64) -> u64 {
+    old.wrapping_mul(3).wrapping_add(tag)
+}
+
+impl Action {
+    /// Applies the action to `state`; returns the new state and the result.
+    fn apply(self, state: Option<u64>) -> (Option<u64>, Option<u64>) {
+        match self {
+            Action::Insert(value) => (Some(value), state),
+            Action::Remove => (None, state),
+            Action::Read => (state, state),
+            Action::Update(tag) => {
+                let new = state.map(|old| update_value(old, tag));
+                (new, new)
+            }
+            Action::GetOrInsert(value) => {
+                let new = state.or(Some(value));
+                (new, new)
+            }
+        }
+    }
+
+    /// Whether the action can change the register.
+    pub(crate) fn writes(self) -> bool {
+        !matches!(self, Action::Read)
+    }
+}
+
+/// One operation of a key's history: its interval in the scheduler's global order
+/// (`invoked < returned`), what it did, and what it returned.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyOp {
+    pub(crate) invoked: usize,
+    pub(crate) returned: usize,
+    pub(crate) action: Action,
+    pub(crate) result: Option<u64>,
+    /// Who ran it, for the failure report: (thread, operation index).
+    pub(crate) by: (usize, usize),
+}
+
+/// Whether `ops` can be ordered, respecting real time, so that the sequential register starting
+/// at `initial` gives every operation its recorded result and ends at `last`.
+pub(crate) fn is_linearizable(initial: Option<u64>, ops: &[KeyOp], last: Option<u64>) -> bool {
+    assert!(ops.len() <= 64, "a key's history is at most 64 operations");
+    let all: u64 = if ops.len() == 64 {
+        u64::MAX
+    } else {
+        (1u64 << ops.len()) - 1
+    };
+    let mut seen = HashSet::new();
+    search(ops, all, 0, initial, last, &mut seen)
+}
+
+fn search(
+    ops: &[KeyOp],
+    all: u64,
+    done: u64,
+    state: Option<u64>,
+    last: Option<u64>,
+    seen: &mut HashSet<(u64, Option<u64>)>,
+) -> bool {
+    if done == all {
+        return state == last;
+    }
+    if !seen.insert((done, state)) {
+        return false;
+    }
+    // An operation can take effect next only if no pending operation returned before it was
+    // invoked (that one must come first).
+    let earliest_return = (0..ops.len())
+        .filter(|&i| done & (1 << i) == 0)
+        .map(|i| ops[i].returned)
+        .min()
+        .expect("an operation is pending");
+    for i in 0..ops.len() {
+        if done & (1 << i) != 0 || ops[i].invoked > earliest_return {
+            continue;
+        }
+        let (next, result) = ops[i].action.apply(state);
+        if result == ops[i].result && search(ops, all, done | (1 << i), next, last, seen) {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(invoked: usize, returned: usize, action: Action, result: Option<u64>) -> KeyOp {
+        KeyOp {
+            invoked,
+            returned,
+            action,
+            result,
+            by: (0, 0),
+        }
+    }
+
+    #[test]
+    fn overlapping_operations_may_take_effect_in_either_order() {
+        // insert(1) ‖ get → Some(1): the get went second.
+        let ops = [
+            op(0, 3, Action::Insert(1), None),
+            op(1, 2, Action::Read, Some(1)),
+        ];
+        assert!(is_linearizable(None, &ops, Some(1)));
+        // ... or None: first.
+        let ops = [
+            op(0, 3, Action::Insert(1), None),
+            op(1, 2, Action::Read, None),
+        ];
+        assert!(is_linearizable(None, &ops, Some(1)));
+    }
+
+    #[test]
+    fn real_time_order_is_respected() {
+        // The get started after the insert returned: it must see the value.
+        let ops = [
+            op(0, 1, Action::Insert(1), None),
+            op(2, 3, Action::Read, None),
+        ];
+        assert!(!is_linearizable(None, &ops, Some(1)));
+    }
+
+    #[test]
+    fn a_lost_update_is_not_linearizable() {
+        // Two overlapping updates of 1 both "return" update_value(1, tag): one was lost.
+        let ops = [
+            op(0, 3, Action::Update(10), Some(update_value(1, 10))),
+            op(1, 2, Action::Update(20), Some(update_value(1, 20))),
+        ];
+        assert!(!is_linearizable(Some(1), &ops, Some(update_value(1, 20))));
+    }
+
+    #[test]
+    fn the_final_value_must_match() {
+        let ops = [op(0, 1, Action::Remove, Some(5))];
+        assert!(is_linearizable(Some(5), &ops, None));
+        // Resurrection: removed, yet still there at the end.
+        assert!(!is_linearizable(Some(5), &ops, Some(5)));
+    }
+
+    #[test]
+    fn get_or_insert_agrees_with_a_racing_insert() {
+        let ops = [
+            op(0, 3, Action::GetOrInsert(7), Some(9)),
+            op(1, 2, Action::Insert(9), None),
+        ];
+        assert!(is_linearizable(None, &ops, Some(9)));
+        let ops = [
+            op(0, 3, Action::GetOrInsert(7), Some(7)),
+            op(1, 2, Action::Insert(9), None),
+        ];
+        // The insert saw no value, so it went first, and then get_or_insert must return 9.
+        assert!(!is_linearizable(None, &ops, Some(9)));
+        assert!(!is_linearizable(None, &ops, Some(7)));
+    }
+}

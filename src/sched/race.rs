@@ -1,0 +1,575 @@
+//! The `resize_race` harness: 2–3 threads run short operation lists on a tiny
+//! [`ConcurrentHashMap`] across a growth, interleaved by the scheduler as the input's bytes say;
+//! then every result is checked. One copy, used by the fuzz target
+//! (`fuzz/fuzz_targets/resize_race.rs`) and by its test twin (`tests/resize_race.rs`).
+//!
+//! # Input
+//! | bytes | meaning |
+//! |---|---|
+//! | 0 | bit 0: 2 or 3 threads; bits 1–2: hasher (0, 1: foldhash with two fixed seeds; 2: identity; 3: constant); bits 3–4: the growth when the threads start (0: none yet, the prefill stops at the threshold and the threads' inserts start one; 1, 2: a doubling; 3: a same-size growth); bits 5–6: B ∈ {0, 1, 2, 4}; bit 7: unused |
+//! | 1 | bits 0–2: operations per thread (2–6); bit 3: how far below the growth threshold the prefill stops (0–1 entries); bits 4–7: unused |
+//! | 2..38 | thread `t`'s operation `i` is bytes `2 + 12t + 2i` (kind) and `3 + 12t + 2i` (key); unused ones are skipped, so counts do not shift the schedule |
+//! | 38.. | the scheduler's choices (`sched::run`) |
+//!
+//! Missing bytes read as 0. Kinds (`kind % 8`): insert (0, 1), remove, get, update,
+//! get_or_insert_with, iter, flush-then-get. Keys: an even key byte names one of 4 *shared* keys
+//! (any thread may use them), an odd one one of 6 keys *owned* by the thread. Values are unique
+//! per operation. The prefill holds some shared and owned keys (so that threads find some keys
+//! present and others absent) and filler keys no thread touches.
+//!
+//! # Checks
+//! - no thread panicked (the map's debug assertions included), and the run ended;
+//! - **per-key linearizability**: each key's operations (with their intervals in the
+//!   scheduler's global order, which is exact: one thread runs at a time) fit some sequential
+//!   order of a `HashMap`-like register that starts at the prefill value and ends at the value
+//!   the map holds after the run (`linearize.rs`). For owned keys this is the exact audit: no
+//!   lost, duplicated or resurrected key or update;
+//! - **iteration** (weakly consistent): a key that no write touched during an iteration is
+//!   yielded by it exactly when present, once, with its value; any yielded value is one the key
+//!   had during the iteration; no key outside the test's keys;
+//! - after the run: the map's `check_invariants`, a final iteration that yields every key once
+//!   and agrees with `get`, and `len` exact.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::linearize::{is_linearizable, Action, KeyOp};
+use super::{run, session, RunReport};
+use crate::ConcurrentHashMap;
+
+/// Where the operation bytes start and how many there are at most.
+const OPS_AT: usize = 2;
+const MAX_OPS: usize = 6;
+const MAX_RACE_THREADS: usize = 3;
+/// Where the scheduler's choices start.
+pub const CHOICES_AT: usize = OPS_AT + MAX_RACE_THREADS * MAX_OPS * 2;
+
+/// Shared keys: 0..SHARED. Owned keys of thread `t`: 100·(t+1) + 0..OWNED.
+const SHARED: u64 = 4;
+const OWNED: u64 = 6;
+/// Filler keys of the prefill: FILLER + 0..
+const FILLER: u64 = 10_000;
+/// A prefilled key's value is `key + PREFILLED`.
+const PREFILLED: u64 = 1_000_000;
+
+/// The hashers an input chooses from; all deterministic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RaceHasher {
+    /// foldhash with a fixed seed: keys spread over chains.
+    Fold(u64),
+    /// hash = key: chain = key & mask, and every key has the same tophash (top byte 0), so
+    /// every slot of a chain is a tophash match.
+    Identity,
+    /// One hash for every key: a single, long chain, and same-size growths.
+    Constant,
+}
+
+/// The hasher state of [`RaceHasher`] (keys are `u64`s).
+#[derive(Debug)]
+pub struct RaceHashState {
+    kind: RaceHasher,
+    value: u64,
+}
+
+impl BuildHasher for RaceHasher {
+    type Hasher = RaceHashState;
+    fn build_hasher(&self) -> RaceHashState {
+        RaceHashState {
+            kind: *self,
+            value: 0,
+        }
+    }
+}
+
+impl Hasher for RaceHashState {
+    fn finish(&self) -> u64 {
+        match self.kind {
+            RaceHasher::Fold(seed) => {
+                foldhash::fast::FixedState::with_seed(seed).hash_one(self.value)
+            }
+            RaceHasher::Identity => self.value,
+            RaceHasher::Constant => 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.value = self.value.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.value = value;
+    }
+}
+
+/// How the map is growing when the threads start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Growth {
+    /// Not yet: the prefill stops just below the threshold, the threads' inserts start it.
+    AtThreshold,
+    /// A doubling was started (`force_growth(false)`), nothing evacuated yet.
+    Doubling,
+    /// A same-size growth was started (`force_growth(true)`).
+    SameSize,
+}
+
+/// One operation of a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `insert(key, value)`.
+    Insert(u64, u64),
+    /// `remove(key)`.
+    Remove(u64),
+    /// `get(key)`.
+    Get(u64),
+    /// `update(key, |v| update_value(v, tag))`.
+    Update(u64, u64),
+    /// `get_or_insert_with(key, || value)`.
+    GetOrInsert(u64, u64),
+    /// `iter()`, collected.
+    Iter,
+    /// `flush()` (hand this thread's garbage to the collector, try to free it), then `get(key)`.
+    FlushGet(u64),
+}
+
+impl Op {
+    fn key(self) -> Option<u64> {
+        match self {
+            Op::Insert(key, _)
+            | Op::Remove(key)
+            | Op::Get(key)
+            | Op::Update(key, _)
+            | Op::GetOrInsert(key, _)
+            | Op::FlushGet(key) => Some(key),
+            Op::Iter => None,
+        }
+    }
+
+    fn action(self) -> Action {
+        match self {
+            Op::Insert(_, value) => Action::Insert(value),
+            Op::Remove(_) => Action::Remove,
+            Op::Get(_) | Op::FlushGet(_) | Op::Iter => Action::Read,
+            Op::Update(_, tag) => Action::Update(tag),
+            Op::GetOrInsert(_, value) => Action::GetOrInsert(value),
+        }
+    }
+}
+
+/// A decoded input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// The first table has 2^`log2` buckets.
+    pub log2: u8,
+    pub hasher: RaceHasher,
+    pub growth: Growth,
+    /// Keys inserted (value `key + 1_000_000`) before the threads start.
+    pub prefill: Vec<u64>,
+    /// Each thread's operations.
+    pub threads: Vec<Vec<Op>>,
+    /// The scheduler's choices.
+    pub choices: Vec<u8>,
+}
+
+/// The most entries a table of 2^`log2` buckets holds before it doubles (load factor 6.5, and
+/// at least one full bucket).
+fn threshold(log2: u8) -> usize {
+    (13usize << log2 >> 1).max(8)
+}
+
+impl Case {
+    /// Decodes any byte string (see the module documentation).
+    pub fn decode(data: &[u8]) -> Self {
+        let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+        let config = byte(0);
+        let threads = 2 + usize::from(config & 1);
+        let hasher = match (config >> 1) & 3 {
+            0 => RaceHasher::Fold(0x5EED),
+            1 => RaceHasher::Fold(0xF00D),
+            2 => RaceHasher::Identity,
+            _ => RaceHasher::Constant,
+        };
+        let growth = match (config >> 3) & 3 {
+            0 => Growth::AtThreshold,
+            1 | 2 => Growth::Doubling,
+            _ => Growth::SameSize,
+        };
+        let log2 = [0, 1, 2, 4][usize::from((config >> 5) & 3)];
+        let shape = byte(1);
+        let ops = 2 + usize::from(shape & 3) + usize::from((shape >> 2) & 1);
+        let slack = usize::from((shape >> 3) & 1);
+        let prefill = prefill_keys(threshold(log2).saturating_sub(slack));
+        let threads = (0..threads)
+            .map(|thread| {
+                (0..ops)
+                    .map(|i| {
+                        let at = OPS_AT + (thread * MAX_OPS + i) * 2;
+                        decode_op(thread, i, byte(at), byte(at + 1))
+                    })
+                    .collect()
+            })
+            .collect();
+        Self {
+            log2,
+            hasher,
+            growth,
+            prefill,
+            threads,
+            choices: data.get(CHOICES_AT..).unwrap_or(&[]).to_vec(),
+        }
+    }
+
+    /// Every key the case can touch or find.
+    fn keys(&self) -> Vec<u64> {
+        let mut keys: Vec<u64> = self.prefill.clone();
+        keys.extend(self.threads.iter().flatten().filter_map(|op| op.key()));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// `count` prefill keys: up to half of them (at most 13) shared and owned keys, interleaved
+/// (0, 100, 200, 300, 1, 101, …), so that the threads find some of their keys present and some
+/// absent (whose inserts push the map over its threshold); then fillers.
+fn prefill_keys(count: usize) -> Vec<u64> {
+    let mut keys = Vec::new();
+    for j in 0..OWNED {
+        if j < SHARED {
+            keys.push(j);
+        }
+        for thread in 0..MAX_RACE_THREADS as u64 {
+            keys.push(100 * (thread + 1) + j);
+        }
+    }
+    keys.truncate(count.div_ceil(2).min(13));
+    keys.extend((0..).map(|i| FILLER + i).take(count - keys.len()));
+    keys
+}
+
+fn decode_op(thread: usize, index: usize, kind: u8, key: u8) -> Op {
+    let key = if key & 1 == 0 {
+        u64::from(key >> 1) % SHARED
+    } else {
+        100 * (thread as u64 + 1) + u64::from(key >> 1) % OWNED
+    };
+    // Unique per operation, never a prefill value.
+    let value = 1000 * (thread as u64 + 1) + 10 * index as u64 + 1;
+    match kind % 8 {
+        0 | 1 => Op::Insert(key, value),
+        2 => Op::Remove(key),
+        3 => Op::Get(key),
+        4 => Op::Update(key, value),
+        5 => Op::GetOrInsert(key, value),
+        6 => Op::Iter,
+        _ => Op::FlushGet(key),
+    }
+}
+
+/// What an operation returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Value(Option<u64>),
+    Entries(Vec<(u64, u64)>),
+}
+
+/// One executed operation, with its interval in the global order.
+#[derive(Clone, Debug)]
+struct Record {
+    thread: usize,
+    index: usize,
+    op: Op,
+    invoked: usize,
+    returned: usize,
+    outcome: Outcome,
+}
+
+#[derive(Default)]
+struct History {
+    clock: usize,
+    records: Vec<Record>,
+}
+
+impl History {
+    fn tick(history: &Mutex<History>) -> usize {
+        let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.clock += 1;
+        history.clock
+    }
+}
+
+/// Numbers from a run, for coverage checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RaceStats {
+    /// Whether a growth was running when the threads started.
+    pub growing_at_start: bool,
+    /// Growths started by the threads.
+    pub growths_during: usize,
+    /// Whether a growth was still running when they finished.
+    pub growing_at_end: bool,
+    /// The scheduler's report.
+    pub report: RunReport,
+}
+
+type RaceMap = ConcurrentHashMap<u64, u64, RaceHasher>;
+
+/// Decodes `data`, runs it, checks it; panics with a report on any violation. The fuzz target.
+///
+/// # Panics
+/// On any violation (see the module documentation), with the decoded case and the interleaving.
+pub fn check(data: &[u8]) {
+    if let Err(failure) = run_case(&Case::decode(data)) {
+        panic!("{failure}");
+    }
+}
+
+/// Runs `case` and checks it; returns the failure report.
+///
+/// # Errors
+/// The report of the first violation found.
+pub fn run_case(case: &Case) -> Result<RaceStats, String> {
+    session(|| {
+        let map = Arc::new(RaceMap::with_capacity_and_hasher(
+            threshold(case.log2),
+            case.hasher,
+        ));
+        {
+            let view = map.pin();
+            for &key in &case.prefill {
+                view.insert(key, key + PREFILLED);
+            }
+        }
+        match case.growth {
+            Growth::AtThreshold => {}
+            Growth::Doubling => {
+                map.force_growth(false);
+            }
+            Growth::SameSize => {
+                map.force_growth(true);
+            }
+        }
+        map.check_invariants();
+        let before = map.stats();
+        let history = Arc::new(Mutex::new(History::default()));
+        let threads: Vec<Box<dyn FnOnce() + Send>> = case
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(thread, ops)| {
+                let map = Arc::clone(&map);
+                let history = Arc::clone(&history);
+                let ops = ops.clone();
+                Box::new(move || run_thread(&map, &history, thread, &ops)) as Box<_>
+            })
+            .collect();
+        let report = run(threads, &case.choices);
+        let after = map.stats();
+        let stats = RaceStats {
+            growing_at_start: before.growing,
+            growths_during: after.growths - before.growths,
+            growing_at_end: after.growing,
+            report,
+        };
+        let history = std::mem::take(&mut *history.lock().unwrap_or_else(PoisonError::into_inner));
+        audit(case, &map, &history.records, &stats).map_err(|failure| {
+            let mut text = format!("resize_race: {failure}\n{case:?}\n");
+            for record in &history.records {
+                let _ = writeln!(
+                    text,
+                    "  t{} op{} {:?} [{}, {}] -> {:?}",
+                    record.thread,
+                    record.index,
+                    record.op,
+                    record.invoked,
+                    record.returned,
+                    record.outcome
+                );
+            }
+            let _ = write!(
+                text,
+                "growing at start {}, growths during {}, growing at end {}; {} points, {} \
+                 switches, trace (thread, points) {:?}",
+                stats.growing_at_start,
+                stats.growths_during,
+                stats.growing_at_end,
+                stats.report.points,
+                stats.report.switches,
+                &stats.report.trace[..stats.report.trace.len().min(200)]
+            );
+            text
+        })?;
+        Ok(stats)
+    })
+}
+
+/// One logical thread: its operations, each under its own pin, recorded with their interval.
+fn run_thread(map: &RaceMap, history: &Mutex<History>, thread: usize, ops: &[Op]) {
+    for (index, &op) in ops.iter().enumerate() {
+        let view = map.pin();
+        let invoked = History::tick(history);
+        let outcome = match op {
+            Op::Insert(key, value) => Outcome::Value(view.insert(key, value).copied()),
+            Op::Remove(key) => Outcome::Value(view.remove(&key).copied()),
+            Op::Get(key) => Outcome::Value(view.get(&key).copied()),
+            Op::Update(key, tag) => Outcome::Value(
+                view.update(&key, |&old| super::linearize::update_value(old, tag))
+                    .copied(),
+            ),
+            Op::GetOrInsert(key, value) => {
+                Outcome::Value(Some(*view.get_or_insert_with(key, || value)))
+            }
+            Op::Iter => Outcome::Entries(view.iter().map(|(&k, &v)| (k, v)).collect()),
+            Op::FlushGet(key) => {
+                view.flush();
+                Outcome::Value(view.get(&key).copied())
+            }
+        };
+        let returned = History::tick(history);
+        history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .records
+            .push(Record {
+                thread,
+                index,
+                op,
+                invoked,
+                returned,
+                outcome,
+            });
+        drop(view);
+    }
+}
+
+/// Every check after the run.
+fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> Result<(), String> {
+    if let Some((thread, message)) = stats.report.panics.first() {
+        return Err(format!("thread {thread} panicked: {message}"));
+    }
+    map.check_invariants();
+    let keys = case.keys();
+    // The final state, read alone: iteration must be exact now.
+    let view = map.pin();
+    let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+    for (&key, &value) in view.iter() {
+        if last.insert(key, value).is_some() {
+            return Err(format!("the final iteration yields key {key} twice"));
+        }
+    }
+    for &key in &keys {
+        let got = view.get(&key).copied();
+        if got != last.get(&key).copied() {
+            return Err(format!(
+                "key {key}: get says {got:?}, the final iteration {:?}",
+                last.get(&key)
+            ));
+        }
+    }
+    if let Some(stranger) = last.keys().find(|key| keys.binary_search(key).is_err()) {
+        return Err(format!(
+            "the map holds key {stranger}, which no one inserted"
+        ));
+    }
+    if map.len() != last.len() {
+        return Err(format!(
+            "len() is {}, but the map holds {} keys",
+            map.len(),
+            last.len()
+        ));
+    }
+    drop(view);
+    // Per key: the operations on it, and the iterations' observations of it.
+    let mut per_key: BTreeMap<u64, Vec<KeyOp>> = keys.iter().map(|&k| (k, Vec::new())).collect();
+    for record in records {
+        match (&record.op, &record.outcome) {
+            (Op::Iter, Outcome::Entries(entries)) => {
+                observe_iteration(record, entries, records, &keys, &mut per_key)?;
+            }
+            (op, Outcome::Value(result)) => {
+                let key = op.key().expect("a single-key operation");
+                per_key.get_mut(&key).expect("a case key").push(KeyOp {
+                    invoked: record.invoked,
+                    returned: record.returned,
+                    action: op.action(),
+                    result: *result,
+                    by: (record.thread, record.index),
+                });
+            }
+            (op, outcome) => unreachable!("{op:?} cannot return {outcome:?}"),
+        }
+    }
+    for (key, ops) in &per_key {
+        let initial = case.prefill.contains(key).then_some(key + PREFILLED);
+        let final_value = last.get(key).copied();
+        if !is_linearizable(initial, ops, final_value) {
+            let mut text = format!(
+                "key {key}: no sequential order explains its history (initially {initial:?}, \
+                 finally {final_value:?}):"
+            );
+            for op in ops {
+                let _ = write!(
+                    text,
+                    "\n    t{} op{} {:?} [{}, {}] -> {:?}",
+                    op.by.0, op.by.1, op.action, op.invoked, op.returned, op.result
+                );
+            }
+            return Err(text);
+        }
+    }
+    Ok(())
+}
+
+/// Turns one iteration into per-key observations (see the module documentation).
+fn observe_iteration(
+    iteration: &Record,
+    entries: &[(u64, u64)],
+    records: &[Record],
+    keys: &[u64],
+    per_key: &mut BTreeMap<u64, Vec<KeyOp>>,
+) -> Result<(), String> {
+    let who = (iteration.thread, iteration.index);
+    let mut yielded: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for &(key, value) in entries {
+        if keys.binary_search(&key).is_err() {
+            return Err(format!(
+                "t{} op{} iterates key {key}, which no one inserted",
+                who.0, who.1
+            ));
+        }
+        yielded.entry(key).or_default().push(value);
+    }
+    for &key in keys {
+        let disturbed = records.iter().any(|other| {
+            other.op.key() == Some(key)
+                && other.op.action().writes()
+                && other.invoked < iteration.returned
+                && iteration.invoked < other.returned
+        });
+        let values = yielded.get(&key).map_or(&[][..], Vec::as_slice);
+        let observe = |result| KeyOp {
+            invoked: iteration.invoked,
+            returned: iteration.returned,
+            action: Action::Read,
+            result,
+            by: who,
+        };
+        let ops = per_key.get_mut(&key).expect("a case key");
+        if disturbed {
+            // Written during the iteration: it may be missed or seen more than once, but every
+            // value seen is one it had meanwhile.
+            ops.extend(values.iter().map(|&value| observe(Some(value))));
+        } else {
+            if values.len() > 1 {
+                return Err(format!(
+                    "t{} op{} yields key {key} {} times, though no write touched it meanwhile",
+                    who.0,
+                    who.1,
+                    values.len()
+                ));
+            }
+            ops.push(observe(values.first().copied()));
+        }
+    }
+    Ok(())
+}

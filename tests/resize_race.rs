@@ -1,0 +1,137 @@
+//! The `resize_race` fuzz target's twin: the same harness (`hmap::sched::race`), fed thousands of
+//! pseudo-random inputs, as an ordinary test. 2–3 threads race on a tiny map across a growth,
+//! interleaved by the deterministic scheduler; every run is checked for per-key linearizability,
+//! iteration, the final state, `len` and the map's invariants. A failure prints its input, which
+//! replays exactly (`replay` below, or the fuzz target; both builds have debug assertions, which
+//! add scheduling points of their own).
+//!
+//! ```sh
+//! cargo test --features sched --test resize_race
+//! ```
+#![cfg(feature = "sched")]
+
+use hmap::sched::race::{self, Case, Growth, CHOICES_AT};
+use hmap::sched::SWITCH_MIN;
+
+/// A small xorshift generator: the inputs are the same in every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random input: a random header and operations, then a schedule whose switch density
+/// varies between inputs (from every other point to one in 64), so that both long stretches and
+/// fine interleavings are tried.
+fn input(seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut data: Vec<u8> = (0..CHOICES_AT).map(|_| rng.next() as u8).collect();
+    let one_in = [2, 4, 8, 16, 64][rng.below(5) as usize];
+    let schedule = 100 + rng.below(1500) as usize;
+    data.extend((0..schedule).map(|_| {
+        if rng.below(one_in) == 0 {
+            SWITCH_MIN + rng.below(16) as u8
+        } else {
+            rng.below(u64::from(SWITCH_MIN)) as u8
+        }
+    }));
+    data
+}
+
+/// Runs inputs `seeds`, failing with the first failing input in hex. With
+/// `RESIZE_RACE_VERBOSE` set, each seed is printed before it runs (for a bug that crashes the
+/// process instead of failing a check).
+fn run_seeds(seeds: std::ops::Range<u64>) -> Vec<race::RaceStats> {
+    let verbose = std::env::var_os("RESIZE_RACE_VERBOSE").is_some();
+    seeds
+        .map(|seed| {
+            let data = input(seed);
+            if verbose {
+                eprintln!("seed {seed}");
+            }
+            race::run_case(&Case::decode(&data)).unwrap_or_else(|failure| {
+                let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+                panic!("seed {seed} failed; input (hex) {hex}\n{failure}")
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn random_races_across_growths_are_linearizable_part_1() {
+    let stats = run_seeds(0..1500);
+    // The harness must actually race growths: most runs start inside one or start one.
+    let growing = stats
+        .iter()
+        .filter(|s| s.growing_at_start || s.growths_during > 0)
+        .count();
+    assert!(
+        growing * 10 >= stats.len() * 8,
+        "only {growing} of {} runs grew",
+        stats.len()
+    );
+    let switched = stats.iter().filter(|s| s.report.switches > 2).count();
+    assert!(
+        switched * 10 >= stats.len() * 8,
+        "only {switched} runs interleaved"
+    );
+}
+
+#[test]
+fn random_races_across_growths_are_linearizable_part_2() {
+    run_seeds(1500..3000);
+}
+
+#[test]
+fn a_replay_is_identical() {
+    for seed in 0..50 {
+        let case = Case::decode(&input(seed));
+        let first = race::run_case(&case).expect("passes");
+        let second = race::run_case(&case).expect("passes");
+        assert_eq!(first, second, "seed {seed}");
+    }
+}
+
+#[test]
+fn decoding_covers_every_setup() {
+    let mut growths = [false; 3];
+    for seed in 0..200 {
+        let case = Case::decode(&input(seed));
+        growths[match case.growth {
+            Growth::AtThreshold => 0,
+            Growth::Doubling => 1,
+            Growth::SameSize => 2,
+        }] = true;
+        assert!((2..=3).contains(&case.threads.len()));
+    }
+    assert_eq!(growths, [true; 3]);
+    // Short inputs decode too (missing bytes read as 0).
+    race::check(&[]);
+    race::check(&[0xFF]);
+}
+
+/// Replays one input file (a fuzz artifact, or an input printed by a failing test as hex and
+/// written out): `RESIZE_RACE_INPUT=path cargo test --features sched --test resize_race replay
+/// -- --nocapture`. Does nothing without the variable.
+#[test]
+fn replay() {
+    let Some(path) = std::env::var_os("RESIZE_RACE_INPUT") else {
+        return;
+    };
+    let data = std::fs::read(&path).expect("RESIZE_RACE_INPUT names a readable file");
+    let case = Case::decode(&data);
+    println!("{case:?}");
+    match race::run_case(&case) {
+        Ok(stats) => println!("passed: {stats:?}"),
+        Err(failure) => panic!("{failure}"),
+    }
+}
