@@ -70,6 +70,7 @@ const SPARE_BLOCKS: usize = 64;
 /// threads of `benches/wrappers.rs` ran at 0.09× the QPS of `SafeMap<RwLockBackend>` with 16
 /// slots (48 threads on the temporary path) and at 1.12× with 64. Cost: 128 bytes per slot and
 /// per counter stripe, 16 KiB per map at 64 slots.
+#[cfg(not(loom))]
 const MIN_SLOTS: usize = 64;
 
 /// The slots, shared by the map and the thread-local lists of the threads owning slots (which
