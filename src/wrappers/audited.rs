@@ -14,8 +14,8 @@
 //!
 //! Orderings: counters and rule state are statistics (Relaxed); the one Release/Acquire pair
 //! publishes a thread's name to the report that finds the thread's token on a key (see
-//! `KeyState::record` and `KeyState::report`). No row of `design/concurrent-protocol.md`
-//! covers this module, because nothing in the map's protocol depends on it.
+//! `KeyState::record` and `KeyState::report`): row W2 of the ordering table in
+//! `design/concurrent-protocol.md`.
 #![deny(unsafe_code)]
 
 use core::cell::Cell;
@@ -470,7 +470,7 @@ impl KeyState {
         let last = (token as u64) << 1 | access.bit();
         // ORDERING: Release. Publishes this thread's entry in the thread table (inserted before,
         // by `AuditedMap::thread_entry`), so a report that reads this token can resolve its name.
-        // Pairs with the Acquire load in `KeyState::report`.
+        // Pairs with [W2]: the Acquire load in `KeyState::report`.
         self.last_access.store(last, Ordering::Release);
     }
 
@@ -538,7 +538,7 @@ impl KeyState {
     }
 
     fn report(&self, threads: &Pinned<'_, usize, Arc<ThreadState>>) -> KeyReport {
-        // ORDERING: Acquire. Pairs with the Release store in `KeyState::record`: the thread
+        // ORDERING: Acquire. Pairs with [W2]: the Release store in `KeyState::record`: the thread
         // entry of the token read here is visible to the lookup below.
         let last = self.last_access.load(Ordering::Acquire);
         let last_thread = (last != 0).then(|| {

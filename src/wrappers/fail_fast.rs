@@ -105,7 +105,7 @@ impl Drop for Announcement<'_> {
     fn drop(&mut self) {
         // ORDERING: Release. Everything this operation did to the map happens-before the next
         // operation that announces itself (its Acquire RMW reads this value or a later one), so
-        // the next writer's `&mut` follows our accesses. Pairs with the Acquire RMWs in
+        // the next writer's `&mut` follows our accesses. Pairs with [W1]: the Acquire RMWs in
         // `announce` / `announce_write`.
         self.state.fetch_sub(self.unit, Ordering::Release);
     }
@@ -183,7 +183,7 @@ impl<K, V, S> FailFastMap<K, V, S> {
     fn announce(&self, unit: u64, message: &'static str) -> Announcement<'_> {
         // ORDERING: Acquire. Sees the writer bit of any write announced before us, and makes
         // the last write's map accesses (released in its `Announcement::drop`) visible to our
-        // reads. Pairs with the Release in `Announcement::drop`.
+        // reads. Pairs with [W1]: `Announcement::drop`.
         let before = self.state.fetch_add(unit, Ordering::Acquire);
         let announcement = Announcement {
             state: &self.state,
@@ -200,7 +200,7 @@ impl<K, V, S> FailFastMap<K, V, S> {
     /// of `mapassign` / `mapdelete` / `mapclear`, made exact.
     fn announce_write(&self) -> Announcement<'_> {
         // ORDERING: success Acquire: the previous operations' accesses (released when they
-        // withdrew) happen-before our `&mut`; pairs with the Release in `Announcement::drop`.
+        // withdrew) happen-before our `&mut`. Pairs with [W1]: `Announcement::drop`.
         // Failure Relaxed: we only pick the panic message from the value.
         match self
             .state
