@@ -36,13 +36,14 @@ impl LoadFactor {
     }
 
     /// Whether `count` entries are too many for 2^`log2_buckets` buckets. Go: `overLoadFactor`.
+    #[inline]
     pub(crate) fn is_exceeded(self, count: usize, log2_buckets: u8) -> bool {
-        if count <= SLOTS_PER_BUCKET {
-            return false;
-        }
-        // count > num * (2^B / den), in u128 so that no B overflows.
-        let buckets = 1u128 << log2_buckets.min(127);
-        (count as u128) > self.num() as u128 * (buckets / self.den() as u128)
+        // count > num * (2^B / den); a threshold past usize::MAX (B ≥ 64) is never exceeded.
+        let threshold = match 1usize.checked_shl(u32::from(log2_buckets)) {
+            Some(buckets) => (buckets / self.den()).saturating_mul(self.num()),
+            None => usize::MAX,
+        };
+        count > SLOTS_PER_BUCKET && count > threshold
     }
 
     /// The smallest B that holds `count` entries without exceeding the load factor.
