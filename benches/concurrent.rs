@@ -104,255 +104,37 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::fs;
-use std::hint::black_box;
-use std::io::Read as _;
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Barrier, PoisonError, RwLock};
+use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::keys::{self, hit_key};
-use common::measure::{self, LatencySummary, Memory, RunRecord};
-use common::{bench_hasher, env_count, env_text, results_dir, BenchHasher};
+use common::child::{self, optional};
+use common::conc_grow::{self, GrowRecord};
+use common::conc_maps::{ConcMap, DashMap, HmapConcurrent, LockedHashbrown, PapayaMap, SccMap};
+use common::keys;
+use common::measure;
+use common::mixes::{self, Cell, CellRecord, Mix, CELL_COMMAND, MIXES};
+use common::output::{child_exit, write_csv, Machine};
+use common::{env_count, env_counts, env_text, HarnessArgs};
 
 // ---------------------------------------------------------------------------------------------
-// The adapter
+// The maps (the adapter is `common/conc_maps.rs`; the measurements are `common/mixes.rs` and
+// `common/conc_grow.rs`, shared with the lab)
 // ---------------------------------------------------------------------------------------------
-
-/// hmap's concurrent map, the map under test.
-type HmapConcurrent = hmap::ConcurrentHashMap<u64, u64, BenchHasher>;
-/// papaya: lock-free reads and writes, incremental resize, one boxed entry per key.
-type PapayaMap = papaya::HashMap<u64, u64, BenchHasher>;
-/// scc: bucket-level locks, incremental resize.
-type SccMap = scc::HashMap<u64, u64, BenchHasher>;
-/// dashmap: a fixed number of `RwLock`ed hashbrown shards; each shard resizes stop-the-world.
-type DashMap = dashmap::DashMap<u64, u64, BenchHasher>;
-/// One `RwLock` around a hashbrown map: the baseline.
-type LockedHashbrown = RwLock<hashbrown::HashMap<u64, u64, BenchHasher>>;
-
-/// Reclamation state that only `hmap` reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ReclaimStats {
-    /// Objects retired but not yet freed (replaced entries, old bucket arrays).
-    garbage_objects: usize,
-    /// log2 of the bucket count (the table's current size).
-    log2_buckets: u8,
-}
-
-/// One concurrent map as these benchmarks see it: `u64` keys and values, the shared hasher,
-/// every method callable from many threads at once through `&self`.
-trait ConcMap: Send + Sync + Sized {
-    /// Implementation name: report column, CSV value, child argument and filter target.
-    const NAME: &'static str;
-    /// An empty map that has allocated nothing (or as little as the implementation allows).
-    fn new() -> Self;
-    /// An empty map with room for `capacity` entries before it grows.
-    fn with_capacity(capacity: usize) -> Self;
-    /// Inserts or overwrites; `true` if the key was new.
-    fn insert(&self, key: u64, value: u64) -> bool;
-    /// Looks `key` up.
-    fn get(&self, key: u64) -> Option<u64>;
-    /// Removes `key`; `true` if it was present.
-    fn remove(&self, key: u64) -> bool;
-    /// Increments `key`'s value in place; `true` if the key was present.
-    fn update(&self, key: u64) -> bool;
-    /// Number of entries (only read when no other thread runs).
-    fn len(&self) -> usize;
-    /// Garbage awaiting reclamation; `None` for maps that do not report it.
-    fn reclaim_stats(&self) -> Option<ReclaimStats> {
-        None
-    }
-}
-
-impl ConcMap for HmapConcurrent {
-    const NAME: &'static str = "hmap";
-    fn new() -> Self {
-        HmapConcurrent::with_hasher(bench_hasher())
-    }
-    fn with_capacity(capacity: usize) -> Self {
-        HmapConcurrent::with_capacity_and_hasher(capacity, bench_hasher())
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) -> bool {
-        self.pin().insert(key, value).is_none()
-    }
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        self.pin().get(&key).copied()
-    }
-    #[inline]
-    fn remove(&self, key: u64) -> bool {
-        self.pin().remove(&key).is_some()
-    }
-    #[inline]
-    fn update(&self, key: u64) -> bool {
-        self.pin().update(&key, |v| v.wrapping_add(1)).is_some()
-    }
-    fn len(&self) -> usize {
-        HmapConcurrent::len(self)
-    }
-    fn reclaim_stats(&self) -> Option<ReclaimStats> {
-        let stats = self.stats();
-        Some(ReclaimStats {
-            garbage_objects: stats.garbage_objects,
-            log2_buckets: stats.log2_buckets,
-        })
-    }
-}
-
-impl ConcMap for PapayaMap {
-    const NAME: &'static str = "papaya";
-    fn new() -> Self {
-        PapayaMap::with_hasher(bench_hasher())
-    }
-    fn with_capacity(capacity: usize) -> Self {
-        PapayaMap::with_capacity_and_hasher(capacity, bench_hasher())
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) -> bool {
-        self.pin().insert(key, value).is_none()
-    }
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        self.pin().get(&key).copied()
-    }
-    #[inline]
-    fn remove(&self, key: u64) -> bool {
-        self.pin().remove(&key).is_some()
-    }
-    #[inline]
-    fn update(&self, key: u64) -> bool {
-        self.pin().update(key, |v| v.wrapping_add(1)).is_some()
-    }
-    fn len(&self) -> usize {
-        PapayaMap::len(self)
-    }
-}
-
-impl ConcMap for SccMap {
-    const NAME: &'static str = "scc";
-    fn new() -> Self {
-        SccMap::with_hasher(bench_hasher())
-    }
-    fn with_capacity(capacity: usize) -> Self {
-        SccMap::with_capacity_and_hasher(capacity, bench_hasher())
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) -> bool {
-        // `insert_sync` refuses an existing key; the workloads only insert new keys, and an
-        // overwrite would be reported as a failed check either way.
-        self.insert_sync(key, value).is_ok()
-    }
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        self.read_sync(&key, |_, &v| v)
-    }
-    #[inline]
-    fn remove(&self, key: u64) -> bool {
-        self.remove_sync(&key).is_some()
-    }
-    #[inline]
-    fn update(&self, key: u64) -> bool {
-        self.update_sync(&key, |_, v| *v = v.wrapping_add(1))
-            .is_some()
-    }
-    fn len(&self) -> usize {
-        SccMap::len(self)
-    }
-}
-
-impl ConcMap for DashMap {
-    const NAME: &'static str = "dashmap";
-    fn new() -> Self {
-        DashMap::with_hasher(bench_hasher())
-    }
-    fn with_capacity(capacity: usize) -> Self {
-        DashMap::with_capacity_and_hasher(capacity, bench_hasher())
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) -> bool {
-        DashMap::insert(self, key, value).is_none()
-    }
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        DashMap::get(self, &key).map(|entry| *entry.value())
-    }
-    #[inline]
-    fn remove(&self, key: u64) -> bool {
-        DashMap::remove(self, &key).is_some()
-    }
-    #[inline]
-    fn update(&self, key: u64) -> bool {
-        match self.get_mut(&key) {
-            Some(mut entry) => {
-                *entry = entry.wrapping_add(1);
-                true
-            }
-            None => false,
-        }
-    }
-    fn len(&self) -> usize {
-        DashMap::len(self)
-    }
-}
-
-impl ConcMap for LockedHashbrown {
-    const NAME: &'static str = "rwlock_hashbrown";
-    fn new() -> Self {
-        RwLock::new(hashbrown::HashMap::with_hasher(bench_hasher()))
-    }
-    fn with_capacity(capacity: usize) -> Self {
-        RwLock::new(hashbrown::HashMap::with_capacity_and_hasher(
-            capacity,
-            bench_hasher(),
-        ))
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) -> bool {
-        let mut map = self.write().unwrap_or_else(PoisonError::into_inner);
-        map.insert(key, value).is_none()
-    }
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        let map = self.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(&key).copied()
-    }
-    #[inline]
-    fn remove(&self, key: u64) -> bool {
-        let mut map = self.write().unwrap_or_else(PoisonError::into_inner);
-        map.remove(&key).is_some()
-    }
-    #[inline]
-    fn update(&self, key: u64) -> bool {
-        let mut map = self.write().unwrap_or_else(PoisonError::into_inner);
-        match map.get_mut(&key) {
-            Some(value) => {
-                *value = value.wrapping_add(1);
-                true
-            }
-            None => false,
-        }
-    }
-    fn len(&self) -> usize {
-        self.read().unwrap_or_else(PoisonError::into_inner).len()
-    }
-}
 
 /// One implementation: its name and the monomorphized measurements its child processes run.
 struct MapEntry {
     name: &'static str,
     cell: fn(&Cell) -> Result<CellRecord, String>,
-    grow: fn(usize) -> Result<GrowRecord, String>,
+    grow: fn(usize, usize, usize) -> Result<GrowRecord, String>,
 }
 
 /// Builds a [`MapEntry`] for `M`.
 const fn entry<M: ConcMap>() -> MapEntry {
     MapEntry {
         name: M::NAME,
-        cell: run_cell::<M>,
-        grow: run_grow::<M>,
+        cell: mixes::run_cell::<M>,
+        grow: conc_grow::run_grow::<M>,
     }
 }
 
@@ -369,654 +151,17 @@ const MAPS: [MapEntry; 5] = [
 const PEERS: [&str; 3] = [PapayaMap::NAME, SccMap::NAME, DashMap::NAME];
 
 // ---------------------------------------------------------------------------------------------
-// Workloads
-// ---------------------------------------------------------------------------------------------
-
-/// One conc-map-bench workload: operation percentages, prefill, and how the map is built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Mix {
-    name: &'static str,
-    read: u8,
-    insert: u8,
-    remove: u8,
-    update: u8,
-    /// Share of the table size inserted before the timed phase, in percent.
-    prefill_percent: u8,
-    /// `with_capacity(2^L)` if true, an empty map if false.
-    presized: bool,
-}
-
-impl Mix {
-    /// `read/insert/remove/update`, as the tables print it.
-    fn describe(&self) -> String {
-        format!(
-            "{}/{}/{}/{} read/insert/remove/update, prefill {}%, {}",
-            self.read,
-            self.insert,
-            self.remove,
-            self.update,
-            self.prefill_percent,
-            if self.presized {
-                "with_capacity(2^L)"
-            } else {
-                "from an empty map"
-            }
-        )
-    }
-}
-
-/// The four workloads (conc-map-bench's three, plus RapidGrow from an empty map).
-const MIXES: [Mix; 4] = [
-    Mix {
-        name: "read_heavy",
-        read: 98,
-        insert: 1,
-        remove: 1,
-        update: 0,
-        prefill_percent: 75,
-        presized: true,
-    },
-    Mix {
-        name: "exchange",
-        read: 10,
-        insert: 40,
-        remove: 40,
-        update: 10,
-        prefill_percent: 75,
-        presized: true,
-    },
-    Mix {
-        name: "rapid_grow",
-        read: 5,
-        insert: 80,
-        remove: 5,
-        update: 10,
-        prefill_percent: 0,
-        presized: true,
-    },
-    Mix {
-        name: "rapid_grow_empty",
-        read: 5,
-        insert: 80,
-        remove: 5,
-        update: 10,
-        prefill_percent: 0,
-        presized: false,
-    },
-];
-
-/// One operation of a mix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    Read,
-    Insert,
-    Remove,
-    Update,
-}
-
-/// splitmix64 as a stream: deterministic, and only ever used outside timed code.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        keys::mix(self.0)
-    }
-}
-
-/// Seed of the per-thread operation shuffles (xored with the thread index).
-const OP_SEED: u64 = 0x0B5E_55ED_0000_0000;
-/// Seed of the growth reader's key choice.
-const READER_SEED: u64 = 0x00EA_DE20_0000_0001;
-
-/// Thread `thread`'s 100 operations: `mix`'s counts, shuffled (Fisher–Yates) by a splitmix64
-/// stream seeded with the thread index.
-fn op_sequence(mix: &Mix, thread: usize) -> [Op; 100] {
-    let mut ops = [Op::Read; 100];
-    let counts = [
-        (Op::Read, mix.read),
-        (Op::Insert, mix.insert),
-        (Op::Remove, mix.remove),
-        (Op::Update, mix.update),
-    ];
-    let mut filled = 0;
-    for (op, count) in counts {
-        for slot in &mut ops[filled..filled + usize::from(count)] {
-            *slot = op;
-        }
-        filled += usize::from(count);
-    }
-    assert_eq!(filled, 100, "mix {} must add up to 100%", mix.name);
-    let mut rng = SplitMix(OP_SEED ^ thread as u64);
-    for i in (1..ops.len()).rev() {
-        let j = (rng.next() % (i as u64 + 1)) as usize;
-        ops.swap(i, j);
-    }
-    ops
-}
-
-/// One throughput measurement: a mix, a thread count and a table size.
-#[derive(Clone, Copy, Debug)]
-struct Cell {
-    mix: &'static Mix,
-    threads: usize,
-    log2: u32,
-}
-
-impl Cell {
-    /// Operations over all threads: the table size (bustle's `ops_f = 1.0`).
-    fn total_ops(&self) -> usize {
-        1 << self.log2
-    }
-
-    fn ops_per_thread(&self) -> usize {
-        self.total_ops() / self.threads
-    }
-
-    fn prefill_per_thread(&self) -> usize {
-        (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100 / self.threads
-    }
-
-    /// Keys per thread: a power of two that covers the prefill plus every insert the thread can
-    /// make (the op sequence repeats every 100 operations), and at least 10,000 keys over all
-    /// threads, as in bustle.
-    fn keys_per_thread(&self) -> usize {
-        let inserts = self.ops_per_thread().div_ceil(100) * usize::from(self.mix.insert);
-        (self.prefill_per_thread() + inserts + 1)
-            .max(10_000usize.div_ceil(self.threads))
-            .max(16)
-            .next_power_of_two()
-    }
-}
-
-/// What one thread saw, for the checks after the run.
-#[derive(Debug, Default)]
-struct ThreadOutcome {
-    /// Keys this thread inserted and did not remove: `insert_seq - erase_seq`.
-    live: usize,
-    /// Results that contradict what the thread knows about its own keys.
-    check_failures: usize,
-    /// The first such contradiction, described.
-    first_failure: Option<String>,
-    /// When this thread left the start barrier and when it finished its last operation.
-    timed: Option<(Instant, Instant)>,
-}
-
-impl ThreadOutcome {
-    #[cold]
-    fn fail(&mut self, what: &str, key: u64) {
-        self.check_failures += 1;
-        if self.first_failure.is_none() {
-            self.first_failure = Some(format!("{what} (key {key:#x})"));
-        }
-    }
-}
-
-/// bustle's `mix` function: prefill, wait for every thread at the barrier, replay `ops` for
-/// `op_count` operations. The thread reads the clock itself right after the barrier and after its
-/// last operation: a coordinating thread that reads the clock after the barrier can be woken late
-/// (on a loaded VM, later than a small run takes). Checks never panic (a panicking thread would
-/// leave the others waiting on the barrier); they are counted in the outcome.
-fn worker<M: ConcMap>(
-    map: &M,
-    keys: &[u64],
-    ops: &[Op; 100],
-    op_count: usize,
-    prefill: usize,
-    barrier: &Barrier,
-) -> ThreadOutcome {
-    let mut outcome = ThreadOutcome::default();
-    for &key in &keys[..prefill] {
-        if !map.insert(key, key) {
-            outcome.fail("prefill insert found the key present", key);
-        }
-    }
-    barrier.wait();
-    let started = Instant::now();
-
-    // Invariants: erase_seq <= insert_seq < keys.len(); keys[erase_seq..insert_seq] are live.
-    let n = keys.len();
-    let (a, c, mask) = (n / 2 + 1, n / 4 - 1, n - 1);
-    let (mut erase_seq, mut insert_seq, mut find_seq) = (0usize, prefill, 0usize);
-    for &op in ops.iter().cycle().take(op_count) {
-        match op {
-            Op::Read => {
-                let key = keys[find_seq];
-                let found = black_box(map.get(black_box(key))).is_some();
-                // Keys below erase_seq were removed, keys at or above insert_seq never inserted.
-                if found != (find_seq >= erase_seq && find_seq < insert_seq) {
-                    outcome.fail("read disagrees with the thread's own history", key);
-                }
-                find_seq = (a * find_seq + c) & mask;
-            }
-            Op::Insert => {
-                let key = keys[insert_seq];
-                if !map.insert(black_box(key), key) {
-                    outcome.fail("insert of a new key found it present", key);
-                }
-                insert_seq += 1;
-            }
-            Op::Remove => {
-                if erase_seq == insert_seq {
-                    // The thread has no live key: whatever the LCG picks must be absent.
-                    let key = keys[find_seq];
-                    if map.remove(black_box(key)) {
-                        outcome.fail("remove found a key the thread never left live", key);
-                    }
-                    find_seq = (a * find_seq + c) & mask;
-                } else {
-                    let key = keys[erase_seq];
-                    if !map.remove(black_box(key)) {
-                        outcome.fail("remove of a live key found it absent", key);
-                    }
-                    erase_seq += 1;
-                }
-            }
-            Op::Update => {
-                let key = keys[find_seq];
-                let updated = map.update(black_box(key));
-                if updated != (find_seq >= erase_seq && find_seq < insert_seq) {
-                    outcome.fail("update disagrees with the thread's own history", key);
-                }
-                find_seq = (a * find_seq + c) & mask;
-            }
-        }
-    }
-    outcome.timed = Some((started, Instant::now()));
-    outcome.live = insert_seq - erase_seq;
-    outcome
-}
-
-/// One throughput run, as a child process measures it.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct CellRecord {
-    ops: u64,
-    elapsed_ns: u64,
-    len: u64,
-    /// hmap only: garbage objects after the run (all worker threads gone, nothing flushed).
-    garbage_objects: Option<u64>,
-    /// hmap only: log2 of the bucket count after the run.
-    log2_buckets: Option<u8>,
-    /// The child's peak resident memory (`VmHWM`), kB.
-    peak_rss_kb: u64,
-}
-
-/// Prefix of a cell child's result line.
-const CELL_PREFIX: &str = "HMAP-CONC-CELL";
-
-impl CellRecord {
-    fn mops(&self) -> f64 {
-        self.ops as f64 * 1e3 / self.elapsed_ns.max(1) as f64
-    }
-
-    fn to_line(&self) -> String {
-        format!(
-            "{CELL_PREFIX} ops={} elapsed_ns={} len={} garbage_objects={} log2_buckets={} peak_rss_kb={}",
-            self.ops,
-            self.elapsed_ns,
-            self.len,
-            optional(self.garbage_objects),
-            optional(self.log2_buckets),
-            self.peak_rss_kb
-        )
-    }
-
-    fn parse_line(line: &str) -> Option<CellRecord> {
-        let fields = Fields::parse(line, CELL_PREFIX)?;
-        Some(CellRecord {
-            ops: fields.int("ops")?,
-            elapsed_ns: fields.int("elapsed_ns")?,
-            len: fields.int("len")?,
-            garbage_objects: fields.optional_int("garbage_objects")?,
-            log2_buckets: fields.optional_int("log2_buckets")?,
-            peak_rss_kb: fields.int("peak_rss_kb")?,
-        })
-    }
-}
-
-/// The child side of one throughput cell: build keys and op sequences, fill, run, check.
-fn run_cell<M: ConcMap>(cell: &Cell) -> Result<CellRecord, String> {
-    let per_thread = cell.keys_per_thread();
-    let keys: Vec<Vec<u64>> = (0..cell.threads)
-        .map(|t| {
-            (0..per_thread)
-                .map(|i| hit_key((t * per_thread + i) as u64))
-                .collect()
-        })
-        .collect();
-    let sequences: Vec<[Op; 100]> = (0..cell.threads)
-        .map(|t| op_sequence(cell.mix, t))
-        .collect();
-    let (op_count, prefill) = (cell.ops_per_thread(), cell.prefill_per_thread());
-    let map = if cell.mix.presized {
-        M::with_capacity(cell.total_ops())
-    } else {
-        M::new()
-    };
-    let barrier = Barrier::new(cell.threads);
-
-    let outcomes: Vec<ThreadOutcome> = thread::scope(|scope| {
-        let workers: Vec<_> = keys
-            .iter()
-            .zip(&sequences)
-            .map(|(keys, ops)| {
-                let (map, barrier) = (&map, &barrier);
-                scope.spawn(move || worker(map, keys, ops, op_count, prefill, barrier))
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    // Wall time: from the first thread's start to the last thread's finish.
-    let first_start = outcomes.iter().filter_map(|o| o.timed).map(|t| t.0).min();
-    let last_finish = outcomes.iter().filter_map(|o| o.timed).map(|t| t.1).max();
-    let elapsed = match (first_start, last_finish) {
-        (Some(start), Some(finish)) => finish.duration_since(start),
-        _ => return Err("a worker thread did not finish".to_owned()),
-    };
-
-    let failures: usize = outcomes.iter().map(|o| o.check_failures).sum();
-    if failures > 0 {
-        let first = outcomes.iter().find_map(|o| o.first_failure.clone());
-        return Err(format!(
-            "{failures} check failure(s); first: {}",
-            first.unwrap_or_default()
-        ));
-    }
-    let expected_len: usize = outcomes.iter().map(|o| o.live).sum();
-    let len = map.len();
-    if len != expected_len {
-        return Err(format!(
-            "len() = {len} after the run, but the threads left {expected_len} keys live"
-        ));
-    }
-    let stats = map.reclaim_stats();
-    Ok(CellRecord {
-        ops: (op_count * cell.threads) as u64,
-        elapsed_ns: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
-        len: len as u64,
-        garbage_objects: stats.map(|s| s.garbage_objects as u64),
-        log2_buckets: stats.map(|s| s.log2_buckets),
-        peak_rss_kb: measure::read_memory().peak_kb,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Growth latency
-// ---------------------------------------------------------------------------------------------
-
-/// A log-linear latency histogram: exact below 64 ns, then 32 buckets per power of two (each
-/// bucket at most 1/32 ≈ 3% wide). Exact count, sum and maximum on the side.
-struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-    sum: u128,
-    max: u64,
-}
-
-impl Histogram {
-    const SUB_BUCKETS: u64 = 32;
-    const LINEAR: u64 = 64;
-
-    fn new() -> Histogram {
-        Histogram {
-            // The index of u64::MAX, plus one.
-            counts: vec![0; Self::index(u64::MAX) + 1],
-            total: 0,
-            sum: 0,
-            max: 0,
-        }
-    }
-
-    fn index(value: u64) -> usize {
-        if value < Self::LINEAR {
-            return value as usize;
-        }
-        let exponent = 63 - u64::from(value.leading_zeros()); // >= 6
-        let sub = (value >> (exponent - 5)) & (Self::SUB_BUCKETS - 1);
-        (Self::LINEAR + (exponent - 6) * Self::SUB_BUCKETS + sub) as usize
-    }
-
-    /// The largest value that falls in bucket `index`.
-    fn upper_bound(index: usize) -> u64 {
-        let index = index as u64;
-        if index < Self::LINEAR {
-            return index;
-        }
-        let exponent = (index - Self::LINEAR) / Self::SUB_BUCKETS + 6;
-        let sub = (index - Self::LINEAR) % Self::SUB_BUCKETS;
-        let width = 1u64 << (exponent - 5);
-        ((Self::SUB_BUCKETS + sub) << (exponent - 5)).saturating_add(width - 1)
-    }
-
-    #[inline]
-    fn record(&mut self, value: u64) {
-        self.counts[Self::index(value)] += 1;
-        self.total += 1;
-        self.sum += u128::from(value);
-        self.max = self.max.max(value);
-    }
-
-    /// Nearest-rank percentile, as the upper bound of its bucket (never above the maximum).
-    fn percentile(&self, q: f64) -> u64 {
-        if self.total == 0 {
-            return 0;
-        }
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0;
-        for (index, &count) in self.counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Self::upper_bound(index).min(self.max);
-            }
-        }
-        self.max
-    }
-
-    fn summary(&self) -> LatencySummary {
-        LatencySummary {
-            p50_ns: self.percentile(0.50),
-            p99_ns: self.percentile(0.99),
-            p9999_ns: self.percentile(0.9999),
-            max_ns: self.max,
-            mean_ns: if self.total == 0 {
-                0.0
-            } else {
-                self.sum as f64 / self.total as f64
-            },
-        }
-    }
-}
-
-/// The reader's side of one growth run, plus hmap's reclamation state at the end.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct ReaderRecord {
-    gets: u64,
-    latency: LatencySummary,
-    garbage_objects: Option<u64>,
-}
-
-/// Prefix of a grow child's reader line (the writer's is `measure::RESULT_PREFIX`).
-const READER_PREFIX: &str = "HMAP-CONC-READER";
-
-impl ReaderRecord {
-    fn to_line(&self) -> String {
-        let l = &self.latency;
-        format!(
-            "{READER_PREFIX} gets={} p50_ns={} p99_ns={} p9999_ns={} max_ns={} mean_ns={:.1} garbage_objects={}",
-            self.gets,
-            l.p50_ns,
-            l.p99_ns,
-            l.p9999_ns,
-            l.max_ns,
-            l.mean_ns,
-            optional(self.garbage_objects)
-        )
-    }
-
-    fn parse_line(line: &str) -> Option<ReaderRecord> {
-        let fields = Fields::parse(line, READER_PREFIX)?;
-        Some(ReaderRecord {
-            gets: fields.int("gets")?,
-            latency: LatencySummary {
-                p50_ns: fields.int("p50_ns")?,
-                p99_ns: fields.int("p99_ns")?,
-                p9999_ns: fields.int("p9999_ns")?,
-                max_ns: fields.int("max_ns")?,
-                mean_ns: fields.get("mean_ns")?.parse().ok()?,
-            },
-            garbage_objects: fields.optional_int("garbage_objects")?,
-        })
-    }
-}
-
-/// One growth run: the writer's record (latencies, loop time, memory) and the reader's.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct GrowRecord {
-    writer: RunRecord,
-    reader: ReaderRecord,
-}
-
-/// The child side of one growth run: one writer from empty to `keys` keys, one reader behind it.
-fn run_grow<M: ConcMap>(keys: usize) -> Result<GrowRecord, String> {
-    // Allocated and written before the baseline memory reading, as in `measure_growth`.
-    let mut samples = vec![u32::MAX; keys];
-    let mut histogram = Histogram::new();
-    let map = M::new();
-    let watermark = AtomicUsize::new(0);
-    let done = AtomicBool::new(false);
-    let barrier = Barrier::new(3);
-
-    let (before, loop_ns, insert_failures, read_failures) = thread::scope(|scope| {
-        let reader = scope.spawn(|| {
-            let mut rng = SplitMix(READER_SEED);
-            let mut failures = 0u64;
-            barrier.wait();
-            while !done.load(Ordering::Acquire) {
-                let inserted = watermark.load(Ordering::Acquire);
-                if inserted == 0 {
-                    std::hint::spin_loop();
-                    continue;
-                }
-                let key = hit_key(rng.next() % inserted as u64);
-                let t0 = Instant::now();
-                compiler_fence(Ordering::SeqCst);
-                let found = black_box(map.get(black_box(key)));
-                compiler_fence(Ordering::SeqCst);
-                let elapsed = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                histogram.record(elapsed);
-                failures += u64::from(found != Some(key));
-            }
-            failures
-        });
-        let writer = scope.spawn(|| {
-            let mut failures = 0u64;
-            barrier.wait();
-            let start = Instant::now();
-            for (i, sample) in samples.iter_mut().enumerate() {
-                let key = hit_key(i as u64);
-                let t0 = Instant::now();
-                compiler_fence(Ordering::SeqCst);
-                let new = map.insert(black_box(key), key);
-                compiler_fence(Ordering::SeqCst);
-                *sample = u32::try_from(t0.elapsed().as_nanos()).unwrap_or(u32::MAX);
-                watermark.store(i + 1, Ordering::Release);
-                failures += u64::from(!new);
-            }
-            let loop_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            done.store(true, Ordering::Release);
-            (loop_ns, failures)
-        });
-        let before = measure::read_memory();
-        barrier.wait();
-        let (loop_ns, insert_failures) = writer.join().unwrap_or((0, u64::MAX));
-        let read_failures = reader.join().unwrap_or(u64::MAX);
-        (before, loop_ns, insert_failures, read_failures)
-    });
-    let after: Memory = measure::read_memory();
-    if insert_failures > 0 || read_failures > 0 {
-        return Err(format!(
-            "{insert_failures} insert(s) of a new key found it present, {read_failures} get(s) \
-             of an inserted key missed it or read a wrong value"
-        ));
-    }
-    if map.len() != keys {
-        return Err(format!("len() = {} after {keys} inserts", map.len()));
-    }
-    let garbage = map.reclaim_stats().map(|s| s.garbage_objects as u64);
-    drop(map);
-    Ok(GrowRecord {
-        writer: RunRecord {
-            keys: keys as u64,
-            loop_ns,
-            before,
-            after,
-            latency: Some(LatencySummary::from_samples(&mut samples)),
-            cpu_max_ns: None,
-        },
-        reader: ReaderRecord {
-            gets: histogram.total,
-            latency: histogram.summary(),
-            garbage_objects: garbage,
-        },
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
 // Child protocol
 // ---------------------------------------------------------------------------------------------
 
-/// First argument of a throughput child: `__cell <mix> <map> <threads> <log2>`.
-const CELL_COMMAND: &str = "__cell";
 /// First argument of a growth child: `__grow <map> <keys>`.
 const GROW_COMMAND: &str = "__grow";
-
-/// `name=value` pairs of one result line.
-struct Fields<'a>(Vec<(&'a str, &'a str)>);
-
-impl<'a> Fields<'a> {
-    fn parse(line: &'a str, prefix: &str) -> Option<Fields<'a>> {
-        let rest = line.trim().strip_prefix(prefix)?;
-        Some(Fields(
-            rest.split_whitespace()
-                .filter_map(|pair| pair.split_once('='))
-                .collect(),
-        ))
-    }
-
-    fn get(&self, name: &str) -> Option<&'a str> {
-        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
-    }
-
-    fn int<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
-        self.get(name)?.parse().ok()
-    }
-
-    /// `Some(None)` for `-`, `Some(Some(n))` for a number, `None` when missing or malformed.
-    fn optional_int<T: std::str::FromStr>(&self, name: &str) -> Option<Option<T>> {
-        match self.get(name)? {
-            "-" => Some(None),
-            text => text.parse().ok().map(Some),
-        }
-    }
-}
-
-/// A value for a result line or CSV cell: the number, or `-` when absent.
-fn optional<T: ToString>(value: Option<T>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
-}
+/// Reader threads in a growth child.
+const GROW_READERS: usize = 1;
 
 /// Runs the child side and prints its result line(s); a failed check is a failed exit.
 fn child(command: &str, args: &[String]) -> ExitCode {
-    // A panic on any thread ends the process at once: other threads may be waiting on a
-    // barrier the panicking thread will never reach.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
-        std::process::exit(101);
-    }));
+    child::exit_on_panic();
     let find_map = |name: &str| MAPS.iter().find(|m| m.name == name);
     let result = match (command, args) {
         (CELL_COMMAND, [mix, map, threads, log2]) => {
@@ -1031,66 +176,14 @@ fn child(command: &str, args: &[String]) -> ExitCode {
             }
         }
         (GROW_COMMAND, [map, keys]) => match (find_map(map), keys::parse_count(keys).ok()) {
-            (Some(entry), Some(keys)) => (entry.grow)(keys)
-                .map(|r| format!("{}\n{}", r.writer.to_line(), r.reader.to_line())),
+            (Some(entry), Some(keys)) => (entry.grow)(keys, GROW_READERS, 0).map(|r| r.to_lines()),
             _ => Err(format!("bad arguments: {}", args.join(" "))),
         },
         _ => Err(format!(
             "usage: {CELL_COMMAND} <mix> <map> <threads> <log2> | {GROW_COMMAND} <map> <keys>"
         )),
     };
-    match result {
-        Ok(lines) => {
-            println!("{lines}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("concurrent: {command} {}: {message}", args.join(" "));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs this executable with `args`, lets its stderr through, and returns its stdout; kills it
-/// after `timeout`.
-fn run_child(args: &[String], timeout: Duration) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let mut child = Command::new(&exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "child `{}` killed after {} s (HMAP_CONC_TIMEOUT_S)",
-                    args.join(" "),
-                    timeout.as_secs()
-                ));
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting for child `{}`: {e}", args.join(" "))),
-        }
-    };
-    let text = reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(text)
-    } else {
-        Err(format!("child `{}` failed: {status}", args.join(" ")))
-    }
+    child_exit(result, "concurrent", command, args)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1101,6 +194,8 @@ const DEFAULT_LOG2: u32 = 20;
 const DEFAULT_REPEAT: usize = 3;
 const DEFAULT_GROW_KEYS: usize = 8_000_000;
 const DEFAULT_GROW_REPEAT: usize = 3;
+/// The variable that sets the per-child timeout (seconds).
+const TIMEOUT_VAR: &str = "HMAP_CONC_TIMEOUT_S";
 const DEFAULT_TIMEOUT_S: usize = 600;
 const QUICK_LOG2: u32 = 16;
 const QUICK_GROW_KEYS: usize = 100_000;
@@ -1126,41 +221,27 @@ struct Plan {
 impl Plan {
     /// `None` when there is nothing to run (`--list`, `--help`).
     fn from_args(args: &[String]) -> Result<Option<Plan>, String> {
-        let (mut bench, mut test, mut quick) = (false, false, false);
-        let (mut run_mixes, mut run_grow) = (false, false);
-        let mut filters = Vec::new();
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                "--bench" => bench = true,
-                "--test" => test = true,
-                "--quick" => quick = true,
-                "--list" => return Ok(None),
-                "--help" | "-h" => {
-                    println!(
-                        "concurrent [--quick] [mixes] [grow] [MAP_FILTER...]; env HMAP_CONC_LOG2 (20), \
-                         HMAP_CONC_THREADS (1..=cores), HMAP_CONC_MIXES ({}), HMAP_CONC_REPEAT (3), \
-                         HMAP_CONC_GROW_KEYS (8M), HMAP_CONC_GROW_REPEAT (3), HMAP_CONC_TIMEOUT_S (600); \
-                         maps: {}",
-                        MIXES.map(|m| m.name).join(","),
-                        MAPS.map(|m| m.name).join(", ")
-                    );
-                    return Ok(None);
-                }
-                "mixes" => run_mixes = true,
-                "grow" => run_grow = true,
-                option if common::CRITERION_OPTIONS_WITH_VALUE.contains(&option) => {
-                    iter.next();
-                }
-                option if option.starts_with('-') => {}
-                filter => filters.push(filter.to_owned()),
-            }
-        }
+        let Some(cli) = HarnessArgs::parse(args, &["mixes", "grow"], || {
+            format!(
+                "concurrent [--quick] [mixes] [grow] [MAP_FILTER...]; env HMAP_CONC_LOG2 (20), \
+                 HMAP_CONC_THREADS (1..=cores), HMAP_CONC_MIXES ({}), HMAP_CONC_REPEAT (3), \
+                 HMAP_CONC_GROW_KEYS (8M), HMAP_CONC_GROW_REPEAT (3), HMAP_CONC_TIMEOUT_S (600); \
+                 maps: {}",
+                MIXES.map(|m| m.name).join(","),
+                MAPS.map(|m| m.name).join(", ")
+            )
+        }) else {
+            return Ok(None);
+        };
+        let (mut run_mixes, mut run_grow) = (
+            cli.keywords.iter().any(|k| k == "mixes"),
+            cli.keywords.iter().any(|k| k == "grow"),
+        );
         if !run_mixes && !run_grow {
             (run_mixes, run_grow) = (true, true);
         }
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
-        let smoke = !bench || test;
+        let (smoke, quick) = (cli.smoke, cli.quick);
         let (label, log2, threads, repeat, grow_keys, grow_repeat) = if smoke {
             let threads = vec![1, 2];
             (
@@ -1195,15 +276,7 @@ impl Plan {
                 .ok_or_else(|| format!("HMAP_CONC_LOG2={text}: expected an integer in 4..=32"))?,
             None => log2,
         };
-        let threads = match env_text("HMAP_CONC_THREADS") {
-            Some(text) => text
-                .split(',')
-                .map(|item| {
-                    keys::parse_count(item).map_err(|e| format!("HMAP_CONC_THREADS={text}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => threads,
-        };
+        let threads = env_counts("HMAP_CONC_THREADS")?.unwrap_or(threads);
         let mixes = match env_text("HMAP_CONC_MIXES") {
             Some(text) => text
                 .split(',')
@@ -1219,10 +292,7 @@ impl Plan {
                 .collect::<Result<Vec<_>, _>>()?,
             None => MIXES.iter().collect(),
         };
-        let maps = MAPS
-            .iter()
-            .filter(|m| filters.is_empty() || filters.iter().any(|f| m.name.contains(f.as_str())))
-            .collect();
+        let maps = MAPS.iter().filter(|m| cli.selects(m.name)).collect();
         Ok(Some(Plan {
             label,
             run_mixes,
@@ -1235,85 +305,11 @@ impl Plan {
             grow_repeat: env_count("HMAP_CONC_GROW_REPEAT")?.unwrap_or(grow_repeat),
             maps,
             timeout: Duration::from_secs(
-                env_count("HMAP_CONC_TIMEOUT_S")?.unwrap_or(DEFAULT_TIMEOUT_S) as u64,
+                env_count(TIMEOUT_VAR)?.unwrap_or(DEFAULT_TIMEOUT_S) as u64
             ),
             write_csv: !smoke,
         }))
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Machine description and output files
-// ---------------------------------------------------------------------------------------------
-
-/// What every result row records about where it was measured.
-struct Machine {
-    cpu_model: String,
-    logical_cpus: usize,
-    rustc: String,
-    git_commit: String,
-    git_dirty: String,
-}
-
-impl Machine {
-    fn detect() -> Machine {
-        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
-            .map_or("unknown", |(_, model)| model.trim())
-            .replace(',', ";");
-        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-        let repo = env!("CARGO_MANIFEST_DIR");
-        Machine {
-            cpu_model,
-            logical_cpus: thread::available_parallelism().map_or(0, |n| n.get()),
-            rustc: command_output(&rustc, &["-V"]).unwrap_or_else(|| "unknown".to_owned()),
-            git_commit: command_output("git", &["-C", repo, "rev-parse", "HEAD"])
-                .unwrap_or_else(|| "unknown".to_owned()),
-            git_dirty: command_output("git", &["-C", repo, "status", "--porcelain"])
-                .map_or_else(|| "unknown".to_owned(), |s| (!s.is_empty()).to_string()),
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "{} ({} logical CPUs), {}, commit {} (dirty: {})",
-            self.cpu_model, self.logical_cpus, self.rustc, self.git_commit, self.git_dirty
-        )
-    }
-
-    const CSV_COLUMNS: &'static str = "cpu_model,logical_cpus,rustc,git_commit,git_dirty";
-
-    fn csv_cells(&self) -> String {
-        format!(
-            "{},{},{},{},{}",
-            self.cpu_model,
-            self.logical_cpus,
-            self.rustc.replace(',', ";"),
-            self.git_commit,
-            self.git_dirty
-        )
-    }
-}
-
-/// The trimmed stdout of a command that succeeded; `None` if it is missing or failed.
-fn command_output(program: &str, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-fn write_csv(name: &str, contents: &str) -> Result<(), String> {
-    let dir = results_dir();
-    let path = dir.join(name);
-    fs::create_dir_all(&dir)
-        .and_then(|()| fs::write(&path, contents))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1363,12 +359,15 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
                 let mut cell_best: Option<CellRecord> = None;
                 let mut max_garbage: Option<u64> = None;
                 for repetition in 1..=plan.repeat {
-                    let result = run_child(&args, plan.timeout).and_then(|stdout| {
-                        stdout
-                            .lines()
-                            .find_map(CellRecord::parse_line)
-                            .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
-                    });
+                    let result =
+                        child::run(&args, plan.timeout, Some(TIMEOUT_VAR)).and_then(|stdout| {
+                            stdout
+                                .lines()
+                                .find_map(CellRecord::parse_line)
+                                .ok_or_else(|| {
+                                    format!("child `{}` printed no result", args.join(" "))
+                                })
+                        });
                     match result {
                         Ok(record) => {
                             if let Some(g) = record.garbage_objects {
@@ -1563,12 +562,8 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                 entry.name.to_owned(),
                 plan.grow_keys.to_string(),
             ];
-            let result = run_child(&args, plan.timeout).and_then(|stdout| {
-                let writer = stdout.lines().find_map(RunRecord::parse_line);
-                let reader = stdout.lines().find_map(ReaderRecord::parse_line);
-                writer
-                    .zip(reader)
-                    .map(|(writer, reader)| GrowRecord { writer, reader })
+            let result = child::run(&args, plan.timeout, Some(TIMEOUT_VAR)).and_then(|stdout| {
+                GrowRecord::parse(&stdout)
                     .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
             });
             match result {
@@ -1749,18 +744,7 @@ fn main() -> ExitCode {
         println!("concurrent: no map matches the filter; nothing to run");
         return ExitCode::SUCCESS;
     }
-    let machine = Machine::detect();
-    println!(
-        "concurrent ({}): maps {}; hasher {}; u64 keys (splitmix64), value = key",
-        plan.label,
-        plan.maps
-            .iter()
-            .map(|m| m.name)
-            .collect::<Vec<_>>()
-            .join(", "),
-        common::hasher_name()
-    );
-    println!("machine: {}", machine.describe());
+    let machine = Machine::print_header("concurrent", plan.label, plan.maps.iter().map(|m| m.name));
     if plan.run_mixes {
         println!(
             "mixes: table 2^{} = {} (operations = table size), threads {:?}, each repetition a fresh process",

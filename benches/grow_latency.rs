@@ -36,7 +36,9 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use common::measure::{self, Mode, Run, RunRecord, Summary};
-use common::{env_count, results_dir, BenchMap, GriddleMap, HashbrownMap, HmapMap, StdMap};
+use common::{
+    env_count, results_dir, BenchMap, GriddleMap, HarnessArgs, HashbrownMap, HmapMap, StdMap,
+};
 
 /// One implementation: its name and the monomorphized measurement that a child runs.
 struct MapEntry {
@@ -87,30 +89,14 @@ struct Plan {
 impl Plan {
     /// `None` when there is nothing to run (`--list`, `--help`).
     fn from_args(args: &[String]) -> Result<Option<Plan>, String> {
-        let (mut bench, mut test, mut quick) = (false, false, false);
-        let mut filters = Vec::new();
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                "--bench" => bench = true,
-                "--test" => test = true,
-                "--quick" => quick = true,
-                "--list" => return Ok(None),
-                "--help" | "-h" => {
-                    println!(
-                        "grow_latency [--quick] [MAP_FILTER...]; env HMAP_GROW_KEYS (default 8M), \
-                         HMAP_GROW_REPEAT (default 3); maps: hmap, hashbrown, std, griddle"
-                    );
-                    return Ok(None);
-                }
-                option if common::CRITERION_OPTIONS_WITH_VALUE.contains(&option) => {
-                    iter.next();
-                }
-                option if option.starts_with('-') => {}
-                filter => filters.push(filter.to_owned()),
-            }
-        }
-        let smoke = !bench || test;
+        let Some(cli) = HarnessArgs::parse(args, &[], || {
+            "grow_latency [--quick] [MAP_FILTER...]; env HMAP_GROW_KEYS (default 8M), \
+             HMAP_GROW_REPEAT (default 3); maps: hmap, hashbrown, std, griddle"
+                .to_owned()
+        }) else {
+            return Ok(None);
+        };
+        let (smoke, quick) = (cli.smoke, cli.quick);
         let (default_keys, default_repeat, label) = if smoke {
             (SMOKE_KEYS, 1, "smoke test (cargo test --benches)")
         } else if quick {
@@ -120,10 +106,7 @@ impl Plan {
         };
         let keys = env_count("HMAP_GROW_KEYS")?.unwrap_or(default_keys);
         let repeat = env_count("HMAP_GROW_REPEAT")?.unwrap_or(default_repeat);
-        let maps = MAPS
-            .iter()
-            .filter(|m| filters.is_empty() || filters.iter().any(|f| m.name.contains(f.as_str())))
-            .collect();
+        let maps = MAPS.iter().filter(|m| cli.selects(m.name)).collect();
         Ok(Some(Plan {
             keys,
             repeat,

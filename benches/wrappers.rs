@@ -77,9 +77,7 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::fs;
-use std::io::Read as _;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -88,10 +86,12 @@ use hmap::wrappers::{
     SyncMap,
 };
 
+use common::child;
 use common::keys::{self, hit_keys};
 use common::measure::{self, format_ns};
+use common::output::{child_exit, write_csv, Machine};
 use common::read_mostly::{self, CellResult, Latency, Workload};
-use common::{bench_hasher, env_count, env_text, results_dir, BenchHasher};
+use common::{bench_hasher, env_count, env_counts, env_text, BenchHasher, HarnessArgs};
 
 // ---------------------------------------------------------------------------------------------
 // The adapter
@@ -226,13 +226,7 @@ const CELL_COMMAND: &str = "__cell";
 
 /// Runs one cell and prints its result line; a failed check is a failed exit.
 fn child(args: &[String]) -> ExitCode {
-    // A panic on any thread ends the process at once: other threads may be waiting on a
-    // barrier the panicking thread will never reach.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
-        std::process::exit(101);
-    }));
+    child::exit_on_panic();
     let parsed = match args {
         [map, threads, ops, keys, write_pct] => (|| {
             Some((
@@ -256,58 +250,8 @@ fn child(args: &[String]) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    match (entry.cell)(&workload, &hit_keys(key_count)) {
-        Ok(result) => {
-            println!("{}", result.to_line());
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("wrappers: {CELL_COMMAND} {}: {message}", args.join(" "));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs this executable with `args`, lets its stderr through, and returns its stdout; kills it
-/// after `timeout`.
-fn run_child(args: &[String], timeout: Duration) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let mut child = Command::new(&exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "child `{}` killed after {} s (HMAP_WRAP_TIMEOUT_S)",
-                    args.join(" "),
-                    timeout.as_secs()
-                ));
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting for child `{}`: {e}", args.join(" "))),
-        }
-    };
-    let text = reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(text)
-    } else {
-        Err(format!("child `{}` failed: {status}", args.join(" ")))
-    }
+    let result = (entry.cell)(&workload, &hit_keys(key_count)).map(|r| r.to_line());
+    child_exit(result, "wrappers", CELL_COMMAND, args)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +263,8 @@ const DEFAULT_KEYS: usize = 1_000;
 const DEFAULT_OPS: usize = 50_000;
 const DEFAULT_WRITE_PCT: u32 = 5;
 const DEFAULT_REPEAT: usize = 3;
+/// The variable that sets the per-child timeout (seconds).
+const TIMEOUT_VAR: &str = "HMAP_WRAP_TIMEOUT_S";
 const DEFAULT_TIMEOUT_S: usize = 300;
 const QUICK_OPS: usize = 1_000;
 const SMOKE_THREADS: [usize; 2] = [1, 4];
@@ -343,33 +289,18 @@ struct Plan {
 impl Plan {
     /// `None` when there is nothing to run (`--list`, `--help`).
     fn from_args(args: &[String]) -> Result<Option<Plan>, String> {
-        let (mut bench, mut test, mut quick) = (false, false, false);
-        let mut filters = Vec::new();
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                "--bench" => bench = true,
-                "--test" => test = true,
-                "--quick" => quick = true,
-                "--list" => return Ok(None),
-                "--help" | "-h" => {
-                    println!(
-                        "wrappers [--quick] [MAP_FILTER...]; env HMAP_WRAP_THREADS ({DEFAULT_THREADS}; \
-                         comma list), HMAP_WRAP_KEYS ({DEFAULT_KEYS}), HMAP_WRAP_OPS (per thread, \
-                         {DEFAULT_OPS}), HMAP_WRAP_WRITE_PCT ({DEFAULT_WRITE_PCT}), HMAP_WRAP_REPEAT \
-                         ({DEFAULT_REPEAT}), HMAP_WRAP_TIMEOUT_S ({DEFAULT_TIMEOUT_S}); maps: {}",
-                        MAPS.map(|m| m.name).join(", ")
-                    );
-                    return Ok(None);
-                }
-                option if common::CRITERION_OPTIONS_WITH_VALUE.contains(&option) => {
-                    iter.next();
-                }
-                option if option.starts_with('-') => {}
-                filter => filters.push(filter.to_owned()),
-            }
-        }
-        let smoke = !bench || test;
+        let Some(cli) = HarnessArgs::parse(args, &[], || {
+            format!(
+                "wrappers [--quick] [MAP_FILTER...]; env HMAP_WRAP_THREADS ({DEFAULT_THREADS}; \
+                 comma list), HMAP_WRAP_KEYS ({DEFAULT_KEYS}), HMAP_WRAP_OPS (per thread, \
+                 {DEFAULT_OPS}), HMAP_WRAP_WRITE_PCT ({DEFAULT_WRITE_PCT}), HMAP_WRAP_REPEAT \
+                 ({DEFAULT_REPEAT}), HMAP_WRAP_TIMEOUT_S ({DEFAULT_TIMEOUT_S}); maps: {}",
+                MAPS.map(|m| m.name).join(", ")
+            )
+        }) else {
+            return Ok(None);
+        };
+        let (smoke, quick) = (cli.smoke, cli.quick);
         let (label, threads, keys, ops, repeat) = if smoke {
             (
                 "smoke test (cargo test --benches)",
@@ -389,15 +320,7 @@ impl Plan {
                 DEFAULT_REPEAT,
             )
         };
-        let threads = match env_text("HMAP_WRAP_THREADS") {
-            Some(text) => text
-                .split(',')
-                .map(|item| {
-                    keys::parse_count(item).map_err(|e| format!("HMAP_WRAP_THREADS={text}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => threads,
-        };
+        let threads = env_counts("HMAP_WRAP_THREADS")?.unwrap_or(threads);
         let keys = env_count("HMAP_WRAP_KEYS")?.unwrap_or(keys);
         if keys > read_mostly::MAX_KEYS {
             return Err(format!(
@@ -416,10 +339,7 @@ impl Plan {
                 })?,
             None => DEFAULT_WRITE_PCT,
         };
-        let maps = MAPS
-            .iter()
-            .filter(|m| filters.is_empty() || filters.iter().any(|f| m.name.contains(f.as_str())))
-            .collect();
+        let maps = MAPS.iter().filter(|m| cli.selects(m.name)).collect();
         Ok(Some(Plan {
             label,
             threads,
@@ -429,7 +349,7 @@ impl Plan {
             repeat: env_count("HMAP_WRAP_REPEAT")?.unwrap_or(repeat),
             maps,
             timeout: Duration::from_secs(
-                env_count("HMAP_WRAP_TIMEOUT_S")?.unwrap_or(DEFAULT_TIMEOUT_S) as u64,
+                env_count(TIMEOUT_VAR)?.unwrap_or(DEFAULT_TIMEOUT_S) as u64
             ),
             write_csv: !smoke,
             command: reproducing_command(args),
@@ -477,82 +397,12 @@ fn reproducing_command(args: &[String]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Machine description and output files
+// Output files (the machine description and the CSV writer are `common/output.rs`)
 // ---------------------------------------------------------------------------------------------
-
-/// What every result row records about where it was measured.
-struct Machine {
-    cpu_model: String,
-    logical_cpus: usize,
-    rustc: String,
-    git_commit: String,
-    git_dirty: String,
-}
-
-impl Machine {
-    fn detect() -> Machine {
-        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
-            .map_or("unknown", |(_, model)| model.trim())
-            .replace(',', ";");
-        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-        let repo = env!("CARGO_MANIFEST_DIR");
-        Machine {
-            cpu_model,
-            logical_cpus: thread::available_parallelism().map_or(0, |n| n.get()),
-            rustc: command_output(&rustc, &["-V"]).unwrap_or_else(|| "unknown".to_owned()),
-            git_commit: command_output("git", &["-C", repo, "rev-parse", "HEAD"])
-                .unwrap_or_else(|| "unknown".to_owned()),
-            git_dirty: command_output("git", &["-C", repo, "status", "--porcelain"])
-                .map_or_else(|| "unknown".to_owned(), |s| (!s.is_empty()).to_string()),
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "{} ({} logical CPUs), {}, commit {} (dirty: {})",
-            self.cpu_model, self.logical_cpus, self.rustc, self.git_commit, self.git_dirty
-        )
-    }
-
-    const CSV_COLUMNS: &'static str = "cpu_model,logical_cpus,rustc,git_commit,git_dirty";
-
-    fn csv_cells(&self) -> String {
-        format!(
-            "{},{},{},{},{}",
-            self.cpu_model,
-            self.logical_cpus,
-            self.rustc.replace(',', ";"),
-            self.git_commit,
-            self.git_dirty
-        )
-    }
-}
-
-/// The trimmed stdout of a command that succeeded; `None` if it is missing or failed.
-fn command_output(program: &str, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
 
 /// `text` as one CSV field: quoted, inner quotes doubled.
 fn csv_quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
-}
-
-fn write_csv(name: &str, contents: &str) -> Result<(), String> {
-    let dir = results_dir();
-    let path = dir.join(name);
-    fs::create_dir_all(&dir)
-        .and_then(|()| fs::write(&path, contents))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -627,12 +477,13 @@ fn run_all(plan: &Plan, machine: &Machine, timer_overhead_ns: u64) -> Vec<String
             let mut results = Vec::new();
             let mut failed = false;
             for repetition in 1..=plan.repeat {
-                let result = run_child(&args, plan.timeout).and_then(|stdout| {
-                    stdout
-                        .lines()
-                        .find_map(CellResult::parse_line)
-                        .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
-                });
+                let result =
+                    child::run(&args, plan.timeout, Some(TIMEOUT_VAR)).and_then(|stdout| {
+                        stdout
+                            .lines()
+                            .find_map(CellResult::parse_line)
+                            .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
+                    });
                 match result {
                     Ok(result) => {
                         eprintln!(
@@ -859,18 +710,7 @@ fn main() -> ExitCode {
         eprintln!("wrappers: threads, keys and repetitions must be at least 1");
         return ExitCode::from(2);
     }
-    let machine = Machine::detect();
-    println!(
-        "wrappers ({}): maps {}; hasher {}; u64 keys (splitmix64), value = key",
-        plan.label,
-        plan.maps
-            .iter()
-            .map(|m| m.name)
-            .collect::<Vec<_>>()
-            .join(", "),
-        common::hasher_name()
-    );
-    println!("machine: {}", machine.describe());
+    let machine = Machine::print_header("wrappers", plan.label, plan.maps.iter().map(|m| m.name));
     let timer_overhead_ns = measure::timer_overhead_ns();
     println!("timer overhead (empty Instant pair, median): {timer_overhead_ns} ns");
     let started = Instant::now();

@@ -28,6 +28,23 @@ pub(crate) fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// splitmix64 as a stream: deterministic, and only ever used outside timed code (operation
+/// shuffles, a reader's key choice).
+pub(crate) struct SplitMix(pub(crate) u64);
+
+impl SplitMix {
+    /// The next output.
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(GAMMA);
+        mix(self.0)
+    }
+
+    /// Uniform in `0..bound` (Lemire's multiply-high; the bias is below 2^-32 for our bounds).
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(bound)) >> 64) as u64
+    }
+}
+
 /// The `i`-th hit key (the keys that get inserted).
 #[inline]
 pub(crate) fn hit_key(i: u64) -> u64 {

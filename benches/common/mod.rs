@@ -1,14 +1,24 @@
 //! Code shared by the bench targets: deterministic inputs (`keys`), the growth-latency
 //! measurement core (`measure`), the read-mostly workload core of the wrappers bench
-//! (`read_mostly`), the `BenchMap` adapter that lets every benchmark body be written
-//! once for every implementation, and the bench sizes with the growth thresholds they sit near.
+//! (`read_mostly`), the concurrent maps of the concurrent bench (`conc_maps`) with its throughput
+//! mixes (`mixes`) and its growth runs with readers (`conc_grow`), the child-process protocol
+//! (`child`), the machine description and CSV files of the child-process benches (`output`),
+//! the `BenchMap` adapter that lets every benchmark body be written once for every
+//! implementation, and the bench sizes with the growth thresholds they sit near.
 //!
 //! Every implementation is built with the same hasher, `foldhash::fast::FixedState` seeded with
-//! `keys::HASH_SEED`, so differences come from the table, not the hash function. `keys.rs`,
-//! `measure.rs` and `read_mostly.rs` are std (and `hmap`) only because `lab/` includes them too.
+//! `keys::HASH_SEED`, so differences come from the table, not the hash function. Every file but
+//! this one and `output.rs` is also part of `lab/` (included by `#[path]`), so it names only
+//! crates the lab depends on too: std, `hmap`, `libc` (`measure.rs`), and the hasher and the
+//! concurrent peers (`conc_maps.rs`).
 
+pub(crate) mod child;
+pub(crate) mod conc_grow;
+pub(crate) mod conc_maps;
 pub(crate) mod keys;
 pub(crate) mod measure;
+pub(crate) mod mixes;
+pub(crate) mod output;
 pub(crate) mod read_mostly;
 
 /// The hasher every benchmarked map uses (foldhash, fixed seed: deterministic across runs).
@@ -225,6 +235,78 @@ pub(crate) fn env_count(var: &str) -> Result<Option<usize>, String> {
     env_text(var)
         .map(|text| keys::parse_count(&text).map_err(|e| format!("{var}={text}: {e}")))
         .transpose()
+}
+
+/// A comma-separated list of counts from the environment (`K`/`M` suffixes allowed), `None` when
+/// unset or blank.
+pub(crate) fn env_counts(var: &str) -> Result<Option<Vec<usize>>, String> {
+    env_text(var)
+        .map(|text| {
+            text.split(',')
+                .map(|item| keys::parse_count(item).map_err(|e| format!("{var}={text}: {e}")))
+                .collect()
+        })
+        .transpose()
+}
+
+/// The command line of a bench that runs its own harness and child processes (`concurrent.rs`,
+/// `wrappers.rs`, `grow_latency.rs`), as cargo and criterion pass it. Criterion's own options are accepted and
+/// ignored (with their values: [`CRITERION_OPTIONS_WITH_VALUE`]).
+pub(crate) struct HarnessArgs {
+    /// Run as a test (no `--bench`, as `cargo test --benches` runs it, or `--test`): shrink to a
+    /// smoke run and write no CSV.
+    pub(crate) smoke: bool,
+    /// `--quick`: the CI size.
+    pub(crate) quick: bool,
+    /// The words that name one of the bench's sub-benchmarks.
+    pub(crate) keywords: Vec<String>,
+    /// The other words: implementation-name filters.
+    pub(crate) filters: Vec<String>,
+}
+
+impl HarnessArgs {
+    /// Parses `args` (without the program name); a word in `keywords` is a sub-benchmark, any
+    /// other word a filter. `None` when there is nothing to run: `--list` (which prints nothing,
+    /// as criterion's harness expects) or `--help` (which prints `help()`).
+    pub(crate) fn parse(
+        args: &[String],
+        keywords: &[&str],
+        help: impl FnOnce() -> String,
+    ) -> Option<HarnessArgs> {
+        let (mut bench, mut test, mut quick) = (false, false, false);
+        let (mut found, mut filters) = (Vec::new(), Vec::new());
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            match arg.as_str() {
+                "--bench" => bench = true,
+                "--test" => test = true,
+                "--quick" => quick = true,
+                "--list" => return None,
+                "--help" | "-h" => {
+                    println!("{}", help());
+                    return None;
+                }
+                option if CRITERION_OPTIONS_WITH_VALUE.contains(&option) => {
+                    iter.next();
+                }
+                option if option.starts_with('-') => {}
+                word if keywords.contains(&word) => found.push(word.to_owned()),
+                filter => filters.push(filter.to_owned()),
+            }
+        }
+        Some(HarnessArgs {
+            smoke: !bench || test,
+            quick,
+            keywords: found,
+            filters,
+        })
+    }
+
+    /// Whether an implementation named `name` runs: it contains one of the filters, or there are
+    /// none.
+    pub(crate) fn selects(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
 }
 
 /// `<target>/hmap-bench`, found from this executable's path (`<target>/<profile>/deps/<exe>`).

@@ -5,8 +5,10 @@
 //! This is the experiment shape of the article the `wrappers` module answers ("threads well
 //! above the core count, 95% reads / 5% writes on a hot key set"). `benches/wrappers.rs` runs it
 //! per (map, thread count) in a fresh child process; the `hmap-lab` crate includes this file by
-//! path for its wrappers experiment. Std and `hmap` only: the caller passes the hot keys and
-//! builds the map (so the hasher, the key generator and the map crates stay on its side).
+//! path for its wrappers experiment. Std, `hmap` and the sibling `keys.rs` and `measure.rs`
+//! only: the caller passes the hot keys and builds the map (so the hasher, the key generator and
+//! the map crates stay on its side). Its [`Histogram`] also times the readers of
+//! `conc_grow.rs`.
 //!
 //! Method:
 //! - the map is prefilled with every hot key (value = key) on the calling thread;
@@ -41,6 +43,9 @@ use std::time::Instant;
 
 use hmap::wrappers::SharedMap;
 
+use super::keys::SplitMix;
+use super::measure::LatencySummary;
+
 /// Top bit of an encoded operation: a `store` (clear: a `load`).
 const STORE_BIT: u32 = 1 << 31;
 /// The hot-key index of an encoded operation.
@@ -65,24 +70,6 @@ impl Workload {
     /// Operations over all threads.
     pub(crate) fn total_ops(&self) -> usize {
         self.threads * self.ops_per_thread
-    }
-}
-
-/// splitmix64 as a stream: deterministic, and only used before the timed loop.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..bound` (Lemire's multiply-high; the bias is below 2^-32 for our bounds).
-    fn below(&mut self, bound: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(bound)) >> 64) as u64
     }
 }
 
@@ -239,6 +226,22 @@ impl Histogram {
             p99_ns: self.percentile(0.99),
             p999_ns: self.percentile(0.999),
             max_ns: self.max,
+        }
+    }
+
+    /// p50, p99, p99.99, max and mean, in the shape of the growth measurements' records (the
+    /// concurrent readers of `conc_grow.rs`).
+    pub(crate) fn summary(&self) -> LatencySummary {
+        LatencySummary {
+            p50_ns: self.percentile(0.50),
+            p99_ns: self.percentile(0.99),
+            p9999_ns: self.percentile(0.9999),
+            max_ns: self.max,
+            mean_ns: if self.total == 0 {
+                0.0
+            } else {
+                self.sum as f64 / self.total as f64
+            },
         }
     }
 }

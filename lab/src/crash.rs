@@ -21,16 +21,8 @@ use serde::{Deserialize, Serialize};
 use hmap::wrappers::SharedMap;
 
 use crate::report::{Csv, Meta, Output};
-use crate::shared::{SharedKind, Visit};
+use crate::shared::{parse_shared_maps, SharedKind, SharedMaps, Visit};
 use crate::{args, LabError};
-
-/// `--maps` value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SharedMaps(pub(crate) Vec<SharedKind>);
-
-pub(crate) fn parse_shared_maps(text: &str) -> Result<SharedMaps, String> {
-    args::name_list(text, &SharedKind::accepted()).map(SharedMaps)
-}
 
 #[derive(Debug, Args)]
 pub(crate) struct CrashArgs {
@@ -135,13 +127,7 @@ pub(crate) fn check(result: &CrashResult) -> Result<(), LabError> {
 }
 
 pub(crate) fn measure_plan(plan: &CrashPlan, out: &Output) -> Result<CrashResult, LabError> {
-    let kinds: Vec<SharedKind> = plan
-        .maps
-        .iter()
-        .map(|name| {
-            SharedKind::parse(name).ok_or_else(|| LabError::Usage(format!("unknown map '{name}'")))
-        })
-        .collect::<Result<_, _>>()?;
+    let kinds = SharedKind::parse_all(&plan.maps)?;
     let bar = out.ui.bar(kinds.len() as u64, "crash");
     let started = Instant::now();
     // The panics are expected (failfast) or reported in the table (any other map): keep the

@@ -5,8 +5,9 @@
 //!   only) and a CPU-timed child (the worst insert by the thread's CPU clock), each a fresh
 //!   process (`benches/common/measure.rs`, shared with `benches/grow_latency.rs`).
 //! - Concurrent maps (`concurrent` = `hmap::ConcurrentHashMap`, papaya, scc, ...): one child per
-//!   repetition, one writer timing every insert while `--readers` threads time their gets
-//!   (`conc_grow.rs`, ported from `benches/concurrent.rs`).
+//!   repetition (the hidden `__cgrow` command below), one writer timing every insert while
+//!   `--readers` threads time their gets (`benches/common/conc_grow.rs`, shared with
+//!   `benches/concurrent.rs` and included by path as `conc_grow`).
 //!
 //! Output (`grow_output.rs`): one table of medians over repetitions, `grow.csv` (a row per run),
 //! `grow.json` (everything, with the series), `grow_series.csv`, and `grow.svg`: the largest
@@ -18,8 +19,9 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::conc::ConcKind;
+use crate::conc::{ConcKind, ConcVisit};
 use crate::conc_grow::{self, GrowRecord};
+use crate::conc_maps::ConcMap;
 use crate::maps::MapKind;
 use crate::measure::{self, format_ns, Mode, RunRecord};
 use crate::report::{Meta, Output};
@@ -332,7 +334,7 @@ fn seq_run(
             keys.to_string(),
             points.to_string(),
         ];
-        let stdout = child::run(&args, child::CHILD_TIMEOUT)?;
+        let stdout = child::run(&args, crate::CHILD_TIMEOUT, None)?;
         bar.inc(1);
         let record = stdout
             .lines()
@@ -360,8 +362,8 @@ fn conc_run(
     readers: usize,
     points: usize,
 ) -> Result<(GrowRun, Series), String> {
-    let args = conc_grow::child_args(kind, keys, readers, points);
-    let stdout = child::run(&args, child::CHILD_TIMEOUT)?;
+    let args = child_args(kind, keys, readers, points);
+    let stdout = child::run(&args, crate::CHILD_TIMEOUT, None)?;
     let record = GrowRecord::parse(&stdout)
         .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))?;
     let map = GrowMap::Conc(kind);
@@ -393,5 +395,62 @@ fn series_of(
         chunk: keys.div_ceil(points.max(1)),
         max_ns,
         cpu_max_ns: Vec::new(),
+    }
+}
+
+/// First argument of a concurrent growth child: `__cgrow <map> <keys> <readers> <points>`.
+const CONC_CHILD: &str = "__cgrow";
+
+/// The arguments that make a child run `map` with `keys` keys, `readers` readers.
+fn child_args(map: ConcKind, keys: usize, readers: usize, points: usize) -> Vec<String> {
+    vec![
+        CONC_CHILD.to_owned(),
+        map.name().to_owned(),
+        keys.to_string(),
+        readers.to_string(),
+        points.to_string(),
+    ]
+}
+
+/// The hidden child command: one concurrent growth run, its report lines on stdout.
+pub(crate) fn child(map: &str, keys: &str, readers: usize, points: usize) -> Result<(), LabError> {
+    child::exit_on_panic();
+    let kind = ConcKind::parse(map)
+        .ok_or_else(|| LabError::Usage(format!("unknown concurrent map '{map}'")))?;
+    let keys = crate::keys::parse_count(keys).map_err(LabError::Usage)?;
+    let record = kind
+        .dispatch(ConcGrow {
+            keys,
+            readers,
+            points,
+        })
+        .map_err(LabError::Failed)?;
+    println!("{}", record.to_lines());
+    Ok(())
+}
+
+/// One concurrent growth run's parameters, generic over the map type through [`ConcVisit`].
+struct ConcGrow {
+    keys: usize,
+    readers: usize,
+    points: usize,
+}
+
+impl ConcVisit for ConcGrow {
+    type Output = Result<GrowRecord, String>;
+    fn visit<M: ConcMap>(self) -> Self::Output {
+        conc_grow::run_grow::<M>(self.keys, self.readers, self.points)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::child::{parse_series, series_line};
+
+    #[test]
+    fn series_lines_round_trip() {
+        let line = series_line(&[1, 20, 300]);
+        assert_eq!(parse_series(&format!("other\n{line}\n")), vec![1, 20, 300]);
+        assert!(parse_series("HMAP-SERIESX values=1").is_empty());
     }
 }

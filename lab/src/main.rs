@@ -8,9 +8,11 @@
 //!
 //! Every experiment writes CSV and JSON (machine, rustc, commit, hasher, command line:
 //! `report.rs`) and SVG plots (`plot.rs`) under `lab-results/<UTC timestamp>/` or `--out`.
-//! Measurements that need a clean process run in child processes (`child.rs`): this executable
+//! Measurements that need a clean process run in child processes (`child`): this executable
 //! re-invoked with a hidden command. The measurement code is shared with `benches/` by path
-//! (`keys.rs`, `measure.rs`, `read_mostly.rs`), so both tools measure in one way.
+//! (`benches/common/`: `keys.rs`, `measure.rs`, `read_mostly.rs`, the concurrent maps
+//! `conc_maps.rs` with the throughput mixes `mixes.rs` and the growth runs `conc_grow.rs`, and
+//! the child-process protocol `child.rs`), so both tools measure in one way.
 //!
 //! Exit status: 0 on success; 1 when an experiment failed or found a violation; 2 for bad input
 //! (one line on stderr naming the problem and the accepted values).
@@ -19,6 +21,14 @@
     reason = "the sync facade of clippy.toml is for the library, so that loom can swap its atomics; the lab uses std's"
 )]
 
+#[path = "../../benches/common/child.rs"]
+mod child;
+#[allow(dead_code, reason = "shared with the benches, which use more of it")]
+#[path = "../../benches/common/conc_grow.rs"]
+mod conc_grow;
+#[allow(dead_code, reason = "shared with the benches, which use more of it")]
+#[path = "../../benches/common/conc_maps.rs"]
+mod conc_maps;
 #[allow(dead_code, reason = "shared with the benches, which use more of it")]
 #[path = "../../benches/common/keys.rs"]
 mod keys;
@@ -30,19 +40,19 @@ mod keys;
 )]
 mod measure;
 #[allow(dead_code, reason = "shared with the benches, which use more of it")]
+#[path = "../../benches/common/mixes.rs"]
+mod mixes;
+#[allow(dead_code, reason = "shared with the benches, which use more of it")]
 #[path = "../../benches/common/read_mostly.rs"]
 mod read_mostly;
 
 mod args;
-mod child;
 mod conc;
-mod conc_grow;
 mod crash;
 mod grow;
 mod grow_output;
 mod layout;
 mod maps;
-mod mixes;
 mod plot;
 mod report;
 mod rerender;
@@ -56,6 +66,7 @@ mod wrappers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -66,6 +77,9 @@ use crate::ui::Ui;
 /// First argument of a single-threaded growth child:
 /// `__child <map> <timed|untimed|cputimed> <keys> [points]`.
 pub(crate) const SEQ_CHILD: &str = "__child";
+
+/// A child gets this long before it is killed and its cell reported as failed.
+pub(crate) const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -228,13 +242,13 @@ fn run(cli: Cli, command_line: Vec<String>) -> Result<(), LabError> {
             keys,
             readers,
             points,
-        }) => conc_grow::child(&map, &keys, readers, points),
+        }) => grow::child(&map, &keys, readers, points),
         Some(Command::MixChild {
             mix,
             map,
             threads,
             log2,
-        }) => mixes::child(&mix, &map, threads, log2),
+        }) => throughput::child(&mix, &map, threads, log2),
         Some(Command::WrapperChild {
             map,
             threads,

@@ -6,11 +6,11 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::child::command_output;
 use crate::ui::Ui;
 use crate::{maps, LabError};
 
@@ -315,15 +315,6 @@ pub(crate) fn latest_results_dir() -> Option<PathBuf> {
         .map(|entry| entry.path())
         .filter(|path| path.is_dir())
         .max()
-}
-
-/// The trimmed stdout of a command that succeeded; `None` if it is missing or failed.
-fn command_output(program: &str, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 #[cfg(test)]

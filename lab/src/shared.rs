@@ -8,6 +8,16 @@ use hmap::wrappers::{
 };
 
 use crate::maps::{hasher, LabHasher};
+use crate::{args, LabError};
+
+/// A `--maps` value of `crash`, `stress` and `wrappers`: the maps to run, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SharedMaps(pub(crate) Vec<SharedKind>);
+
+/// Parses a `--maps` value: names as [`SharedKind::name`] spells them, comma-separated, or `all`.
+pub(crate) fn parse_shared_maps(text: &str) -> Result<SharedMaps, String> {
+    args::name_list(text, &SharedKind::accepted()).map(SharedMaps)
+}
 
 /// A map that implements `SharedMap`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +96,17 @@ impl SharedKind {
     /// `(name, kind)` pairs for `args::name_list`.
     pub(crate) fn accepted() -> Vec<(&'static str, SharedKind)> {
         SharedKind::ALL.iter().map(|k| (k.name(), *k)).collect()
+    }
+
+    /// The kinds a plan names (its `maps`); a name no kind has is a usage error.
+    pub(crate) fn parse_all(names: &[String]) -> Result<Vec<SharedKind>, LabError> {
+        names
+            .iter()
+            .map(|name| {
+                SharedKind::parse(name)
+                    .ok_or_else(|| LabError::Usage(format!("unknown map '{name}'")))
+            })
+            .collect()
     }
 
     /// Builds this map (empty, the lab's hasher, room for `capacity` entries where the type

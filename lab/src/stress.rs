@@ -30,9 +30,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::crash::{parse_shared_maps, SharedMaps};
 use crate::report::{Csv, Meta, Output};
-use crate::shared::SharedKind;
+use crate::shared::{parse_shared_maps, SharedKind, SharedMaps};
 use crate::stress_round::{Round, RoundOutcome, DESCRIBED};
 use crate::{args, LabError};
 
@@ -183,13 +182,7 @@ pub(crate) fn run(args: &StressArgs, out: &Output) -> Result<(), LabError> {
 }
 
 pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResult, LabError> {
-    let kinds: Vec<SharedKind> = plan
-        .maps
-        .iter()
-        .map(|name| {
-            SharedKind::parse(name).ok_or_else(|| LabError::Usage(format!("unknown map '{name}'")))
-        })
-        .collect::<Result<_, _>>()?;
+    let kinds = SharedKind::parse_all(&plan.maps)?;
     let ticks_per_map = (plan.duration_s * 10.0).ceil() as u64;
     let bar = out.ui.bar(ticks_per_map * kinds.len() as u64, "stress");
     let started = Instant::now();

@@ -1,7 +1,8 @@
 //! The throughput experiment: the conc-map-bench mixes (ReadHeavy 98/1/1/0, Exchange
 //! 10/40/40/10, RapidGrow 5/80/5/10 pre-sized, and RapidGrow from an empty map, which really
 //! grows) at each thread count, for each concurrent map, every cell in a fresh child process
-//! (`mixes.rs`). Reports the best of the repetitions in Mop/s, each map's ratio to the best of
+//! (the hidden `__cell` command below; the workload is `benches/common/mixes.rs`, shared with
+//! `benches/concurrent.rs` and included by path as `mixes`). Reports the best of the repetitions in Mop/s, each map's ratio to the best of
 //! papaya, scc and dashmap, a table per mix, `throughput.csv`/`.json`, and `throughput.svg`
 //! (Mop/s against threads, a panel per mix).
 
@@ -11,8 +12,9 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::conc::ConcKind;
-use crate::mixes::{self, CellRecord, MIXES};
+use crate::conc::{ConcKind, ConcVisit};
+use crate::conc_maps::ConcMap;
+use crate::mixes::{self, Cell, CellRecord, MIXES};
 use crate::plot::{self, Line, LinePanel};
 use crate::report::{Csv, Meta, Output};
 use crate::{args, child, LabError};
@@ -137,13 +139,13 @@ pub(crate) fn measure_plan(
                 for repetition in 1..=plan.repeat {
                     bar.set_message(format!("{mix}, {map}, {threads} thread(s)"));
                     let args = vec![
-                        mixes::CHILD.to_owned(),
+                        mixes::CELL_COMMAND.to_owned(),
                         mix.clone(),
                         map.clone(),
                         threads.to_string(),
                         plan.log2.to_string(),
                     ];
-                    let result = child::run(&args, child::CHILD_TIMEOUT).and_then(|stdout| {
+                    let result = child::run(&args, crate::CHILD_TIMEOUT, None).and_then(|stdout| {
                         stdout
                             .lines()
                             .find_map(CellRecord::parse_line)
@@ -317,4 +319,31 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
         out.ui.wrote(&path);
     }
     Ok(())
+}
+
+/// The hidden child command: one cell, its report line on stdout.
+pub(crate) fn child(mix: &str, map: &str, threads: usize, log2: u32) -> Result<(), LabError> {
+    child::exit_on_panic();
+    let mix = MIXES
+        .iter()
+        .find(|m| m.name == mix)
+        .ok_or_else(|| LabError::Usage(format!("unknown mix '{mix}'")))?;
+    let kind =
+        ConcKind::parse(map).ok_or_else(|| LabError::Usage(format!("unknown map '{map}'")))?;
+    if threads == 0 || !(4..=30).contains(&log2) {
+        return Err(LabError::Usage("bad cell arguments".to_owned()));
+    }
+    let record = kind
+        .dispatch(Cell { mix, threads, log2 })
+        .map_err(LabError::Failed)?;
+    println!("{}", record.to_line());
+    Ok(())
+}
+
+impl ConcVisit for Cell {
+    type Output = Result<CellRecord, String>;
+
+    fn visit<M: ConcMap>(self) -> Self::Output {
+        mixes::run_cell::<M>(&self)
+    }
 }

@@ -13,12 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use hmap::wrappers::SharedMap;
 
-use crate::crash::{parse_shared_maps, SharedMaps};
 use crate::measure::format_ns;
 use crate::plot::{self, BarPanel};
 use crate::read_mostly::{self, CellResult, Latency, Workload};
 use crate::report::{Csv, Meta, Output};
-use crate::shared::{SharedKind, Visit};
+use crate::shared::{parse_shared_maps, SharedKind, SharedMaps, Visit};
 use crate::{args, child, keys, LabError};
 
 /// The article's baseline (one RWMutex around one map) and its sharded map.
@@ -128,13 +127,7 @@ pub(crate) fn run(args: &WrappersArgs, out: &Output) -> Result<(), LabError> {
 }
 
 pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<WrappersResult, LabError> {
-    let kinds: Vec<SharedKind> = plan
-        .maps
-        .iter()
-        .map(|name| {
-            SharedKind::parse(name).ok_or_else(|| LabError::Usage(format!("unknown map '{name}'")))
-        })
-        .collect::<Result<_, _>>()?;
+    let kinds = SharedKind::parse_all(&plan.maps)?;
     let bar = out.ui.bar((kinds.len() * plan.repeat) as u64, "wrappers");
     let timer_overhead_ns = crate::measure::timer_overhead_ns();
     let started = Instant::now();
@@ -160,7 +153,7 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
                 plan.keys.to_string(),
                 plan.write_pct.to_string(),
             ];
-            let result = child::run(&args, child::CHILD_TIMEOUT).and_then(|stdout| {
+            let result = child::run(&args, crate::CHILD_TIMEOUT, None).and_then(|stdout| {
                 stdout
                     .lines()
                     .find_map(CellResult::parse_line)

@@ -1,5 +1,5 @@
-//! Growth latency of a concurrent map with concurrent readers: the child side, ported from
-//! `benches/concurrent.rs` (sub-benchmark `grow`), with the reader count as a parameter.
+//! Growth latency of a concurrent map with concurrent readers, child side: the cost of one
+//! insert (and of one concurrent get) while a map grows from empty.
 //!
 //! In a fresh process, one writer inserts hit keys `0..N` into an empty map, timing every insert
 //! with a pair of `Instant::now()` calls (exact percentiles from every sample) and publishing
@@ -8,6 +8,14 @@
 //! every get into a log-linear histogram (`read_mostly::Histogram`, about 3% resolution; exact
 //! max). With zero readers the writer runs alone. Resident memory is read around the loop as in
 //! `measure.rs`.
+//!
+//! Used by `benches/concurrent.rs` (sub-benchmark `grow`: one reader, as `common::conc_grow`)
+//! and by the `hmap-lab` crate (`grow`: the reader count and the latency series as parameters),
+//! which includes this file with `#[path]`. Generic over [`ConcMap`] (`conc_maps.rs`).
+#![allow(
+    clippy::disallowed_types,
+    reason = "the sync facade of clippy.toml is for the library, so that loom can swap its atomics; the watermark and the stop flag use std's"
+)]
 
 use std::hint::black_box;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
@@ -15,28 +23,32 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Instant;
 
-use crate::child::{self as protocol, optional, Fields};
-use crate::conc::{ConcKind, ConcMap, ConcVisit};
-use crate::keys::{self, hit_key};
-use crate::measure::{self, LatencySummary, RunRecord};
-use crate::read_mostly::Histogram;
-use crate::LabError;
+use super::child::{self, optional, Fields};
+use super::conc_maps::ConcMap;
+use super::keys::{hit_key, SplitMix};
+use super::measure::{self, LatencySummary, Memory, RunRecord};
+use super::read_mostly::Histogram;
 
 /// Prefix of a grow child's reader line (the writer's is `measure::RESULT_PREFIX`).
 const READER_PREFIX: &str = "HMAP-CONC-READER";
 /// Seed of the readers' key choice (xored with the reader index).
 const READER_SEED: u64 = 0x00EA_DE20_0000_0001;
 
-/// The readers' side of one growth run, and hmap's reclamation state at the end.
+/// The readers' side of one growth run (all readers merged), plus hmap's reclamation state at
+/// the end.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct ReaderRecord {
+    /// Gets over all readers.
     pub(crate) gets: u64,
+    /// Their latencies (histogram percentiles, exact max and mean).
     pub(crate) latency: LatencySummary,
+    /// hmap only: garbage objects after the last insert.
     pub(crate) garbage_objects: Option<u64>,
 }
 
 impl ReaderRecord {
-    fn to_line(&self) -> String {
+    /// The child's reader line: the prefix, then `name=value` pairs separated by spaces.
+    pub(crate) fn to_line(&self) -> String {
         let l = &self.latency;
         format!(
             "{READER_PREFIX} gets={} p50_ns={} p99_ns={} p9999_ns={} max_ns={} mean_ns={:.1} garbage_objects={}",
@@ -50,7 +62,8 @@ impl ReaderRecord {
         )
     }
 
-    fn parse_line(line: &str) -> Option<ReaderRecord> {
+    /// Parses [`ReaderRecord::to_line`]'s output; `None` if the line is not a complete report.
+    pub(crate) fn parse_line(line: &str) -> Option<ReaderRecord> {
         let fields = Fields::parse(line, READER_PREFIX)?;
         Some(ReaderRecord {
             gets: fields.int("gets")?,
@@ -67,99 +80,61 @@ impl ReaderRecord {
 }
 
 /// One growth run: the writer's record (latencies, loop time, memory), the readers', and the
-/// writer's latency series (chunk maxima).
+/// writer's latency series (chunk maxima; empty unless points were asked for).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct GrowRecord {
+    /// The writer's inserts, as `measure.rs` records a run.
     pub(crate) writer: RunRecord,
+    /// The readers' gets.
     pub(crate) reader: ReaderRecord,
+    /// The writer's per-insert latencies reduced by `measure::chunk_maxima`.
     pub(crate) series: Vec<u32>,
 }
 
 impl GrowRecord {
-    /// Parses a child's stdout.
+    /// The child's report: the writer's line, the reader line, and the series line when there is
+    /// a series (no trailing newline).
+    pub(crate) fn to_lines(&self) -> String {
+        let mut lines = format!("{}\n{}", self.writer.to_line(), self.reader.to_line());
+        if !self.series.is_empty() {
+            lines.push('\n');
+            lines += &child::series_line(&self.series);
+        }
+        lines
+    }
+
+    /// Parses a child's stdout; `None` without a writer and a reader line.
     pub(crate) fn parse(stdout: &str) -> Option<GrowRecord> {
         Some(GrowRecord {
             writer: stdout.lines().find_map(RunRecord::parse_line)?,
             reader: stdout.lines().find_map(ReaderRecord::parse_line)?,
-            series: protocol::parse_series(stdout),
+            series: child::parse_series(stdout),
         })
     }
 }
 
-/// First argument of a growth child: `__cgrow <map> <keys> <readers> <points>`.
-pub(crate) const COMMAND: &str = "__cgrow";
-
-/// The arguments that make a child run `map` with `keys` keys, `readers` readers.
-pub(crate) fn child_args(map: ConcKind, keys: usize, readers: usize, points: usize) -> Vec<String> {
-    vec![
-        COMMAND.to_owned(),
-        map.name().to_owned(),
-        keys.to_string(),
-        readers.to_string(),
-        points.to_string(),
-    ]
-}
-
-/// The hidden child command: one growth run, its report lines on stdout.
-pub(crate) fn child(map: &str, keys: &str, readers: usize, points: usize) -> Result<(), LabError> {
-    protocol::exit_on_panic();
-    let kind = ConcKind::parse(map)
-        .ok_or_else(|| LabError::Usage(format!("unknown concurrent map '{map}'")))?;
-    let keys = keys::parse_count(keys).map_err(LabError::Usage)?;
-    let record = kind
-        .dispatch(Grow {
-            keys,
-            readers,
-            points,
-        })
-        .map_err(LabError::Failed)?;
-    println!("{}", record.writer.to_line());
-    println!("{}", record.reader.to_line());
-    if !record.series.is_empty() {
-        println!("{}", protocol::series_line(&record.series));
-    }
-    Ok(())
-}
-
-/// One growth run's parameters, generic over the map type through [`ConcVisit`].
-struct Grow {
+/// The child side of one growth run: one writer from empty to `keys` keys, `readers` readers
+/// behind it; the writer's latencies also reduced to at most `points` chunk maxima.
+pub(crate) fn run_grow<M: ConcMap>(
     keys: usize,
     readers: usize,
     points: usize,
-}
-
-impl ConcVisit for Grow {
-    type Output = Result<GrowRecord, String>;
-    fn visit<M: ConcMap>(self) -> Self::Output {
-        run::<M>(self.keys, self.readers, self.points)
-    }
-}
-
-/// splitmix64 as a stream.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        keys::mix(self.0)
-    }
-}
-
-/// One writer from empty to `keys` keys, `readers` readers behind it.
-fn run<M: ConcMap>(keys: usize, readers: usize, points: usize) -> Result<GrowRecord, String> {
+) -> Result<GrowRecord, String> {
     // Allocated and written before the baseline memory reading, as in `measure_growth`.
     let mut samples = vec![u32::MAX; keys];
+    let mut histograms: Vec<Histogram> = (0..readers).map(|_| Histogram::new()).collect();
     let map = M::new();
     let watermark = AtomicUsize::new(0);
     let done = AtomicBool::new(false);
     let barrier = Barrier::new(readers + 2);
 
-    let (before, loop_ns, insert_failures, histograms) = thread::scope(|scope| {
-        let reader_threads: Vec<_> = (0..readers)
-            .map(|r| {
+    let (before, loop_ns, insert_failures, read_failures) = thread::scope(|scope| {
+        let reader_threads: Vec<_> = histograms
+            .iter_mut()
+            .enumerate()
+            .map(|(r, histogram)| {
                 let (map, watermark, done, barrier) = (&map, &watermark, &done, &barrier);
                 scope.spawn(move || {
-                    let mut histogram = Histogram::new();
                     let mut rng = SplitMix(READER_SEED ^ r as u64);
                     let mut failures = 0u64;
                     barrier.wait();
@@ -174,11 +149,11 @@ fn run<M: ConcMap>(keys: usize, readers: usize, points: usize) -> Result<GrowRec
                         compiler_fence(Ordering::SeqCst);
                         let found = black_box(map.get(black_box(key)));
                         compiler_fence(Ordering::SeqCst);
-                        histogram
-                            .record(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
+                        let elapsed = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                        histogram.record(elapsed);
                         failures += u64::from(found != Some(key));
                     }
-                    (histogram, failures)
+                    failures
                 })
             })
             .collect();
@@ -203,18 +178,16 @@ fn run<M: ConcMap>(keys: usize, readers: usize, points: usize) -> Result<GrowRec
         let before = measure::read_memory();
         barrier.wait();
         let (loop_ns, insert_failures) = writer.join().unwrap_or((0, u64::MAX));
-        let histograms: Vec<(Histogram, u64)> = reader_threads
+        let read_failures = reader_threads
             .into_iter()
-            .map(|r| r.join().unwrap_or_else(|_| (Histogram::new(), u64::MAX)))
-            .collect();
-        (before, loop_ns, insert_failures, histograms)
+            .map(|r| r.join().unwrap_or(u64::MAX))
+            .fold(0u64, u64::saturating_add);
+        (before, loop_ns, insert_failures, read_failures)
     });
-    let after = measure::read_memory();
+    let after: Memory = measure::read_memory();
     let mut histogram = Histogram::new();
-    let mut read_failures = 0u64;
-    for (h, failures) in &histograms {
+    for h in &histograms {
         histogram.merge(h);
-        read_failures = read_failures.saturating_add(*failures);
     }
     if insert_failures > 0 || read_failures > 0 {
         return Err(format!(
@@ -227,8 +200,8 @@ fn run<M: ConcMap>(keys: usize, readers: usize, points: usize) -> Result<GrowRec
     }
     let garbage_objects = map.garbage_objects();
     drop(map);
+    // Before the summary, which sorts the samples.
     let series = measure::chunk_maxima(&samples, points);
-    let reads = histogram.latency();
     Ok(GrowRecord {
         writer: RunRecord {
             keys: keys as u64,
@@ -240,13 +213,7 @@ fn run<M: ConcMap>(keys: usize, readers: usize, points: usize) -> Result<GrowRec
         },
         reader: ReaderRecord {
             gets: histogram.total(),
-            latency: LatencySummary {
-                p50_ns: reads.p50_ns,
-                p99_ns: reads.p99_ns,
-                p9999_ns: histogram.percentile(0.9999),
-                max_ns: reads.max_ns,
-                mean_ns: reads.mean_ns,
-            },
+            latency: histogram.summary(),
             garbage_objects,
         },
         series,

@@ -1,8 +1,13 @@
-//! The parent side of the child-process protocol: every measurement that needs a clean process
-//! (its own allocator state, its own resident-memory counters, no garbage left by an earlier
-//! run) runs as this executable re-invoked with a hidden command, and reports on stdout as
-//! `PREFIX name=value ...` lines. This module starts such a child with a timeout and parses its
-//! lines; the child commands themselves live with their experiments.
+//! The child-process protocol: every measurement that needs a clean process (its own allocator
+//! state, its own resident-memory counters, no garbage left by an earlier run) runs as the
+//! calling executable re-invoked with a hidden command, and reports on stdout as
+//! `PREFIX name=value ...` lines. This file starts such a child with a timeout ([`run`]), makes
+//! a child's panics fatal ([`exit_on_panic`]), and reads and writes its lines ([`Fields`],
+//! [`optional`], the latency series line); the child commands themselves live with their
+//! measurements.
+//!
+//! Used by `benches/concurrent.rs` and `benches/wrappers.rs` (as `common::child`) and by the
+//! `hmap-lab` crate, which includes this file with `#[path]` as its `child` module. Std only.
 
 use std::io::Read as _;
 use std::process::{Command, Stdio};
@@ -12,9 +17,6 @@ use std::time::{Duration, Instant};
 /// Prefix of a child's per-insert latency series line: `HMAP-SERIES values=12,15,...` (the
 /// largest latency of each chunk of consecutive inserts, in ns; `measure::chunk_maxima`).
 pub(crate) const SERIES_PREFIX: &str = "HMAP-SERIES";
-
-/// A child gets this long before it is killed and its cell reported as failed.
-pub(crate) const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The series line for `values`.
 pub(crate) fn series_line(values: &[u32]) -> String {
@@ -33,8 +35,13 @@ pub(crate) fn parse_series(stdout: &str) -> Vec<u32> {
 }
 
 /// Runs this executable with `args`, lets its stderr through, and returns its stdout; kills it
-/// after `timeout`. A child that exits non-zero is an error naming the command.
-pub(crate) fn run(args: &[String], timeout: Duration) -> Result<String, String> {
+/// after `timeout`. A child that exits non-zero is an error naming the command. `timeout_var`
+/// names the environment variable that sets `timeout`, if one does: the kill message cites it.
+pub(crate) fn run(
+    args: &[String],
+    timeout: Duration,
+    timeout_var: Option<&str>,
+) -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let mut child = Command::new(&exe)
         .args(args)
@@ -59,9 +66,10 @@ pub(crate) fn run(args: &[String], timeout: Duration) -> Result<String, String> 
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "child `{}` killed after {} s",
+                    "child `{}` killed after {} s{}",
                     args.join(" "),
-                    timeout.as_secs()
+                    timeout.as_secs(),
+                    timeout_var.map_or_else(String::new, |var| format!(" ({var})"))
                 ));
             }
             Ok(None) => thread::sleep(Duration::from_millis(2)),
@@ -91,6 +99,7 @@ pub(crate) fn exit_on_panic() {
 pub(crate) struct Fields<'a>(Vec<(&'a str, &'a str)>);
 
 impl<'a> Fields<'a> {
+    /// The pairs after `prefix`; `None` unless the line starts with `prefix` as a whole word.
     pub(crate) fn parse(line: &'a str, prefix: &str) -> Option<Fields<'a>> {
         let rest = line.trim().strip_prefix(prefix)?;
         if !rest.is_empty() && !rest.starts_with(' ') {
@@ -103,10 +112,12 @@ impl<'a> Fields<'a> {
         ))
     }
 
+    /// The value of `name`, as written.
     pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 
+    /// The value of `name`, parsed; `None` when missing or malformed.
     pub(crate) fn int<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
         self.get(name)?.parse().ok()
     }
@@ -120,19 +131,16 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A value for a result line or a table cell: the number, or `-` when absent.
+/// A value for a result line, a CSV cell or a table cell: the number, or `-` when absent.
 pub(crate) fn optional<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn series_lines_round_trip() {
-        let line = series_line(&[1, 20, 300]);
-        assert_eq!(parse_series(&format!("other\n{line}\n")), vec![1, 20, 300]);
-        assert!(parse_series("HMAP-SERIESX values=1").is_empty());
-    }
+/// The trimmed stdout of a command that succeeded; `None` if it is missing or failed.
+pub(crate) fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
