@@ -10,7 +10,7 @@
 use core::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
 
 use crate::HashMap;
@@ -119,109 +119,78 @@ fn unpoison<G>(result: Result<G, PoisonError<G>>) -> G {
     result.unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Takes a `Mutex` (for reading and writing alike).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     unpoison(mutex.lock())
 }
 
-impl Backend for MutexBackend {
-    const NAME: &'static str = "mutex";
-    const SHARED_READS: bool = false;
-
-    type Cell<K, V, S> = Mutex<HashMap<K, V, S>>;
-
-    fn new_cell<K, V, S>(map: HashMap<K, V, S>) -> Self::Cell<K, V, S> {
-        Mutex::new(map)
-    }
-
-    fn read<K, V, S, R>(cell: &Self::Cell<K, V, S>, op: fn(&HashMap<K, V, S>) -> R) -> R {
-        op(&lock(cell))
-    }
-
-    fn read_key<K, V, S, R>(
-        cell: &Self::Cell<K, V, S>,
-        key: &K,
-        op: fn(&HashMap<K, V, S>, &K) -> R,
-    ) -> R {
-        op(&lock(cell), key)
-    }
-
-    fn write<K, V, S, A, R>(
-        cell: &Self::Cell<K, V, S>,
-        arg: A,
-        op: fn(&mut HashMap<K, V, S>, A) -> R,
-    ) -> R {
-        op(&mut lock(cell), arg)
-    }
-
-    fn write_key<K, V, S, R>(
-        cell: &Self::Cell<K, V, S>,
-        key: &K,
-        op: fn(&mut HashMap<K, V, S>, &K) -> R,
-    ) -> R {
-        op(&mut lock(cell), key)
-    }
-
-    fn range<K, V, S>(cell: &Self::Cell<K, V, S>, f: &mut dyn FnMut(&K, &V) -> bool) {
-        let map = lock(cell);
-        for (key, value) in map.iter() {
-            if !f(key, value) {
-                break;
-            }
-        }
-    }
+/// Takes an `RwLock` shared.
+fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    unpoison(lock.read())
 }
 
-impl Backend for RwLockBackend {
-    const NAME: &'static str = "rwlock";
-    const SHARED_READS: bool = true;
+/// Takes an `RwLock` exclusively.
+fn write_lock<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    unpoison(lock.write())
+}
 
-    type Cell<K, V, S> = RwLock<HashMap<K, V, S>>;
+/// The two lock backends run every operation on the caller's thread, under the lock; they
+/// differ only in the lock type and in how a reader and a writer take it.
+macro_rules! lock_backend {
+    ($backend:ty, $lock:ident, $name:literal, shared_reads: $shared:literal,
+     read: $read:ident, write: $write:ident) => {
+        impl Backend for $backend {
+            const NAME: &'static str = $name;
+            const SHARED_READS: bool = $shared;
 
-    fn new_cell<K, V, S>(map: HashMap<K, V, S>) -> Self::Cell<K, V, S> {
-        RwLock::new(map)
-    }
+            type Cell<K, V, S> = $lock<HashMap<K, V, S>>;
 
-    fn read<K, V, S, R>(cell: &Self::Cell<K, V, S>, op: fn(&HashMap<K, V, S>) -> R) -> R {
-        let map = unpoison(cell.read());
-        op(&map)
-    }
+            fn new_cell<K, V, S>(map: HashMap<K, V, S>) -> Self::Cell<K, V, S> {
+                $lock::new(map)
+            }
 
-    fn read_key<K, V, S, R>(
-        cell: &Self::Cell<K, V, S>,
-        key: &K,
-        op: fn(&HashMap<K, V, S>, &K) -> R,
-    ) -> R {
-        let map = unpoison(cell.read());
-        op(&map, key)
-    }
+            fn read<K, V, S, R>(cell: &Self::Cell<K, V, S>, op: fn(&HashMap<K, V, S>) -> R) -> R {
+                op(&$read(cell))
+            }
 
-    fn write<K, V, S, A, R>(
-        cell: &Self::Cell<K, V, S>,
-        arg: A,
-        op: fn(&mut HashMap<K, V, S>, A) -> R,
-    ) -> R {
-        let mut map = unpoison(cell.write());
-        op(&mut map, arg)
-    }
+            fn read_key<K, V, S, R>(
+                cell: &Self::Cell<K, V, S>,
+                key: &K,
+                op: fn(&HashMap<K, V, S>, &K) -> R,
+            ) -> R {
+                op(&$read(cell), key)
+            }
 
-    fn write_key<K, V, S, R>(
-        cell: &Self::Cell<K, V, S>,
-        key: &K,
-        op: fn(&mut HashMap<K, V, S>, &K) -> R,
-    ) -> R {
-        let mut map = unpoison(cell.write());
-        op(&mut map, key)
-    }
+            fn write<K, V, S, A, R>(
+                cell: &Self::Cell<K, V, S>,
+                arg: A,
+                op: fn(&mut HashMap<K, V, S>, A) -> R,
+            ) -> R {
+                op(&mut $write(cell), arg)
+            }
 
-    fn range<K, V, S>(cell: &Self::Cell<K, V, S>, f: &mut dyn FnMut(&K, &V) -> bool) {
-        let map = unpoison(cell.read());
-        for (key, value) in map.iter() {
-            if !f(key, value) {
-                break;
+            fn write_key<K, V, S, R>(
+                cell: &Self::Cell<K, V, S>,
+                key: &K,
+                op: fn(&mut HashMap<K, V, S>, &K) -> R,
+            ) -> R {
+                op(&mut $write(cell), key)
+            }
+
+            fn range<K, V, S>(cell: &Self::Cell<K, V, S>, f: &mut dyn FnMut(&K, &V) -> bool) {
+                let map = $read(cell);
+                for (key, value) in map.iter() {
+                    if !f(key, value) {
+                        break;
+                    }
+                }
             }
         }
-    }
+    };
 }
+
+lock_backend!(MutexBackend, Mutex, "mutex", shared_reads: false, read: lock, write: lock);
+lock_backend!(RwLockBackend, RwLock, "rwlock", shared_reads: true, read: read_lock, write: write_lock);
 
 /// A job for the owner thread: runs against the map and answers on its own reply channel.
 type Job<T> = Box<dyn FnOnce(&mut T) + Send>;
