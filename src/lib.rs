@@ -78,6 +78,8 @@ mod raw;
 #[doc(hidden)]
 pub mod sched;
 mod sync;
+#[cfg(test)]
+mod test_util;
 #[cfg(not(loom))]
 pub mod wrappers;
 

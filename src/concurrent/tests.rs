@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::ConcurrentHashMap;
 use crate::sync::{AtomicUsize, Ordering::SeqCst};
+use crate::test_util::ConstantState;
 
 /// Scales loop counts down under Miri.
 fn n(full: usize) -> usize {
@@ -100,22 +101,7 @@ fn reads_during_growth_see_old_and_new_chains() {
 #[test]
 fn same_size_growth_after_churn() {
     // All keys in one chain (constant hash) → many overflow buckets → same-size growth.
-    #[derive(Default, Clone)]
-    struct Constant;
-    impl core::hash::BuildHasher for Constant {
-        type Hasher = ConstantHasher;
-        fn build_hasher(&self) -> ConstantHasher {
-            ConstantHasher
-        }
-    }
-    struct ConstantHasher;
-    impl core::hash::Hasher for ConstantHasher {
-        fn finish(&self) -> u64 {
-            0x4200_0000_0000_0000
-        }
-        fn write(&mut self, _: &[u8]) {}
-    }
-    let map = ConcurrentHashMap::with_hasher(Constant);
+    let map = ConcurrentHashMap::with_hasher(ConstantState(0x4200_0000_0000_0000));
     let view = map.pin();
     let count = n(300) as u64;
     for i in 0..count {
@@ -310,22 +296,7 @@ fn invariants_hold_through_growths_removals_and_same_size_growths() {
         view.insert(i, i + 1);
         map.check_invariants();
     }
-    #[derive(Default, Clone)]
-    struct Constant;
-    impl core::hash::BuildHasher for Constant {
-        type Hasher = ConstantHasher;
-        fn build_hasher(&self) -> ConstantHasher {
-            ConstantHasher
-        }
-    }
-    struct ConstantHasher;
-    impl core::hash::Hasher for ConstantHasher {
-        fn finish(&self) -> u64 {
-            0x4200_0000_0000_0000
-        }
-        fn write(&mut self, _: &[u8]) {}
-    }
-    let colliding = ConcurrentHashMap::with_hasher(Constant);
+    let colliding = ConcurrentHashMap::with_hasher(ConstantState(0x4200_0000_0000_0000));
     let colliding_view = colliding.pin();
     for i in 0..n(200) as u64 {
         colliding_view.insert(i, i);

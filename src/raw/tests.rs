@@ -1,6 +1,7 @@
 //! White-box unit tests of the raw layer; every mutation is followed by `check_invariants()`.
 
 use super::*;
+use crate::test_util::ConstantState;
 use crate::DefaultHashBuilder;
 
 type Map = RawMap<u64, u64, DefaultHashBuilder>;
@@ -172,24 +173,13 @@ fn churn_at_fixed_size_triggers_same_size_growth() {
 
 #[test]
 fn constant_hash_keeps_every_key_reachable() {
-    #[derive(Clone, Default)]
-    struct Constant;
-    impl BuildHasher for Constant {
-        type Hasher = ConstantHasher;
-        fn build_hasher(&self) -> ConstantHasher {
-            ConstantHasher
-        }
-    }
-    struct ConstantHasher;
-    impl core::hash::Hasher for ConstantHasher {
-        fn finish(&self) -> u64 {
-            7
-        }
-        fn write(&mut self, _: &[u8]) {}
-    }
-    let mut map: RawMap<u32, u32, Constant> =
-        RawMap::try_with_capacity(0, Constant, LoadFactor::Go122, Fallibility::Infallible)
-            .expect("infallible");
+    let mut map: RawMap<u32, u32, ConstantState> = RawMap::try_with_capacity(
+        0,
+        ConstantState(7),
+        LoadFactor::Go122,
+        Fallibility::Infallible,
+    )
+    .expect("infallible");
     for key in 0..scaled(300) as u32 {
         map.insert(key, key);
         map.check_invariants();
