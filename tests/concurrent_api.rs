@@ -1025,20 +1025,24 @@ fn len_stays_between_finished_and_started_operations() {
     check_quiescent_stats(&m);
 }
 
-/// Many more threads than CPUs (and than the map's per-thread counter stripes and handle slots,
-/// which are sized from the CPU count): threads that share a stripe or a slot still count every
-/// insert and remove, and the content is exact.
+/// Many more threads than CPUs, and than the handle slots a map starts with (4 per CPU, at least
+/// 64): the slot table grows instead of sending the extra threads to the slow temporary-handle
+/// path, every thread keeps its own count stripe in its own slot, and the content and `len` are
+/// exact.
 #[test]
 fn more_threads_than_cpus_keep_len_and_content_exact() {
-    // The map sizes both from the CPU count, at least 64 of each.
-    const THREADS: u64 = 80;
-    let keys = scaled(600) as u64;
+    const THREADS: u64 = 200;
+    let keys = scaled(300) as u64;
     let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let first_slots = m.stats().handle_slots;
+    assert!(first_slots >= 64, "{first_slots} slots at first");
     let barrier = Barrier::new(THREADS as usize);
     thread::scope(|s| {
         for t in 0..THREADS {
             let (m, barrier) = (&m, &barrier);
             s.spawn(move || {
+                // Every thread pins before the barrier, so all 200 own a slot at once.
+                drop(m.pin());
                 barrier.wait();
                 for i in 0..keys {
                     let k = i * THREADS + t;
@@ -1052,10 +1056,20 @@ fn more_threads_than_cpus_keep_len_and_content_exact() {
             });
         }
     });
+    let stats = m.stats();
+    assert_eq!(
+        stats.temporary_pins, 0,
+        "no pin fell back to a temporary handle"
+    );
+    assert!(
+        stats.handle_slots > THREADS as usize && stats.handle_slots % first_slots == 0,
+        "the table grew by whole segments past {THREADS} threads: {stats:?}"
+    );
     let expected: StdHashMap<u64, u64> = (0..keys * THREADS)
         .filter(|k| (k / THREADS) % 3 != 0)
         .map(|k| (k, k))
         .collect();
+    assert_eq!(m.len(), expected.len());
     assert_same_entries(&m, &expected);
     check_quiescent_stats(&m);
 }

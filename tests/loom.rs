@@ -3,9 +3,11 @@
 //! Each model builds a tiny map (identity hash, so every key's chain is known), starts a growth
 //! at a chosen point with `force_growth`, then lets two threads race through it while loom
 //! explores their interleavings (and the weak-memory reorderings its model allows). Each map owns
-//! its crossbeam-epoch collector, which loom models too (`--cfg crossbeam_loom`).
+//! its crossbeam-epoch collector, which loom models too (`--cfg crossbeam_loom`). Under loom a
+//! map's handle-slot table starts with one slot, which the main thread takes when it fills the
+//! map, so every spawned thread also grows the table; S1 races that growth itself.
 //!
-//! Run (about 3 s of models at 2 preemptions, 23 s at 3, after a 2.5-minute build; see
+//! Run (about 5 s of models at 2 preemptions, 41 s at 3, after a 2.5-minute build; see
 //! design/testing.md for the time of each model):
 //! ```sh
 //! RUSTFLAGS="--cfg loom --cfg crossbeam_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=3 \
@@ -307,5 +309,46 @@ fn concurrent_updates_of_one_key_during_growth_are_not_lost() {
         assert!(map.pin().update(&1, |v| v + 100).is_some());
         other.join().unwrap();
         assert_eq!(map.pin().get(&1), Some(&111));
+    });
+}
+
+/// [S1] Two threads that both find the handle-slot table full race to grow it. Under loom the
+/// table starts with one slot (segment 0), which the main thread owns; both spawned threads then
+/// race to install segment 1 (one slot) with a CAS on its null pointer, and the one that does
+/// not get that slot installs segment 2 (two slots). Exactly one segment is installed per index
+/// (the loser of an install frees its copy), every thread pins on its own slot (two owners of
+/// one slot would race on its `UnsafeCell`s, which loom reports, or lose a count update), no
+/// pin falls back to a temporary handle, and `len` is exact over every segment's stripes.
+#[test]
+fn slot_table_growth_two_threads_install_one_segment() {
+    model(|| {
+        // Two chains: the racing inserts (keys 1 and 2) take different chain locks, so the
+        // model explores the slot table's races, not a lock handoff.
+        let map = Arc::new(Map::with_capacity_and_hasher(13, Identity));
+        assert_eq!(map.pin().insert(0, 0), None);
+        assert_eq!(
+            map.stats().handle_slots,
+            1,
+            "the main thread owns segment 0"
+        );
+        let threads: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|key| {
+                let map = map.clone();
+                thread::spawn(move || assert_eq!(map.pin().insert(key, key), None))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let stats = map.stats();
+        assert_eq!(
+            stats.handle_slots,
+            1 + 1 + 2,
+            "segments 1 and 2, each installed once"
+        );
+        assert_eq!(stats.temporary_pins, 0);
+        assert_eq!(map.len(), 3);
+        assert_eq!(keys_of(&map), vec![0, 1, 2]);
     });
 }

@@ -2,15 +2,19 @@
 //!
 //! Every insert of a new key adds 1 and every removal subtracts 1. Updating one shared atomic
 //! would make every writer on every core fight over one cache line, and even a private atomic
-//! RMW is a full barrier on x86. So the count has one stripe per handle slot of the map's
-//! reclaimer (`reclaim.rs`): a slot belongs to one thread at a time (C1), so its stripe has a
-//! single writer, which updates it with a plain load and store, no RMW. Guards without a slot
-//! (temporary handles) use a shared stripe with `fetch_add`.
+//! RMW is a full barrier on x86. So the count has one [`Stripe`] per handle slot of the map's
+//! reclaimer, stored inside the slot (`reclaim.rs`): a slot belongs to one thread at a time
+//! (C1), so its stripe has a single writer, which updates it with a plain load and store, no
+//! RMW. Guards without a slot (temporary handles, used only once the slot table is full at its
+//! cap) use a shared stripe with `fetch_add`.
 //!
-//! `len` sums the stripes: exact whenever no write is in flight, O(number of slots), a number
-//! fixed when the map is made. The growth trigger needs the count often and only roughly, so
-//! each stripe also batches its changes into one shared approximation (`approx`), flushed every
-//! [`BATCH`] changes: O(1) to read, off by less than `BATCH` per writing thread.
+//! `len` sums the stripes of every allocated slot and the shared one: exact whenever no write is
+//! in flight, O(slots allocated). The slot table grows with the number of threads that use the
+//! map at once, so that cost grows with the peak number of live threads that ever used it (64
+//! slots at least, 4 per core; never shrinks while the map lives). The growth trigger needs
+//! the count often and only roughly, so each stripe also batches its changes into one shared
+//! approximation (`approx`), flushed every [`BATCH`] changes: O(1) to read, off by less than
+//! `BATCH` per writing thread.
 
 use crossbeam_utils::CachePadded;
 
@@ -19,45 +23,47 @@ use crate::sync::{AtomicIsize, Ordering};
 /// Changes a stripe accumulates before adding them to the shared approximation.
 pub(crate) const BATCH: isize = 32;
 
-/// One stripe: the exact count of its writer and the part not yet in `approx`.
+/// One slot's stripe: the exact count of its writer and the part not yet in `approx`. Lives in
+/// a handle slot (`reclaim.rs`), on the owner's cache line.
 #[derive(Default)]
-struct Stripe {
+pub(crate) struct Stripe {
     exact: AtomicIsize,
     pending: AtomicIsize,
 }
 
-/// The striped count.
+/// The parts of the count that are not per slot.
 ///
 /// # Invariants
-/// - **N1** Stripe `i < slots` is written only by the thread that owns handle slot `i` (C1), so
-///   its load-then-store updates are never lost; the last stripe is shared and updated by RMW.
-/// - **N2** The sum of the `exact` fields equals inserts of new keys minus removals completed
-///   so far (a stripe may be negative: a key inserted on one stripe can be removed on another).
-/// - **N3** `approx` + the sum of the `pending` fields = the sum of the `exact` fields.
+/// - **N1** A slot's stripe is written only by the thread that owns the slot (C1; handed over
+///   with the slot, P8), so its load-then-store updates are never lost; `shared` is updated by
+///   RMW only.
+/// - **N2** The sum of the `exact` fields of every allocated slot's stripe, plus `shared`,
+///   equals inserts of new keys minus removals completed so far (a stripe may be negative: a
+///   key inserted on one stripe can be removed on another). A slot allocated later starts at 0
+///   (P9 publishes its zeroed stripe).
+/// - **N3** `approx` + the sum of the `pending` fields = the sum of the `exact` fields + `shared`.
 pub(crate) struct Counter {
-    stripes: Box<[CachePadded<Stripe>]>,
+    /// The stripe of guards without a slot (temporary handles).
+    shared: CachePadded<AtomicIsize>,
     approx: CachePadded<AtomicIsize>,
 }
 
 impl Counter {
-    /// A counter for a reclaimer with `slots` handle slots (one stripe each, plus a shared one).
-    pub(crate) fn new(slots: usize) -> Self {
+    /// A zero count (its per-slot stripes live in the reclaimer's slots).
+    pub(crate) fn new() -> Self {
         Self {
-            stripes: (0..=slots)
-                .map(|_| CachePadded::new(Stripe::default()))
-                .collect(),
+            shared: CachePadded::new(AtomicIsize::new(0)),
             approx: CachePadded::new(AtomicIsize::new(0)),
         }
     }
 
-    /// Adds `delta` on the stripe of handle slot `slot` (its owner calls this), or on the shared
-    /// stripe for `None`. Returns true when the change reached `approx`: a good moment to look at
-    /// the load factor.
+    /// Adds `delta` on `stripe`, the stripe of the caller's own handle slot, or on the shared
+    /// stripe for `None`. Returns true when the change reached `approx`: a good moment to look
+    /// at the load factor.
     #[inline]
-    pub(crate) fn add(&self, slot: Option<usize>, delta: isize) -> bool {
-        match slot {
-            Some(index) => {
-                let stripe = &self.stripes[index];
+    pub(crate) fn add(&self, stripe: Option<&Stripe>, delta: isize) -> bool {
+        match stripe {
+            Some(stripe) => {
                 // ORDERING (both loads and stores): Relaxed. N1: we are the only writer, so a
                 // load and a store make an increment; nothing is published through the count
                 // (entries are published by their slots), and `len` readers that joined the
@@ -76,9 +82,8 @@ impl Counter {
                 }
             }
             None => {
-                let shared = &self.stripes[self.stripes.len() - 1];
                 // ORDERING: Relaxed. As above; the shared stripe has many writers, hence RMWs.
-                shared.exact.fetch_add(delta, Ordering::Relaxed);
+                self.shared.fetch_add(delta, Ordering::Relaxed);
                 // ORDERING: Relaxed. N3 (the shared stripe keeps nothing pending).
                 self.approx.fetch_add(delta, Ordering::Relaxed);
                 true
@@ -86,16 +91,17 @@ impl Counter {
         }
     }
 
-    /// The exact sum, clamped at 0 (a sum read while removals race with inserts on other
-    /// stripes can be transiently negative).
-    pub(crate) fn sum(&self) -> usize {
-        let total: isize = self
-            .stripes
-            .iter()
+    /// The exact sum over `stripes` (every allocated slot's, from `Reclaimer::stripes`) and the
+    /// shared stripe, clamped at 0 (a sum read while removals race with inserts on other stripes
+    /// can be transiently negative). O(slots allocated).
+    pub(crate) fn sum<'s>(&self, stripes: impl Iterator<Item = &'s Stripe>) -> usize {
+        // ORDERING: Relaxed. See `add`.
+        let shared = self.shared.load(Ordering::Relaxed);
+        let total: isize = stripes
             // ORDERING: Relaxed. See `add`.
             .map(|stripe| stripe.exact.load(Ordering::Relaxed))
             .sum();
-        usize::try_from(total).unwrap_or(0)
+        usize::try_from(total + shared).unwrap_or(0)
     }
 
     /// The approximation for the growth trigger: the sum minus what writers have not flushed

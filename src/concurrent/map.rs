@@ -80,8 +80,10 @@ impl<K, V, S> ConcurrentHashMap<K, V, S> {
         Pinned::new(self, self.raw.pin())
     }
 
-    /// Number of entries. O(1) in the number of entries (a fixed number of counter stripes);
-    /// exact whenever no write is in flight.
+    /// Number of entries; exact whenever no write is in flight. Independent of the number of
+    /// entries: it sums one counter stripe per handle slot, so it costs O(slots), which is at
+    /// least 64 and grows with the most threads that ever used the map at once
+    /// ([`ConcurrentStats::handle_slots`](super::ConcurrentStats::handle_slots)).
     pub fn len(&self) -> usize {
         self.raw.len()
     }

@@ -23,8 +23,8 @@
 //!   `hashWriting` flag, so writers of different chains never contend.
 //! - **Writes are linearizable**, including [`Pinned::update`], which applies its function
 //!   while holding the key's chain: concurrent updates of one key are never lost.
-//! - **[`ConcurrentHashMap::len`]** is exact whenever no write is in flight, and costs a fixed
-//!   number of loads (striped counter), independent of the number of entries.
+//! - **[`ConcurrentHashMap::len`]** is exact whenever no write is in flight, and costs one load
+//!   per handle slot (striped counter), independent of the number of entries.
 //! - **Iteration** is weakly consistent: an entry present and unchanged for the whole iteration
 //!   is yielded exactly once, also across a growth.
 //! - **Unwinding**: a panicking `Hash`, `Eq`, `Clone` or closure leaves the map consistent (the
@@ -45,6 +45,13 @@
 //! can see them, through **the map's own collector**: dropping the map drops every value it
 //! still holds or has retired, whatever threads used it. [`ConcurrentStats::garbage_objects`]
 //! counts what awaits reclamation. Large old tables are unmapped on the `hmap-reclaimer` thread.
+//!
+//! Each thread that pins the map owns one of its handle slots (a crossbeam participant, spare
+//! entry blocks and the thread's stripe of the count, 128 bytes) until it exits. A map starts
+//! with 64 slots (4 per core if more) and, when more threads pin it at once, doubles its slot
+//! table, up to 65,536 slots; the table never shrinks while the map lives
+//! ([`ConcurrentStats::handle_slots`]). Beyond that cap, pins fall back to a slow temporary
+//! participant ([`ConcurrentStats::temporary_pins`]).
 
 #![allow(
     unsafe_code,

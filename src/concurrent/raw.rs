@@ -77,7 +77,7 @@ impl<K, V> RawMap<K, V> {
                 core::ptr::null_mut(),
                 false,
             ))),
-            count: Counter::new(reclaimer.slots()),
+            count: Counter::new(),
             growths: AtomicUsize::new(0),
             reclaimer,
             _owns: PhantomData,
@@ -110,10 +110,11 @@ impl<K, V> RawMap<K, V> {
         self.table.load(Ordering::Acquire)
     }
 
-    /// The number of entries (exact when no write is in flight).
+    /// The number of entries (exact when no write is in flight). O(handle slots allocated):
+    /// it sums the count stripe of every slot (`counter.rs`).
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.count.sum()
+        self.count.sum(self.reclaimer.stripes())
     }
 
     /// The reclaimer, for statistics.
@@ -322,7 +323,7 @@ impl<K, V> RawMap<K, V> {
         overflowed: bool,
         guard: &Guard<'_>,
     ) {
-        let flushed = self.count.add(guard.slot(), 1);
+        let flushed = self.count.add(guard.stripe(), 1);
         if flushed || overflowed || slot == SLOTS - 1 {
             self.maybe_grow(table);
         }
@@ -331,7 +332,7 @@ impl<K, V> RawMap<K, V> {
     /// Bookkeeping after an entry was removed.
     #[inline]
     pub(crate) fn after_remove(&self, guard: &Guard<'_>) {
-        self.count.add(guard.slot(), -1);
+        self.count.add(guard.stripe(), -1);
     }
 
     /// Whether `table` is over the load factor (`Some(false)`: double) or has too many overflow
@@ -340,7 +341,7 @@ impl<K, V> RawMap<K, V> {
     /// is off by less than `BATCH` per writing thread, a rounding error at that size.
     pub(crate) fn needs_growth(&self, table: &Table) -> Option<bool> {
         let count = if table.log2 < 8 {
-            self.count.sum()
+            self.len()
         } else {
             self.count.approx()
         };

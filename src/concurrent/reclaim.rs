@@ -18,13 +18,21 @@
 //! Pinning needs a `LocalHandle` (a participant registered with the collector). Registering one
 //! per pin would allocate; keeping one per thread in a `thread_local` would keep the collector
 //! (and the garbage parked in that handle's bag) alive after the map is dropped (moka#383). So
-//! the map keeps a fixed table of slots, each a lazily registered handle plus an `owner`: the
-//! first time a thread pins this map it claims a free slot (one CAS) and keeps it for its life;
-//! later pins find the slot by a plain load of `owner` and cost only crossbeam's pin (one full
+//! the map keeps a table of slots, each a lazily registered handle plus an `owner`: the first
+//! time a thread pins this map it claims a free slot (one CAS) and keeps it for its life; later
+//! pins find the slot by a plain load of `owner` and cost only crossbeam's pin (one full
 //! barrier). A thread gives its slots back when it exits (a thread-local list of the slots it
-//! owns, each holding the slot table by `Arc`, so this works after the map is gone too). If no
-//! slot is free (more live threads than slots), `pin` registers a temporary handle for that
-//! guard. Pinning never blocks and never waits for another thread.
+//! owns, each holding the slot table by `Arc`, so this works after the map is gone too).
+//!
+//! The table grows with the number of threads (`SlotTable`): segment 0, made with the map, has
+//! [`Reclaimer::default_slots`] slots; when a thread finds every slot of every segment owned it
+//! installs the next segment (one CAS on a null pointer; segment 1 as large as segment 0, every
+//! later one twice the previous, so the table doubles), up to [`MAX_SLOTS`]. Segments are freed
+//! only with the table. A thread looks for its slot at its home position in each segment first
+//! (`token & mask`), so a thread that got its home slot finds it in (segment index + 1) loads.
+//! Only past `MAX_SLOTS` live threads does `pin` fall back to a temporary handle for that guard
+//! (a registration, an allocation and a global list update per pin: correct, slow, counted in
+//! `stats().temporary_pins`). Pinning never blocks and never waits for another thread.
 //!
 //! # Recycled blocks
 //! Entries are freed by [`Guard::retire_block`]: the destructor drops the key and value and keeps
@@ -45,7 +53,8 @@ use crossbeam_utils::CachePadded;
 
 use std::sync::Arc;
 
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use super::counter::Stripe;
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 
 /// One participant of the collector, owned by one thread at a time.
 struct HandleSlot {
@@ -59,41 +68,293 @@ struct HandleSlot {
     /// a remove-then-insert workload does not round-trip through the allocator. Accessed only by
     /// the owner (C1), or with exclusive access to the map.
     spare: UnsafeCell<Vec<NonNull<u8>>>,
+    /// The owner's stripe of the map's entry count (`counter.rs`, N1): next to the slot, so that
+    /// the count covers every slot the table grows to.
+    stripe: Stripe,
+}
+
+impl HandleSlot {
+    fn new() -> Self {
+        Self {
+            owner: AtomicUsize::new(0),
+            guards: AtomicUsize::new(0),
+            handle: UnsafeCell::new(None),
+            spare: UnsafeCell::new(Vec::new()),
+            stripe: Stripe::default(),
+        }
+    }
+}
+
+/// A segment of the slot table: slots padded to their own cache lines (each is written by its
+/// owner on every pin).
+type Slots = [CachePadded<HandleSlot>];
+
+/// A segment of `len` free slots.
+fn new_segment(len: usize) -> Box<Slots> {
+    (0..len)
+        .map(|_| CachePadded::new(HandleSlot::new()))
+        .collect()
 }
 
 /// Freed blocks a slot keeps for reuse.
 const SPARE_BLOCKS: usize = 64;
 
-/// The fewest handle slots a map gets, whatever the core count. A thread that finds every slot
-/// owned pins through a temporary participant (a registration, an allocation and a global list
-/// update per pin), so the table is sized for oversubscribed programs too: on the 2-core VM, 64
-/// threads of `benches/wrappers.rs` ran at 0.09× the QPS of `SafeMap<RwLockBackend>` with 16
-/// slots (48 threads on the temporary path) and at 1.12× with 64. Cost: 128 bytes per slot and
-/// per counter stripe, 16 KiB per map at 64 slots.
+/// The fewest handle slots a map starts with (segment 0 of its slot table), whatever the core
+/// count. The table grows when every slot is owned, so this is no longer a limit on threads:
+/// it only decides how many threads pin without ever touching a later segment. A thread beyond
+/// segment 0 first claims a slot in segment 1 (installing it if needed, once per map) and then
+/// finds it in two loads instead of one. 64 keeps the 64-thread cell of `benches/wrappers.rs`
+/// in segment 0 (with 16 slots and no growth, that cell ran at 0.09× the QPS of
+/// `SafeMap<RwLockBackend>`, 48 threads on the temporary path; 1.12× with 64). Cost: 128 bytes
+/// per slot (its handle, spare blocks and count stripe on one padded line), 8 KiB per map.
 #[cfg(not(loom))]
 const MIN_SLOTS: usize = 64;
 
+/// The most slots a table grows to (the cap; a power of two). Past it, more live threads pin
+/// through temporary handles. 2^16 slots are 8 MiB per map; a program with that many live
+/// threads using one map has other problems. Under loom a model has at most 4 threads, and 8
+/// slots keep the table (4 segments) small.
+#[cfg(not(loom))]
+const MAX_SLOTS: usize = 1 << 16;
+#[cfg(loom)]
+const MAX_SLOTS: usize = 8;
+
+/// Segments a table can have: segment 0 of at least one slot, then each later one doubling the
+/// total, up to `MAX_SLOTS` (S3).
+const MAX_SEGMENTS: usize = MAX_SLOTS.trailing_zeros() as usize + 1;
+
 /// The slots, shared by the map and the thread-local lists of the threads owning slots (which
 /// release them at thread exit, possibly after the map is gone).
+///
+/// Slot `i` (a flat index) is slot `i` of segment 0 for `i < first.len()`, and otherwise slot
+/// `i - (first.len() << j)` of segment `j + 1`, where `j = log2(i / first.len())`: segment
+/// k ≥ 1 holds flat indices `first.len() << (k - 1)` up to `first.len() << k`.
+///
+/// # Invariants
+/// - **S1** Segment 0 is `first`. Segment k ≥ 1 is `more[k - 1]`: null until installed, then
+///   the first slot of a leaked `Box<Slots>` of `segment_len(k)` = `first.len() << (k - 1)`
+///   slots, initialized before it was installed by a Release CAS (P9), never replaced, freed
+///   only when the table drops.
+/// - **S2** Installed segments form a prefix: segment k ≥ 1 is installed only by a thread that
+///   saw segments 0..k installed (and found all their slots owned).
+/// - **S3** At most `limit` segments: `first.len() << (limit - 1)` = [`MAX_SLOTS`] (or
+///   `max_slots` given to `new`), with `first.len()` a power of two no larger.
+/// - **S4** A thread owns at most one slot of a table: it claims one only after looking through
+///   every installed segment for one it owns (`find_owned`), and only it stores its token.
 struct SlotTable {
-    slots: Box<[CachePadded<HandleSlot>]>,
+    /// Segment 0, made with the table (S1).
+    first: Box<Slots>,
+    /// Segments 1.. (S1, S2); only the first `limit - 1` are ever used.
+    more: [AtomicPtr<CachePadded<HandleSlot>>; MAX_SEGMENTS - 1],
+    /// S3.
+    limit: usize,
 }
 
 // SAFETY: `handle` and `spare` are accessed only by the slot's owner (C1), handed over through
 // `owner`'s Release store (at thread exit) and the next claimer's Acquire CAS; a `LocalHandle` is
 // !Send only because crossbeam ties it to the thread using it, which C1 respects, and the spare
 // blocks are plain memory of the map's entry layout. The map's drop takes both with exclusive
-// access to the map (no guard alive, so no thread is using either).
+// access to the map (no guard alive, so no thread is using either). The segment pointers are
+// owned boxes (S1) of such slots.
 unsafe impl Send for SlotTable {}
 // SAFETY: as above.
 unsafe impl Sync for SlotTable {}
 
+impl SlotTable {
+    /// A table whose segment 0 has `first` slots (a power of two) and which grows to at most
+    /// `max_slots` (a power of two, at least `first`).
+    fn new(first: usize, max_slots: usize) -> Self {
+        debug_assert!(first.is_power_of_two() && max_slots.is_power_of_two());
+        debug_assert!(first <= max_slots && max_slots <= MAX_SLOTS);
+        Self {
+            first: new_segment(first),
+            more: core::array::from_fn(|_| AtomicPtr::new(core::ptr::null_mut())),
+            // INVARIANT: S3, `first << (limit - 1) == max_slots`.
+            limit: (max_slots.trailing_zeros() - first.trailing_zeros()) as usize + 1,
+        }
+    }
+
+    /// The number of slots of segment `k` (S1); also the flat index of its first slot, for k ≥ 1.
+    #[inline]
+    fn segment_len(&self, k: usize) -> usize {
+        match k {
+            0 => self.first.len(),
+            _ => self.first.len() << (k - 1),
+        }
+    }
+
+    /// Segment `k`, if it is installed.
+    #[inline]
+    fn segment(&self, k: usize) -> Option<&Slots> {
+        let Some(later) = k.checked_sub(1) else {
+            return Some(&self.first);
+        };
+        // ORDERING: Acquire. The installer initialized the segment's slots before publishing it.
+        // Pairs with [P9]: the installing CAS in `install`.
+        let first = self.more.get(later)?.load(Ordering::Acquire);
+        if first.is_null() {
+            return None;
+        }
+        // SAFETY: S1: a non-null pointer is the first slot of a live segment of
+        // `segment_len(k)` initialized slots (initialization acquired just above), freed only
+        // when the table drops, which `&self` prevents; it is only ever accessed shared.
+        Some(unsafe { core::slice::from_raw_parts(first, self.segment_len(k)) })
+    }
+
+    /// The installed segments, in order (S2).
+    #[inline]
+    fn segments(&self) -> impl Iterator<Item = &Slots> {
+        (0..self.limit).map_while(|k| self.segment(k))
+    }
+
+    /// Every slot of every installed segment.
+    fn slots(&self) -> impl Iterator<Item = &HandleSlot> {
+        self.segments().flatten().map(|slot| &**slot)
+    }
+
+    /// The number of slots allocated (the installed segments).
+    fn allocated(&self) -> usize {
+        self.segments().map(<[_]>::len).sum()
+    }
+
+    /// The slot at flat index `index`, whose segment is installed.
+    fn slot(&self, index: usize) -> &HandleSlot {
+        let first = self.first.len();
+        let (k, offset) = if index < first {
+            (0, index)
+        } else {
+            let j = (index / first).ilog2() as usize;
+            (j + 1, index - (first << j))
+        };
+        &self.segment(k).expect("the slot's segment is installed")[offset]
+    }
+
+    /// The slot `token`'s thread owns, if any (S4). Home positions first: a thread that claimed
+    /// its home slot, the usual case, finds it in (segment index + 1) loads.
+    #[inline]
+    fn find_owned(&self, token: usize) -> Option<&HandleSlot> {
+        for segment in self.segments() {
+            let slot = &segment[token & (segment.len() - 1)];
+            // ORDERING: Relaxed. Only this thread stores its own token (and removes it at its
+            // exit), so seeing it means we own the slot; C1's handover was acquired by our CAS.
+            if slot.owner.load(Ordering::Relaxed) == token {
+                return Some(slot);
+            }
+        }
+        self.find_owned_elsewhere(token)
+    }
+
+    /// `find_owned` past the home positions: the thread's slot, if any, is where probing from
+    /// its home position first found a free slot when it claimed.
+    #[cold]
+    fn find_owned_elsewhere(&self, token: usize) -> Option<&HandleSlot> {
+        for segment in self.segments() {
+            let mask = segment.len() - 1;
+            for i in 1..segment.len() {
+                let slot = &segment[(token + i) & mask];
+                // ORDERING: Relaxed. As in `find_owned`.
+                if slot.owner.load(Ordering::Relaxed) == token {
+                    return Some(slot);
+                }
+            }
+        }
+        None
+    }
+
+    /// Claims a free slot for `token`'s thread, which owns none (S4): the first free one probing
+    /// from the home position of each segment in turn, installing the next segment when every
+    /// installed one is full. Returns the slot and its flat index; `None` when the table is
+    /// full at its cap (S3).
+    #[cold]
+    fn claim(&self, token: usize) -> Option<(usize, &HandleSlot)> {
+        for k in 0..self.limit {
+            let segment = match self.segment(k) {
+                Some(segment) => segment,
+                // INVARIANT: S2, every slot of segments 0..k was seen owned.
+                None => self.install(k),
+            };
+            let mask = segment.len() - 1;
+            for i in 0..segment.len() {
+                let index = (token + i) & mask;
+                let slot = &segment[index];
+                // ORDERING: Relaxed. A hint only; the CAS below re-validates it.
+                let free = slot.owner.load(Ordering::Relaxed) == 0;
+                // ORDERING: Acquire on success: the previous owner's uses of the handle, spare
+                // blocks and stripe happen before ours. Pairs with [P8]: `OwnedSlots::drop`.
+                // Relaxed on failure: nothing is read.
+                if free
+                    && slot
+                        .owner
+                        .compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    let start = if k == 0 { 0 } else { self.segment_len(k) };
+                    return Some((start + index, slot));
+                }
+            }
+        }
+        None
+    }
+
+    /// Installs segment `k` ≥ 1 (one CAS on its null pointer), or returns the one another thread
+    /// installed first (the loser frees its allocation).
+    #[cold]
+    fn install(&self, k: usize) -> &Slots {
+        let len = self.segment_len(k);
+        let fresh = Box::into_raw(new_segment(len)).cast::<CachePadded<HandleSlot>>();
+        // ORDERING: Release on success: the new segment's initialized slots (every owner 0,
+        // every stripe 0) happen before any use by a thread that loads the pointer. Acquire on
+        // failure: the same for the winner's segment, which we use instead. Pairs with [P9]:
+        // the Acquire load in `segment` (and this CAS's failure load).
+        let installed = match self.more[k - 1].compare_exchange(
+            core::ptr::null_mut(),
+            fresh,
+            Ordering::Release,
+            Ordering::Acquire,
+        ) {
+            // INVARIANT: S1, installed once, initialized before.
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` came from `Box::into_raw` of a `len`-slot box just above and
+                // was never published (the CAS failed), so we still own it.
+                drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(fresh, len)) });
+                winner
+            }
+        };
+        // SAFETY: S1: `installed` is the first slot of a live `len`-slot segment, initialized
+        // before the CAS that published it (ours, or the winner's that we acquired), freed only
+        // when the table drops, which `&self` prevents.
+        unsafe { core::slice::from_raw_parts(installed, len) }
+    }
+}
+
+impl Drop for SlotTable {
+    fn drop(&mut self) {
+        for k in 1..self.limit {
+            // ORDERING: Relaxed. The table's last reference is gone (`Arc`'s drop orders every
+            // other thread's accesses, the installs included, before this).
+            let first = self.more[k - 1].load(Ordering::Relaxed);
+            if first.is_null() {
+                break;
+            }
+            // SAFETY: S1: a leaked box of `segment_len(k)` slots, freed once, here; nothing else
+            // refers to the table any more.
+            drop(unsafe {
+                Box::from_raw(core::ptr::slice_from_raw_parts_mut(
+                    first,
+                    self.segment_len(k),
+                ))
+            });
+        }
+    }
+}
+
 /// The map's collector, its handle slots and its garbage counter.
 ///
 /// # Invariants
-/// - **C1** A slot's `handle` is accessed only by the thread whose token is in `owner` (from its
-///   Acquire CAS of `owner` 0 → token until its Release store of 0), or with exclusive access to
-///   the map (`Reclaimer::drop`).
+/// - **C1** A slot's `handle` (and `spare`, and `stripe`'s writes) is accessed only by the
+///   thread whose token is in `owner` (from its Acquire CAS of `owner` 0 → token until its
+///   Release store of 0), or with exclusive access to the map (`Reclaimer::drop`).
 /// - **C2** Every guard handed out comes from `collector` (through a slot's handle or a temporary
 ///   handle registered with it).
 /// - **C3** `garbage` = objects passed to `retire_with` whose destructor has not run yet.
@@ -105,6 +366,8 @@ pub(crate) struct Reclaimer {
     /// `&mut self` forbids any other access to the reclaimer's own memory (Miri's Tree Borrows
     /// rejected the field version). Freed at the end of `drop`.
     counters: NonNull<Counters>,
+    /// Pins that found no slot (the table full at its cap) and used a temporary handle.
+    temporary_pins: AtomicUsize,
 }
 
 /// See `Reclaimer::counters`.
@@ -120,21 +383,17 @@ pub(crate) struct Counters {
 }
 
 impl Reclaimer {
-    /// A new collector with `slots` handle slots (rounded up to a power of two).
+    /// A new collector whose slot table starts with `slots` handle slots (rounded up to a power
+    /// of two) and grows to at most [`MAX_SLOTS`].
     pub(crate) fn new(slots: usize, block: Layout) -> Self {
-        let slots = slots.clamp(1, 1024).next_power_of_two();
-        let slots = Arc::new(SlotTable {
-            slots: (0..slots)
-                .map(|_| {
-                    CachePadded::new(HandleSlot {
-                        owner: AtomicUsize::new(0),
-                        guards: AtomicUsize::new(0),
-                        handle: UnsafeCell::new(None),
-                        spare: UnsafeCell::new(Vec::new()),
-                    })
-                })
-                .collect(),
-        });
+        Self::with_max_slots(slots, MAX_SLOTS, block)
+    }
+
+    /// [`new`](Self::new) with a lower cap on the table (a power of two up to `MAX_SLOTS`), so
+    /// that tests can reach the temporary path.
+    pub(crate) fn with_max_slots(slots: usize, max_slots: usize, block: Layout) -> Self {
+        let first = slots.clamp(1, 1024.min(max_slots)).next_power_of_two();
+        let slots = Arc::new(SlotTable::new(first, max_slots));
         let counters = NonNull::from(Box::leak(Box::new(Counters {
             garbage: AtomicUsize::new(0),
             drop_panics: AtomicUsize::new(0),
@@ -145,14 +404,16 @@ impl Reclaimer {
             collector: ManuallyDrop::new(epoch::Collector::new()),
             slots,
             counters,
+            temporary_pins: AtomicUsize::new(0),
         }
     }
 
-    /// The default number of slots: four per available core, at least [`MIN_SLOTS`].
+    /// The default size of segment 0: four slots per available core, at least [`MIN_SLOTS`].
+    /// Under loom one slot, so that every model with two threads grows the table.
     pub(crate) fn default_slots() -> usize {
         #[cfg(loom)]
         {
-            4
+            1
         }
         #[cfg(not(loom))]
         {
@@ -166,52 +427,26 @@ impl Reclaimer {
     }
 
     /// Enters a critical section: pointers loaded from the map stay valid until the guard drops.
+    #[inline]
     pub(crate) fn pin(&self) -> Guard<'_> {
         let token = crate::sync::thread_token();
-        let slots = &self.slots.slots;
-        let mask = slots.len() - 1;
-        for i in 0..slots.len() {
-            let index = (token + i) & mask;
-            let slot = &slots[index];
-            // ORDERING: Relaxed. Only this thread stores its own token (and removes it at its
-            // exit), so seeing it means we own the slot; C1's handover was acquired by our CAS.
-            let owner = slot.owner.load(Ordering::Relaxed);
-            let ours = owner == token
-                || (owner == 0
-                    // ORDERING: Acquire on success: the previous owner's uses of the handle
-                    // happen before ours. Pairs with [P8]: `release_owned_slots`. Relaxed on
-                    // failure: nothing is read.
-                    && slot
-                        .owner
-                        .compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                    && {
-                        remember_owned(&self.slots, index);
-                        true
-                    });
-            if ours {
-                // ORDERING (load and store): Relaxed. Only the owner writes `guards` (C1); the
-                // owner reads it back at thread exit.
-                let guards = slot.guards.load(Ordering::Relaxed);
-                slot.guards.store(guards + 1, Ordering::Relaxed);
-                let guard = slot.handle.with_mut(|handle| {
-                    // SAFETY: we own the slot (C1); nested pins of this thread reuse the handle,
-                    // which crossbeam supports (it counts guards per handle).
-                    let handle = unsafe { &mut *handle };
-                    handle
-                        .get_or_insert_with(|| self.collector.register())
-                        .pin()
-                });
-                return Guard {
-                    guard: ManuallyDrop::new(guard),
-                    slot: Some(index),
-                    retired: core::cell::Cell::new(0),
-                    temporary: None,
-                    reclaimer: self,
-                };
-            }
+        match self.slots.find_owned(token) {
+            Some(slot) => self.pin_on(slot),
+            None => self.pin_first(token),
         }
-        // Every slot is owned by another thread: a temporary participant (C2).
+    }
+
+    /// A pin of a thread that owns no slot of this map yet: it claims one (growing the table if
+    /// every slot is owned), or, with the table full at its cap, pins a temporary participant.
+    #[cold]
+    fn pin_first(&self, token: usize) -> Guard<'_> {
+        if let Some((index, slot)) = self.slots.claim(token) {
+            remember_owned(&self.slots, index);
+            return self.pin_on(slot);
+        }
+        // ORDERING: Relaxed. A statistic.
+        self.temporary_pins.fetch_add(1, Ordering::Relaxed);
+        // Every slot up to the cap is owned by another thread: a temporary participant (C2).
         let handle = self.collector.register();
         let guard = handle.pin();
         Guard {
@@ -223,9 +458,44 @@ impl Reclaimer {
         }
     }
 
-    /// Number of handle slots.
+    /// Pins on `slot`, which this thread owns (C1).
+    #[inline]
+    fn pin_on<'r>(&'r self, slot: &'r HandleSlot) -> Guard<'r> {
+        // ORDERING (load and store): Relaxed. Only the owner writes `guards` (C1); the owner
+        // reads it back at thread exit.
+        let guards = slot.guards.load(Ordering::Relaxed);
+        slot.guards.store(guards + 1, Ordering::Relaxed);
+        let guard = slot.handle.with_mut(|handle| {
+            // SAFETY: we own the slot (C1); nested pins of this thread reuse the handle, which
+            // crossbeam supports (it counts guards per handle).
+            let handle = unsafe { &mut *handle };
+            handle
+                .get_or_insert_with(|| self.collector.register())
+                .pin()
+        });
+        Guard {
+            guard: ManuallyDrop::new(guard),
+            slot: Some(slot),
+            retired: core::cell::Cell::new(0),
+            temporary: None,
+            reclaimer: self,
+        }
+    }
+
+    /// Handle slots allocated so far (every installed segment of the table).
     pub(crate) fn slots(&self) -> usize {
-        self.slots.slots.len()
+        self.slots.allocated()
+    }
+
+    /// Pins that found every slot owned, up to the cap, and used a temporary handle.
+    pub(crate) fn temporary_pins(&self) -> usize {
+        // ORDERING: Relaxed. A statistic.
+        self.temporary_pins.load(Ordering::Relaxed)
+    }
+
+    /// The count stripe of every allocated slot (`counter.rs`): O(slots allocated).
+    pub(crate) fn stripes(&self) -> impl Iterator<Item = &Stripe> {
+        self.slots.slots().map(|slot| &slot.stripe)
     }
 
     fn counters(&self) -> &Counters {
@@ -246,7 +516,8 @@ impl Reclaimer {
     }
 }
 
-/// Records that this thread owns slot `index` of `slots`, so that it gives it back at exit.
+/// Records that this thread owns slot `index` (flat) of `slots`, so that it gives it back at
+/// exit.
 #[cfg(not(loom))]
 fn remember_owned(slots: &Arc<SlotTable>, index: usize) {
     OWNED.with(|owned| {
@@ -265,11 +536,12 @@ pub(crate) fn release_thread_slots() {
     drop(OwnedSlots(owned));
 }
 
-/// Under loom threads never give slots back (a model has fewer threads than slots).
+/// Under loom threads never give slots back: the table grows instead (a model has at most 4
+/// threads, the loom table holds up to 8).
 #[cfg(loom)]
 fn remember_owned(_slots: &Arc<SlotTable>, _index: usize) {}
 
-/// The slots this thread owns, given back when it exits.
+/// The slots this thread owns (table, flat index), given back when it exits.
 #[cfg(not(loom))]
 struct OwnedSlots(Vec<(Arc<SlotTable>, usize)>);
 
@@ -285,7 +557,7 @@ impl Drop for OwnedSlots {
     /// Gives back every slot this exiting thread owns.
     fn drop(&mut self) {
         for (table, index) in self.0.drain(..) {
-            let slot = &table.slots[index];
+            let slot = table.slot(index);
             // A guard of this thread kept in another thread-local that is not destroyed yet
             // still uses the handle: keep the slot (leaked to this dead thread) rather than hand
             // over a pinned handle. This reads `guards`, never `handle`: the map may be being
@@ -293,8 +565,9 @@ impl Drop for OwnedSlots {
             // its scope has been joined), and its drop takes the handles (Miri found that race).
             // ORDERING: Relaxed. Only this thread writes `guards` (C1).
             if slot.guards.load(Ordering::Relaxed) == 0 {
-                // ORDERING: Release. Our uses of the handle happen before the next owner's.
-                // Pairs with [P8]: the claiming CAS in `Reclaimer::pin`.
+                // ORDERING: Release. Our uses of the handle, spare blocks and stripe happen
+                // before the next owner's. Pairs with [P8]: the claiming CAS in
+                // `SlotTable::claim`.
                 slot.owner.store(0, Ordering::Release);
             }
         }
@@ -304,8 +577,8 @@ impl Drop for OwnedSlots {
 impl Drop for Reclaimer {
     fn drop(&mut self) {
         // `&mut self`: no guard is alive (guards borrow the reclaimer), so no thread is using a
-        // handle, whoever owns its slot (C1's exclusive-access case).
-        for slot in self.slots.slots.iter() {
+        // handle, whoever owns its slot (C1's exclusive-access case). Every segment is visited.
+        for slot in self.slots.slots() {
             // SAFETY: exclusive access, as just argued.
             slot.handle
                 .with_mut(|handle| drop(unsafe { (*handle).take() }));
@@ -320,7 +593,7 @@ impl Drop for Reclaimer {
             "every retired object is freed with the map"
         );
         let block = self.counters().block;
-        for slot in self.slots.slots.iter() {
+        for slot in self.slots.slots() {
             // SAFETY: exclusive access (no guard, no deferred destructor left to run).
             let spare = slot
                 .spare
@@ -339,7 +612,8 @@ impl Drop for Reclaimer {
 impl core::fmt::Debug for Reclaimer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Reclaimer")
-            .field("slots", &self.slots.slots.len())
+            .field("slots", &self.slots())
+            .field("temporary_pins", &self.temporary_pins())
             .field("garbage", &self.garbage())
             .finish()
     }
@@ -352,7 +626,7 @@ const FLUSH_EVERY: u32 = 64;
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
     /// The handle slot this guard's thread owns, if it is pinned on one (C1).
-    slot: Option<usize>,
+    slot: Option<&'r HandleSlot>,
     /// Objects retired through this guard since its last flush.
     retired: core::cell::Cell<u32>,
     /// The handle the guard is pinned on, when it is not a slot's.
@@ -414,18 +688,17 @@ impl Guard<'_> {
         }
     }
 
-    /// The handle slot this guard's thread owns (C1), or `None` for a temporary handle. Other
-    /// per-thread state (the count's stripes) is indexed by it.
+    /// The count stripe of the handle slot this guard's thread owns (C1, N1), or `None` for a
+    /// temporary handle (which counts on the counter's shared stripe).
     #[inline]
-    pub(crate) fn slot(&self) -> Option<usize> {
-        self.slot
+    pub(crate) fn stripe(&self) -> Option<&Stripe> {
+        self.slot.map(|slot| &slot.stripe)
     }
 
     /// A freed block of the map's entry layout, if this thread's slot kept one.
     #[inline]
     pub(crate) fn take_block(&self) -> Option<NonNull<u8>> {
-        let index = self.slot?;
-        let slot = &self.reclaimer.slots.slots[index];
+        let slot = self.slot?;
         // SAFETY: we own the slot (C1), and nothing else of ours borrows `spare` now (destructors
         // that push to it run inside `pin`/`flush`, never while this borrow lives).
         slot.spare.with_mut(|spare| unsafe { (*spare).pop() })
@@ -456,8 +729,8 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         // SAFETY: dropped once, here, before the handle it was pinned on.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        if let Some(index) = self.slot {
-            let guards = &self.reclaimer.slots.slots[index].guards;
+        if let Some(slot) = self.slot {
+            let guards = &slot.guards;
             // ORDERING (load and store): Relaxed. Only the owner writes `guards` (C1).
             guards.store(guards.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
         }
@@ -486,29 +759,22 @@ fn recycle<T>(boxed: Box<T>, counters: &Counters) {
     // SAFETY: the slot table outlives every deferred destructor (the reclaimer holds it until
     // after its collector is dropped).
     let table = unsafe { &*counters.slots };
-    let token = crate::sync::thread_token();
-    let mask = table.slots.len() - 1;
     // The running thread is pinned on this map (crossbeam runs destructors from a participant's
-    // pin or flush) or is dropping it; its slot is usually the first probe.
-    for i in 0..table.slots.len() {
-        let slot = &table.slots[(token + i) & mask];
-        // ORDERING: Relaxed. Only this thread stores its own token (C1).
-        if slot.owner.load(Ordering::Relaxed) == token {
-            // SAFETY: we own the slot (C1); `take_block` never holds this borrow across a pin or
-            // flush, the only places destructors run.
-            let kept = slot.spare.with_mut(|spare| unsafe {
-                let spare = &mut *spare;
-                if spare.len() < SPARE_BLOCKS {
-                    spare.push(block);
-                    true
-                } else {
-                    false
-                }
-            });
-            if kept {
-                return;
+    // pin or flush) or is dropping it; its slot is usually at its home position in segment 0.
+    if let Some(slot) = table.find_owned(crate::sync::thread_token()) {
+        // SAFETY: we own the slot (C1); `take_block` never holds this borrow across a pin or
+        // flush, the only places destructors run.
+        let kept = slot.spare.with_mut(|spare| unsafe {
+            let spare = &mut *spare;
+            if spare.len() < SPARE_BLOCKS {
+                spare.push(block);
+                true
+            } else {
+                false
             }
-            break;
+        });
+        if kept {
+            return;
         }
     }
     // SAFETY: allocated by `Box::new::<T>`, i.e. with `T`'s layout; owned by nobody now.

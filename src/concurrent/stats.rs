@@ -40,6 +40,13 @@ pub struct ConcurrentStats {
     pub garbage_objects: usize,
     /// Destructors of retired values that panicked; the panics were contained.
     pub drop_panics: usize,
+    /// Per-thread handle slots allocated: at least 64 (4 per core), growing by doubling when
+    /// more threads pin the map at once than it has slots, up to 65,536; never shrinking while
+    /// the map lives. [`len`](super::ConcurrentHashMap::len) is O(this).
+    pub handle_slots: usize,
+    /// Pins that found every handle slot owned with the table at its cap (65,536 live threads)
+    /// and pinned through a temporary participant, a much slower path. 0 below the cap.
+    pub temporary_pins: usize,
 }
 
 impl ConcurrentStats {
@@ -84,6 +91,8 @@ impl ConcurrentStats {
             overflow_buckets,
             garbage_objects: raw.reclaimer().garbage(),
             drop_panics: raw.reclaimer().drop_panics(),
+            handle_slots: raw.reclaimer().slots(),
+            temporary_pins: raw.reclaimer().temporary_pins(),
         }
     }
 }

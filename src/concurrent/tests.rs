@@ -307,3 +307,89 @@ fn invariants_hold_through_growths_removals_and_same_size_growths() {
         "long chains force same-size growths"
     );
 }
+
+/// A reclaimer shared by test threads the way `RawMap` shares its own.
+struct SharedReclaimer(super::reclaim::Reclaimer);
+
+// SAFETY: as for `RawMap` (raw.rs): the reclaimer is its collector, its slot table (Send + Sync,
+// C1) and counters touched only through atomics; these tests retire nothing.
+unsafe impl Send for SharedReclaimer {}
+// SAFETY: as above.
+unsafe impl Sync for SharedReclaimer {}
+
+/// Spawns `threads` threads that each pin `reclaimer` twice (nested) and hold both guards until
+/// all have pinned, then exit (and give their slots back, which `join` waits for).
+fn pin_at_once(reclaimer: &Arc<SharedReclaimer>, threads: usize) {
+    let barrier = Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (reclaimer, barrier) = (Arc::clone(reclaimer), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let outer = reclaimer.0.pin();
+                let inner = reclaimer.0.pin();
+                barrier.wait();
+                drop(inner);
+                drop(outer);
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+}
+
+/// The slot table grows (segments of 2, 2 and 4 slots) while more threads pin at once than it
+/// has slots, pins temporarily only past its cap, and gets every slot back when its threads exit
+/// (the flat index each thread remembers names the right slot of the right segment).
+#[test]
+fn slot_table_grows_to_its_cap_then_pins_temporarily() {
+    let reclaimer = Arc::new(SharedReclaimer(super::reclaim::Reclaimer::with_max_slots(
+        2,
+        8,
+        core::alloc::Layout::new::<u64>(),
+    )));
+    assert_eq!(reclaimer.0.slots(), 2);
+    pin_at_once(&reclaimer, 3);
+    assert_eq!(reclaimer.0.slots(), 4, "segment 1 installed once");
+    assert_eq!(reclaimer.0.temporary_pins(), 0);
+    // 10 threads holding guards at once: 8 own slots, 2 pin temporarily (twice each).
+    pin_at_once(&reclaimer, 10);
+    assert_eq!(reclaimer.0.slots(), 8, "grown to the cap");
+    assert_eq!(reclaimer.0.temporary_pins(), 4);
+    // Every slot was given back: 8 new threads fit without growing or pinning temporarily.
+    pin_at_once(&reclaimer, 8);
+    assert_eq!(reclaimer.0.slots(), 8);
+    assert_eq!(reclaimer.0.temporary_pins(), 4);
+}
+
+/// Threads beyond segment 0 count on the stripes of the slots they claim in later segments:
+/// `len` covers every segment and is exact once the writers are done.
+#[test]
+fn len_is_exact_across_slot_segments() {
+    let map: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let first = map.stats().handle_slots;
+    let threads = first + 3;
+    let per_thread = n(100) as u64;
+    let barrier = std::sync::Barrier::new(threads);
+    std::thread::scope(|s| {
+        for t in 0..threads as u64 {
+            let (map, barrier) = (&map, &barrier);
+            s.spawn(move || {
+                let view = map.pin();
+                barrier.wait();
+                for i in 0..per_thread {
+                    view.insert(i * threads as u64 + t, i);
+                }
+                for i in (0..per_thread).step_by(4) {
+                    view.remove(&(i * threads as u64 + t));
+                }
+            });
+        }
+    });
+    let stats = map.stats();
+    assert_eq!(stats.handle_slots, 2 * first, "segment 1 installed once");
+    assert_eq!(stats.temporary_pins, 0);
+    let kept = per_thread - per_thread.div_ceil(4);
+    assert_eq!(map.len(), threads * kept as usize);
+    assert_eq!(map.pin().iter().count(), map.len());
+}

@@ -31,10 +31,10 @@
 //!   same memory in every replay.
 //! - `crate::sync::thread_token()` returns the scheduler's token on a scheduled thread: a fresh
 //!   block of [`TOKENS_PER_SESSION`] numbers per [`session`] (or per `run` outside one), a
-//!   multiple of 1024 above `1 << (usize::BITS - 2)`, plus `1 + 8·(run within the session) +
+//!   multiple of 2^20 above `1 << (usize::BITS - 2)`, plus `1 + 8·(run within the session) +
 //!   thread index`; the host of a session gets the block's base. Slots are chosen by
-//!   `token & (slots − 1)` (at most 1024 slots), so every replay claims the same handle slots,
-//!   and tokens are still unique in the process.
+//!   `token & (len − 1)` in each segment of the slot table (at most 2^15 slots per segment),
+//!   so every replay claims the same handle slots, and tokens are still unique in the process.
 //! - A map created on a scheduled thread (or in a session) has a fixed number of handle slots
 //!   (`DETERMINISTIC_SLOTS`, 16), not one that depends on the machine's core count.
 //! - A logical thread's end (and a session's end, for its host) gives back the handle slots the
@@ -86,7 +86,8 @@ pub(crate) const DETERMINISTIC_SLOTS: usize = 16;
 /// `spin_loop` first 2–15 s (pause-loop exits under virtualization); yielding 30 times 0.39 s.
 const HANDOFF_YIELDS: usize = 30;
 
-/// Tokens per session (see "Determinism"); a multiple of the largest slot count (1024).
+/// Tokens per session (see "Determinism"); a multiple of the largest segment of a slot table
+/// (2^15 slots; a table holds at most 2^16), so home positions repeat across sessions.
 const TOKENS_PER_SESSION: usize = 1 << 20;
 
 /// Blocks a logical thread may make while every other thread has finished, before it is

@@ -223,7 +223,7 @@ fn tokens_are_deterministic_within_a_session() {
     let (host, seen) = tokens(());
     let (host_again, seen_again) = tokens(());
     assert_ne!(host, host_again, "sessions get fresh tokens");
-    // ... which every slot table of up to 1024 slots maps to the same slots.
+    // ... which every slot-table segment of up to 1024 slots maps to the same slots.
     assert_eq!(host & 1023, 0);
     assert_eq!(host_again & 1023, 0);
     assert_eq!(seen.iter().map(|t| t & 1023).collect::<Vec<_>>(), [1, 2, 3]);
