@@ -1,6 +1,6 @@
 //! The concurrent map's invariant checker (style.md §5): asserts the numbered invariants of
 //! `table.rs` (T1–T4), `bucket.rs` (B2–B6), `evacuate.rs` (E2, E3), `raw.rs` (R1) and
-//! `counter.rs` (N2) that can be checked from outside an operation.
+//! `counter.rs` (N2), and R4 (`raw.rs`), that can be checked from outside an operation.
 //!
 //! It reads the map as its owner would (lock-holder loads) and so must run while no other thread
 //! uses the map: between runs of a test or fuzz target, never concurrently with a write.
@@ -21,6 +21,10 @@ impl<K, V> RawMap<K, V> {
         let guard = self.pin();
         let table = self.table(&guard);
         check_shape(table);
+        assert!(
+            self.hint_names(table),
+            "R4: the prefetch hint names the current table once its publication is done"
+        );
         let old = table.old();
         // SAFETY: loaded from the current table while pinned; retired only after being unlinked
         // (T2), so it lives while `guard` does.

@@ -70,14 +70,16 @@ impl<K, V, S> ConcurrentHashMap<K, V, S> {
         }
     }
 
-    /// Pins the current thread and returns a view for reading and writing. Costs a plain load
-    /// (this thread's handle slot) plus crossbeam-epoch's pin, which is a full barrier: cache
-    /// misses of operations on either side of it cannot overlap. Pin once per operation or, for
-    /// speed, once per batch (`examples/pin_cost.rs`: at 2^20 keys a lookup took ~92 ns with a
-    /// pin each and ~43 ns under one pin); but a live view holds back the reclamation of
-    /// everything retired meanwhile, so do not keep one for long.
+    /// A view for reading and writing, which pins this thread on the map's collector at its first
+    /// operation and stays pinned until dropped. That first operation hashes its key and
+    /// prefetches its bucket *before* pinning: crossbeam-epoch's pin is a full barrier, and a miss
+    /// started before it overlaps it instead of following it (`examples/pin_cost.rs`: about 40%
+    /// off a lookup with a pin each). Pin once per operation or, for speed, once per batch; but a
+    /// live view holds back the reclamation of everything retired meanwhile, so do not keep one
+    /// for long. A view dropped unused pins once as it drops (so that empty pins still let the
+    /// collector run).
     pub fn pin(&self) -> Pinned<'_, K, V, S> {
-        Pinned::new(self, self.raw.pin())
+        Pinned::new(self)
     }
 
     /// Number of entries; exact whenever no write is in flight. Independent of the number of

@@ -1,7 +1,14 @@
 //! [`Pinned`]: the map plus a pinned epoch guard, the view every read and write goes through.
+//!
+//! The view pins on its first operation, not when it is made: an operation hashes its key,
+//! prefetches its head bucket from the map's hint (`HeadHint`, which needs no pin), and only then
+//! pins. crossbeam's pin is a full barrier; issued after the prefetch, it no longer delays the
+//! bucket's cache miss (`design/concurrent-protocol.md`, section 8). Nothing the view hands out
+//! exists before the pin, so when it pins is invisible to callers.
 #![deny(unsafe_code)]
 
 use core::borrow::Borrow;
+use core::cell::OnceCell;
 use core::hash::{BuildHasher, Hash};
 
 use super::iter::Iter;
@@ -15,14 +22,39 @@ use crate::DefaultHashBuilder;
 /// remove meanwhile are freed only after every view that could have seen them is dropped. Keep
 /// views short-lived (one per operation or per batch): a view held forever keeps all garbage
 /// retired after it alive. It is `!Send`: it belongs to the thread that pinned.
+///
+/// The epoch is pinned by the view's first operation (after that operation has started loading
+/// its bucket) and stays pinned until the view is dropped. A view dropped unused pins once as it
+/// drops, which lets the collector run, as every pin does.
 pub struct Pinned<'m, K, V, S = DefaultHashBuilder> {
     map: &'m ConcurrentHashMap<K, V, S>,
-    guard: Guard<'m>,
+    /// Empty until the first operation pins; then set for the view's whole life (every
+    /// reference handed out borrows the view, so none outlives the guard).
+    guard: OnceCell<Guard<'m>>,
 }
 
 impl<'m, K, V, S> Pinned<'m, K, V, S> {
-    pub(crate) fn new(map: &'m ConcurrentHashMap<K, V, S>, guard: Guard<'m>) -> Self {
-        Self { map, guard }
+    pub(crate) fn new(map: &'m ConcurrentHashMap<K, V, S>) -> Self {
+        Self {
+            map,
+            guard: OnceCell::new(),
+        }
+    }
+
+    /// The view's guard, pinning now if no operation has yet.
+    #[inline]
+    fn guard(&self) -> &Guard<'m> {
+        self.guard.get_or_init(|| self.map.raw().pin())
+    }
+
+    /// The guard for an operation on `hash`: if the view is not pinned yet, the operation's
+    /// head bucket is prefetched first, so that its miss overlaps the pin's barrier.
+    #[inline]
+    fn guard_for(&self, hash: u64) -> &Guard<'m> {
+        self.guard.get_or_init(|| {
+            self.map.raw().prefetch_head(hash);
+            self.map.raw().pin()
+        })
     }
 
     /// The map this view pins.
@@ -45,14 +77,14 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     /// pins and when a thread's bag of 64 retired objects is full); this is for tests and
     /// experiments that want reclamation at a chosen point.
     pub fn flush(&self) {
-        self.guard.flush();
+        self.guard().flush();
     }
 
     /// Iterates over `(&K, &V)`, weakly consistently: an entry present and unchanged for the
     /// whole iteration is yielded exactly once, also across a growth; entries inserted, replaced
     /// or removed meanwhile may or may not be.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter::new(self.map.raw().table(&self.guard))
+        Iter::new(self.map.raw().table(self.guard()))
     }
 
     /// Iterates over the keys (see [`iter`](Self::iter)).
@@ -90,7 +122,11 @@ where
         let hash = self.map.hash(key);
         self.map
             .raw()
-            .find(hash, |candidate| candidate.borrow() == key, &self.guard)
+            .find(
+                hash,
+                |candidate| candidate.borrow() == key,
+                self.guard_for(hash),
+            )
             .map(|entry| (&entry.key, &entry.value))
     }
 
@@ -109,7 +145,7 @@ where
         let hash = self.map.hash(&key);
         self.map
             .raw()
-            .insert(hash, key, value, &self.guard)
+            .insert(hash, key, value, self.guard_for(hash))
             .map(|entry| &entry.value)
     }
 
@@ -122,7 +158,11 @@ where
         let hash = self.map.hash(key);
         self.map
             .raw()
-            .remove(hash, |candidate| candidate.borrow() == key, &self.guard)
+            .remove(
+                hash,
+                |candidate| candidate.borrow() == key,
+                self.guard_for(hash),
+            )
             .map(|entry| &entry.value)
     }
 
@@ -141,7 +181,12 @@ where
         let hash = self.map.hash(key);
         self.map
             .raw()
-            .update(hash, |candidate| candidate.borrow() == key, f, &self.guard)
+            .update(
+                hash,
+                |candidate| candidate.borrow() == key,
+                f,
+                self.guard_for(hash),
+            )
             .map(|entry| &entry.value)
     }
 
@@ -155,7 +200,7 @@ where
         &self
             .map
             .raw()
-            .get_or_insert_with(hash, key, f, &self.guard)
+            .get_or_insert_with(hash, key, f, self.guard_for(hash))
             .value
     }
 
@@ -169,12 +214,23 @@ where
     where
         F: FnMut(&K, &V) -> bool,
     {
-        self.map.raw().retain(keep, &self.guard);
+        self.map.raw().retain(keep, self.guard());
     }
 
     /// Removes every entry; see [`ConcurrentHashMap::clear`].
     pub fn clear(&self) {
         self.retain(|_, _| false);
+    }
+}
+
+impl<K, V, S> Drop for Pinned<'_, K, V, S> {
+    fn drop(&mut self) {
+        if self.guard.get().is_none() {
+            // A view that was never used pins once now. Pinning is what drives crossbeam's
+            // collection (it collects every 128 pins), so code that pins empty views to let
+            // garbage drain behaves as it would with views that pin when they are made.
+            drop(self.map.raw().pin());
+        }
     }
 }
 

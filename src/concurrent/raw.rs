@@ -9,7 +9,7 @@ use core::marker::PhantomData;
 use super::bucket::{prefetch, Bucket, ChainLock, Entry, SLOTS};
 use super::counter::Counter;
 use super::reclaim::{Guard, Reclaimer};
-use super::table::{chain, Table};
+use super::table::{chain, HeadHint, Table};
 use crate::raw::tophash::TopHash;
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crate::LoadFactor;
@@ -26,9 +26,13 @@ use crate::LoadFactor;
 ///   one kept as the new one's `old`, T2).
 /// - **R3** `count` (N2) changes by +1 for each new key placed in a live slot and −1 for each
 ///   entry removed from one, both while holding the chain.
+/// - **R4** `hint` names the current table or an earlier one (H1): it is set as each table is
+///   published and only used to prefetch.
 pub(crate) struct RawMap<K, V> {
     /// The current table. Go: `buckets` (and, through `Table::old`, `oldbuckets`).
     table: AtomicPtr<Table>,
+    /// Where the current table's head buckets lie, readable before a pin (R4, H1).
+    hint: HeadHint,
     /// Go: `count`, striped.
     count: Counter,
     /// Growths started (statistic).
@@ -71,17 +75,28 @@ impl<K, V> RawMap<K, V> {
             Reclaimer::default_slots(),
             core::alloc::Layout::new::<Entry<K, V>>(),
         );
+        let table = Table::new(log2, core::ptr::null_mut(), false);
         Self {
-            table: AtomicPtr::new(Box::into_raw(Table::new(
-                log2,
-                core::ptr::null_mut(),
-                false,
-            ))),
+            hint: HeadHint::new(&table),
+            table: AtomicPtr::new(Box::into_raw(table)),
             count: Counter::new(),
             growths: AtomicUsize::new(0),
             reclaimer,
             _owns: PhantomData,
         }
+    }
+
+    /// Starts loading the head bucket of `hash` in the current table, before the caller pins
+    /// (see [`HeadHint`]). Needs no guard.
+    #[inline]
+    pub(crate) fn prefetch_head(&self, hash: u64) {
+        self.hint.prefetch(hash);
+    }
+
+    /// Whether the prefetch hint names `table` (R4; always true under loom and `sched`, which keep no hint).
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub(crate) fn hint_names(&self, table: &Table) -> bool {
+        self.hint.names(table)
     }
 
     /// Enters a critical section of this map.
@@ -135,6 +150,7 @@ impl<K, V> RawMap<K, V> {
 
     /// Replaces the current table (a growth's publication).
     pub(crate) fn publish(&self, table: Box<Table>) {
+        self.hint.set(&table);
         // ORDERING: Release. Publishes the new table's initialized buckets and its `old` link.
         // Pairs with [P1]: `RawMap::table`.
         self.table.store(Box::into_raw(table), Ordering::Release);

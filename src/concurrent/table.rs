@@ -124,6 +124,13 @@ impl Table {
         self.mask + 1
     }
 
+    /// Where head bucket 0 lies (for [`HeadHint`]: an address to prefetch, never to read).
+    #[cfg(not(any(loom, feature = "sched")))]
+    #[inline]
+    pub(crate) fn buckets_ptr(&self) -> *const Bucket {
+        self.buckets.as_ptr()
+    }
+
     /// Head bucket `index & mask`.
     #[inline]
     pub(crate) fn bucket(&self, index: usize) -> &Bucket {
@@ -214,6 +221,96 @@ impl core::fmt::Debug for Table {
             .field("log2", &self.log2)
             .field("growing", &!self.old().is_null())
             .finish_non_exhaustive()
+    }
+}
+
+/// Where the current table's head buckets lie, kept outside any table so that a thread can read
+/// it before it pins: an operation prefetches its head bucket from this hint, then pins (a full
+/// barrier, [`super::reclaim`]), and the bucket's cache miss overlaps the barrier instead of
+/// following it.
+///
+/// # Invariants
+/// - **H1** The two words describe tables that were current at some time, maybe two different
+///   ones (each word is stored on its own). The hint is only ever turned into a prefetch address,
+///   never read through: the table it names may have been freed, and a prefetch neither faults
+///   nor reads memory architecturally, so a stale or torn hint costs a useless prefetch, nothing
+///   else.
+///
+/// Under loom, and with the `sched` feature of the race kit, it does nothing and keeps nothing: a
+/// prefetch means nothing to a model or to a scheduler, and its atomics would only add
+/// interleavings (and move the race kit's schedules away from its corpus).
+pub(crate) struct HeadHint {
+    #[cfg(not(any(loom, feature = "sched")))]
+    buckets: AtomicPtr<Bucket>,
+    #[cfg(not(any(loom, feature = "sched")))]
+    mask: AtomicUsize,
+}
+
+impl HeadHint {
+    /// A hint naming `table`.
+    pub(crate) fn new(table: &Table) -> Self {
+        #[cfg(not(any(loom, feature = "sched")))]
+        {
+            Self {
+                buckets: AtomicPtr::new(table.buckets_ptr().cast_mut()),
+                mask: AtomicUsize::new(table.mask),
+            }
+        }
+        #[cfg(any(loom, feature = "sched"))]
+        {
+            let _ = table;
+            Self {}
+        }
+    }
+
+    /// Names `table`, which has just been published.
+    #[inline]
+    pub(crate) fn set(&self, table: &Table) {
+        #[cfg(not(any(loom, feature = "sched")))]
+        {
+            // ORDERING (both stores): Relaxed. Nothing is published through the hint: it is
+            // never dereferenced (H1), so a reader pairing it with any table is harmless.
+            self.buckets
+                .store(table.buckets_ptr().cast_mut(), Ordering::Relaxed);
+            self.mask.store(table.mask, Ordering::Relaxed);
+        }
+        #[cfg(any(loom, feature = "sched"))]
+        let _ = table;
+    }
+
+    /// Whether both words name `table` (for the invariant checker; true when no hint is kept).
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub(crate) fn names(&self, table: &Table) -> bool {
+        #[cfg(not(any(loom, feature = "sched")))]
+        {
+            // ORDERING (both loads): Relaxed: the checker runs on a quiescent map.
+            core::ptr::eq(self.buckets.load(Ordering::Relaxed), table.buckets_ptr())
+                && self.mask.load(Ordering::Relaxed) == table.mask
+        }
+        #[cfg(any(loom, feature = "sched"))]
+        {
+            let _ = table;
+            true
+        }
+    }
+
+    /// Prefetches both cache lines of the head bucket that `hash` maps to in the hinted table.
+    /// Sound without a pin: it reads only the hint's two words (H1).
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        #[cfg(not(any(loom, feature = "sched")))]
+        {
+            // ORDERING (both loads): Relaxed, as in `set`: the words are only an address.
+            let mask = self.mask.load(Ordering::Relaxed);
+            let buckets = self.buckets.load(Ordering::Relaxed);
+            // `wrapping_add`: with a torn hint the address may lie outside any array; it is only
+            // prefetched.
+            let head = buckets.wrapping_add(hash as usize & mask).cast::<u8>();
+            super::bucket::prefetch(head);
+            super::bucket::prefetch(head.wrapping_add(64));
+        }
+        #[cfg(any(loom, feature = "sched"))]
+        let _ = hash;
     }
 }
 

@@ -228,6 +228,43 @@ fn garbage_is_freed_while_the_map_lives() {
     assert!(garbage < 5_000, "{garbage} objects awaiting reclamation");
 }
 
+/// A view pins at its first operation, not when it is made: unused, it holds no garbage back;
+/// once used, it keeps everything retired after that alive until it is dropped.
+#[test]
+fn a_view_pins_at_its_first_operation() {
+    let map = ConcurrentHashMap::new();
+    map.pin().insert(0u64, 0u64);
+    let churn = n(1_000) as u64;
+    let replace_all_and_collect = |map: &ConcurrentHashMap<u64, u64>| {
+        for i in 0..churn {
+            map.pin().insert(0, i);
+        }
+        // Each flush tries to advance the epoch and free what no pinned thread can see.
+        for _ in 0..8 {
+            map.pin().flush();
+        }
+        map.stats().garbage_objects
+    };
+    let view = map.pin();
+    assert_eq!(
+        replace_all_and_collect(&map),
+        0,
+        "an unused view must not hold garbage back"
+    );
+    assert!(view.get(&0).is_some());
+    let held = replace_all_and_collect(&map);
+    assert!(
+        held >= churn as usize,
+        "a used view keeps what was retired after it pinned: {held} < {churn}"
+    );
+    drop(view);
+    assert_eq!(
+        replace_all_and_collect(&map),
+        0,
+        "dropped, it holds nothing"
+    );
+}
+
 #[test]
 fn panicking_eq_releases_the_chain() {
     #[derive(Hash, Debug)]
@@ -264,9 +301,10 @@ fn panicking_eq_releases_the_chain() {
 
 #[test]
 fn stats_are_coherent() {
-    let map = ConcurrentHashMap::with_capacity(1000);
+    let map = ConcurrentHashMap::with_capacity(n(1000));
     let view = map.pin();
-    for i in 0..5_000u64 {
+    // Under Miri: 20 slots' worth, 100 inserts, still several growths.
+    for i in 0..n(5_000) as u64 {
         view.insert(i, i);
         let stats = map.stats();
         assert!(stats.old_evacuated <= stats.old_buckets);
@@ -376,6 +414,9 @@ fn len_is_exact_across_slot_segments() {
             let (map, barrier) = (&map, &barrier);
             s.spawn(move || {
                 let view = map.pin();
+                // A view pins on its first operation: pin before the barrier, so that every
+                // thread holds a slot at once.
+                assert!(!view.contains_key(&u64::MAX));
                 barrier.wait();
                 for i in 0..per_thread {
                     view.insert(i * threads as u64 + t, i);
