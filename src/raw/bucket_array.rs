@@ -201,22 +201,29 @@ pub(crate) fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
 
 #[cfg(all(unix, not(miri)))]
 pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
-    // One `munmap` of a large mapping holds the process's mmap lock for as long as it takes to
-    // tear the mapping down (tens of milliseconds for hundreds of MB on our VMs), and every page
-    // fault of every other thread waits for that lock: the unmapping would become an insert's
-    // pause after all, on the thread that touches a fresh page. Unmapping 1 MiB at a time lets
-    // faults in between.
+    // Tearing a large mapping down takes tens of milliseconds on our VMs, and a thread that
+    // touches a fresh page meanwhile can wait for it: with `munmap` in 1 MiB steps, a growing
+    // `ConcurrentHashMap`'s writer still stalled 4–7 ms on one page fault (with 5–34 context
+    // switches) just after each growth ended, while this ran on the reclaimer thread. So the
+    // pages go first, 1 MiB at a time, with `MADV_DONTNEED`, which leaves the mapping in place
+    // (no split, no exclusive lock on it) and let the writer's faults through in the same
+    // measurement; the `munmap` that follows has no pages left to free.
+    // (`design/decisions/0003-background-reclaimer.md`, "Measured".)
     const STEP: usize = 1 << 20;
     let mut offset = 0;
     while offset < size {
         let len = STEP.min(size - offset);
-        // SAFETY: the caller passes a whole mapping made by `map_zeroed`; `offset` is a multiple
-        // of STEP (page-aligned), and `offset..offset + len` lies inside it. Unmapping a part of
-        // a mapping is allowed; the kernel rounds `len` up to whole pages at the end.
-        let result = unsafe { libc::munmap(ptr.as_ptr().add(offset).cast(), len) };
-        debug_assert_eq!(result, 0, "munmap of a bucket array failed");
+        // SAFETY: the caller passes a whole mapping made by `map_zeroed`, which nothing uses any
+        // more; `offset` is a multiple of STEP (page-aligned) and `offset..offset + len` lies
+        // inside it. Discarding private anonymous pages is always allowed.
+        let result =
+            unsafe { libc::madvise(ptr.as_ptr().add(offset).cast(), len, libc::MADV_DONTNEED) };
+        debug_assert_eq!(result, 0, "madvise of a bucket array failed");
         offset += len;
     }
+    // SAFETY: the whole mapping, as `map_zeroed` made it; nothing references it.
+    let result = unsafe { libc::munmap(ptr.as_ptr().cast(), size) };
+    debug_assert_eq!(result, 0, "munmap of a bucket array failed");
 }
 
 #[cfg(all(unix, not(miri)))]
