@@ -93,7 +93,8 @@ impl<K, V> RawMap<K, V> {
         self.hint.prefetch(hash);
     }
 
-    /// Whether the prefetch hint names `table` (R4; always true under loom and `sched`, which keep no hint).
+    /// Whether the prefetch hint names `table` (R4; always true under loom and `sched`, which
+    /// keep no hint).
     #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
     pub(crate) fn hint_names(&self, table: &Table) -> bool {
         self.hint.names(table)

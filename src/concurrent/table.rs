@@ -246,72 +246,67 @@ pub(crate) struct HeadHint {
     mask: AtomicUsize,
 }
 
+#[cfg(not(any(loom, feature = "sched")))]
 impl HeadHint {
     /// A hint naming `table`.
     pub(crate) fn new(table: &Table) -> Self {
-        #[cfg(not(any(loom, feature = "sched")))]
-        {
-            Self {
-                buckets: AtomicPtr::new(table.buckets_ptr().cast_mut()),
-                mask: AtomicUsize::new(table.mask),
-            }
-        }
-        #[cfg(any(loom, feature = "sched"))]
-        {
-            let _ = table;
-            Self {}
+        Self {
+            buckets: AtomicPtr::new(table.buckets_ptr().cast_mut()),
+            mask: AtomicUsize::new(table.mask),
         }
     }
 
     /// Names `table`, which has just been published.
     #[inline]
     pub(crate) fn set(&self, table: &Table) {
-        #[cfg(not(any(loom, feature = "sched")))]
-        {
-            // ORDERING (both stores): Relaxed. Nothing is published through the hint: it is
-            // never dereferenced (H1), so a reader pairing it with any table is harmless.
-            self.buckets
-                .store(table.buckets_ptr().cast_mut(), Ordering::Relaxed);
-            self.mask.store(table.mask, Ordering::Relaxed);
-        }
-        #[cfg(any(loom, feature = "sched"))]
-        let _ = table;
+        // ORDERING (both stores): Relaxed. Nothing is published through the hint: it is never
+        // dereferenced (H1), so a reader pairing it with any table is harmless.
+        self.buckets
+            .store(table.buckets_ptr().cast_mut(), Ordering::Relaxed);
+        self.mask.store(table.mask, Ordering::Relaxed);
     }
 
-    /// Whether both words name `table` (for the invariant checker; true when no hint is kept).
-    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    /// Whether both words name `table` (for the invariant checker).
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
     pub(crate) fn names(&self, table: &Table) -> bool {
-        #[cfg(not(any(loom, feature = "sched")))]
-        {
-            // ORDERING (both loads): Relaxed: the checker runs on a quiescent map.
-            core::ptr::eq(self.buckets.load(Ordering::Relaxed), table.buckets_ptr())
-                && self.mask.load(Ordering::Relaxed) == table.mask
-        }
-        #[cfg(any(loom, feature = "sched"))]
-        {
-            let _ = table;
-            true
-        }
+        // ORDERING (both loads): Relaxed: the checker runs on a quiescent map.
+        core::ptr::eq(self.buckets.load(Ordering::Relaxed), table.buckets_ptr())
+            && self.mask.load(Ordering::Relaxed) == table.mask
     }
 
     /// Prefetches both cache lines of the head bucket that `hash` maps to in the hinted table.
     /// Sound without a pin: it reads only the hint's two words (H1).
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        #[cfg(not(any(loom, feature = "sched")))]
-        {
-            // ORDERING (both loads): Relaxed, as in `set`: the words are only an address.
-            let mask = self.mask.load(Ordering::Relaxed);
-            let buckets = self.buckets.load(Ordering::Relaxed);
-            // `wrapping_add`: with a torn hint the address may lie outside any array; it is only
-            // prefetched.
-            let head = buckets.wrapping_add(hash as usize & mask).cast::<u8>();
-            super::bucket::prefetch(head);
-            super::bucket::prefetch(head.wrapping_add(64));
-        }
-        #[cfg(any(loom, feature = "sched"))]
-        let _ = hash;
+        // ORDERING (both loads): Relaxed, as in `set`: the words are only an address.
+        let mask = self.mask.load(Ordering::Relaxed);
+        let buckets = self.buckets.load(Ordering::Relaxed);
+        // `wrapping_add`: with a torn hint the address may lie outside any array; it is only
+        // prefetched.
+        let head = buckets.wrapping_add(hash as usize & mask).cast::<u8>();
+        super::bucket::prefetch(head);
+        super::bucket::prefetch(head.wrapping_add(64));
     }
+}
+
+/// The hint under loom and `sched`: keeps nothing, prefetches nothing (see above).
+#[cfg(any(loom, feature = "sched"))]
+impl HeadHint {
+    pub(crate) fn new(_table: &Table) -> Self {
+        Self {}
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, _table: &Table) {}
+
+    /// Always true: there is no hint to disagree with the table.
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub(crate) fn names(&self, _table: &Table) -> bool {
+        true
+    }
+
+    #[inline]
+    pub(crate) fn prefetch(&self, _hash: u64) {}
 }
 
 /// Walks every bucket of head bucket `index`'s chain.

@@ -208,17 +208,16 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
     // pages go first, 1 MiB at a time, with `MADV_DONTNEED`, which leaves the mapping in place
     // (no split, no exclusive lock on it) and let the writer's faults through in the same
     // measurement; the `munmap` that follows has no pages left to free.
-    // (`design/decisions/0003-background-reclaimer.md`, "Measured".)
+    // (`design/decisions/0003-background-reclaimer.md`, "Later: pages first, then the mapping".)
     const STEP: usize = 1 << 20;
     let mut offset = 0;
     while offset < size {
         let len = STEP.min(size - offset);
         // SAFETY: the caller passes a whole mapping made by `map_zeroed`, which nothing uses any
         // more; `offset` is a multiple of STEP (page-aligned) and `offset..offset + len` lies
-        // inside it. Discarding private anonymous pages is always allowed.
-        let result =
-            unsafe { libc::madvise(ptr.as_ptr().add(offset).cast(), len, libc::MADV_DONTNEED) };
-        debug_assert_eq!(result, 0, "madvise of a bucket array failed");
+        // inside it. A failure only leaves the pages for the `munmap` below.
+        let discarded = unsafe { dont_need(ptr.as_ptr().add(offset), len) };
+        debug_assert!(discarded, "madvise of a bucket array failed");
         offset += len;
     }
     // SAFETY: the whole mapping, as `map_zeroed` made it; nothing references it.
@@ -230,13 +229,24 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
 unsafe fn discard(ptr: *mut u8, size: usize) {
     // SAFETY: the caller passes a page-aligned range inside a private anonymous mapping; after
     // MADV_DONTNEED its pages read as zero, which B2 makes a valid empty array.
-    let result = unsafe { libc::madvise(ptr.cast(), size, libc::MADV_DONTNEED) };
-    if result != 0 {
+    if !unsafe { dont_need(ptr, size) } {
         // NOTE: madvise can only fail here on a kernel that refuses MADV_DONTNEED; zeroing by hand
         // keeps the contract (the bytes read as zero) at the cost of touching the pages.
         // SAFETY: same range, writable.
         unsafe { ptr.write_bytes(0, size) }
     }
+}
+
+/// `madvise(MADV_DONTNEED)` on `ptr..ptr + size`: the pages go back to the kernel and read as zero
+/// afterwards. Returns whether the kernel accepted it.
+///
+/// # Safety
+/// `ptr..ptr + size` is a page-aligned range inside a private anonymous mapping whose contents
+/// nobody needs.
+#[cfg(all(unix, not(miri)))]
+unsafe fn dont_need(ptr: *mut u8, size: usize) -> bool {
+    // SAFETY: the caller's contract; discarding private anonymous pages cannot touch other memory.
+    unsafe { libc::madvise(ptr.cast(), size, libc::MADV_DONTNEED) == 0 }
 }
 
 #[cfg(not(all(unix, not(miri))))]
