@@ -209,7 +209,7 @@ impl<K, V> RawMap<K, V> {
         // (replaced then). Threads that loaded it are pinned now and protected; new ones cannot
         // find it. It was `Box::into_raw`ed by `Table::new`'s caller, and is retired once (this
         // is the only swap from non-null, T2). Freeing a table touches no entry (T6).
-        unsafe { guard.retire_with(old, |table, _| Table::free(table)) };
+        unsafe { guard.retire_with(old, |table, _, _| Table::free(table)) };
         guard.flush();
     }
 

@@ -22,7 +22,11 @@
 //! time a thread pins this map it claims a free slot (one CAS) and keeps it for its life; later
 //! pins find the slot by a plain load of `owner` and cost only crossbeam's pin (one full
 //! barrier). A thread gives its slots back when it exits (a thread-local list of the slots it
-//! owns, each holding the slot table by `Arc`, so this works after the map is gone too).
+//! owns, each holding the slot table by `Arc`, so this works after the map is gone too). The
+//! handle stays in the slot with its partial bag of deferred objects (fewer than 64), which goes
+//! to the collector with the next owner's retirements (when the bag fills or the owner flushes)
+//! or when the map drops; thread exit does not touch the handle, because the map may be dropping
+//! it at that moment (see `OwnedSlots::drop`).
 //!
 //! The table grows with the number of threads (`SlotTable`): segment 0, made with the map, has
 //! [`Reclaimer::default_slots`] slots; when a thread finds every slot of every segment owned it
@@ -41,8 +45,13 @@
 //! small per-thread cache; recycling keeps remove-and-insert workloads off its slow paths.
 //!
 //! # Garbage accounting
-//! `garbage` counts retired objects not yet freed (exposed by `stats()`), so a test or benchmark
-//! can check that garbage stays bounded under sustained writes.
+//! The reclaimer counts retired objects not yet freed (exposed by `stats()`), so a test or
+//! benchmark can check that garbage stays bounded under sustained writes. Like the entry count
+//! (`counter.rs`) the tally is striped: each handle slot keeps its owner's part (objects retired
+//! through its guards, minus objects freed while its owner ran the destructors), updated with a
+//! plain load and store, and threads without a slot use one shared atomic. A single shared
+//! counter cost every write two atomic RMWs on one cache line (one at retirement, one at the
+//! free), which every writing thread would fight over.
 
 use core::alloc::Layout;
 use core::mem::ManuallyDrop;
@@ -54,10 +63,10 @@ use crossbeam_utils::CachePadded;
 use std::sync::Arc;
 
 use super::counter::Stripe;
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 
 /// One participant of the collector, owned by one thread at a time.
-struct HandleSlot {
+pub(crate) struct HandleSlot {
     /// The owning thread's `thread_token`, or 0 when free.
     owner: AtomicUsize,
     /// Live guards pinned on this slot's handle; written only by the owner (C1).
@@ -71,6 +80,11 @@ struct HandleSlot {
     /// The owner's stripe of the map's entry count (`counter.rs`, N1): next to the slot, so that
     /// the count covers every slot the table grows to.
     stripe: Stripe,
+    /// The owner's part of the garbage tally (C3): objects retired through this slot's guards
+    /// minus objects freed by destructors its owner ran. Written only by the owner (C1), so a
+    /// load and a store make an update; may be negative (an object retired on one slot can be
+    /// freed by another slot's owner).
+    garbage: AtomicIsize,
 }
 
 impl HandleSlot {
@@ -81,6 +95,7 @@ impl HandleSlot {
             handle: UnsafeCell::new(None),
             spare: UnsafeCell::new(Vec::new()),
             stripe: Stripe::default(),
+            garbage: AtomicIsize::new(0),
         }
     }
 }
@@ -359,7 +374,9 @@ impl Drop for SlotTable {
 ///   Release store of 0), or with exclusive access to the map (`Reclaimer::drop`).
 /// - **C2** Every guard handed out comes from `collector` (through a slot's handle or a temporary
 ///   handle registered with it).
-/// - **C3** `garbage` = objects passed to `retire_with` whose destructor has not run yet.
+/// - **C3** `Counters::garbage` plus the `garbage` part of every allocated slot = objects passed
+///   to `retire_with` whose destructor has not run yet. A slot's part is written by its owner
+///   only (C1); `Counters::garbage` (threads without a slot) by RMW only.
 pub(crate) struct Reclaimer {
     collector: ManuallyDrop<epoch::Collector>,
     slots: Arc<SlotTable>,
@@ -374,8 +391,8 @@ pub(crate) struct Reclaimer {
 
 /// See `Reclaimer::counters`.
 pub(crate) struct Counters {
-    /// C3.
-    garbage: AtomicUsize,
+    /// C3: the part of the garbage tally kept by threads that own no slot of this map.
+    garbage: AtomicIsize,
     /// Destructors of retired objects that panicked (the panic was contained).
     drop_panics: AtomicUsize,
     /// The slot table, for destructors that give a block back to the running thread's slot.
@@ -397,7 +414,7 @@ impl Reclaimer {
         let first = slots.clamp(1, 1024.min(max_slots)).next_power_of_two();
         let slots = Arc::new(SlotTable::new(first, max_slots));
         let counters = NonNull::from(Box::leak(Box::new(Counters {
-            garbage: AtomicUsize::new(0),
+            garbage: AtomicIsize::new(0),
             drop_panics: AtomicUsize::new(0),
             slots: Arc::as_ptr(&slots),
             block,
@@ -505,10 +522,19 @@ impl Reclaimer {
         unsafe { self.counters.as_ref() }
     }
 
-    /// Retired objects not freed yet (C3).
+    /// Retired objects not freed yet (C3): exact when no write or collection is in flight,
+    /// O(slots allocated). A sum read while an object retired on one slot is freed on another
+    /// can be transiently off by the objects in flight (clamped at 0).
     pub(crate) fn garbage(&self) -> usize {
-        // ORDERING: Relaxed. A statistic.
-        self.counters().garbage.load(Ordering::Relaxed)
+        // ORDERING: Relaxed. A statistic; see `count_garbage`.
+        let shared = self.counters().garbage.load(Ordering::Relaxed);
+        let slots: isize = self
+            .slots
+            .slots()
+            // ORDERING: Relaxed. As above.
+            .map(|slot| slot.garbage.load(Ordering::Relaxed))
+            .sum();
+        usize::try_from(shared + slots).unwrap_or(0)
     }
 
     /// Destructors of retired objects that panicked.
@@ -648,12 +674,12 @@ impl Guard<'_> {
     ///   now can hold it;
     /// - running `free` on any thread, at any later time before the map is dropped, is sound
     ///   (the map's `Send`/`Sync` bounds on `K` and `V` provide this for entries).
-    pub(crate) unsafe fn retire_with<T>(&self, ptr: *mut T, free: fn(Box<T>, &Counters)) {
-        // ORDERING: Relaxed. A statistic (C3).
-        self.reclaimer
-            .counters()
-            .garbage
-            .fetch_add(1, Ordering::Relaxed);
+    pub(crate) unsafe fn retire_with<T>(
+        &self,
+        ptr: *mut T,
+        free: fn(Box<T>, &Counters, Option<&HandleSlot>),
+    ) {
+        count_garbage(self.slot, self.reclaimer.counters(), 1);
         let counters: NonNull<Counters> = self.reclaimer.counters;
         let destroy = move || {
             // A panicking destructor must not unwind into crossbeam's collector: it would abort
@@ -661,16 +687,21 @@ impl Guard<'_> {
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`.
             let counters = unsafe { counters.as_ref() };
+            // The running thread is pinned on this map (crossbeam runs destructors from a
+            // participant's pin or flush) or is dropping it; its slot, if it owns one, is usually
+            // at its home position in segment 0.
+            // SAFETY: the slot table outlives every deferred destructor (the reclaimer holds it
+            // until after its collector is dropped).
+            let slot = unsafe { &*counters.slots }.find_owned(crate::sync::thread_token());
             // SAFETY: the contract above: sole owner, unreachable, droppable here.
             let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
-                free(Box::from_raw(ptr), counters);
+                free(Box::from_raw(ptr), counters, slot);
             }));
             if outcome.is_err() {
                 // ORDERING: Relaxed. A statistic.
                 counters.drop_panics.fetch_add(1, Ordering::Relaxed);
             }
-            // ORDERING: Relaxed. A statistic (C3).
-            counters.garbage.fetch_sub(1, Ordering::Relaxed);
+            count_garbage(slot, counters, -1);
         };
         // SAFETY: crossbeam's contract for `defer_unchecked`: the closure may run on another
         // thread after every currently pinned participant unpins, or when the collector drops.
@@ -750,20 +781,35 @@ impl core::fmt::Debug for Guard<'_> {
     }
 }
 
-/// The destructor of `retire_block`: drops the contents, then keeps the block in the running
-/// thread's slot (if it owns one with room) or frees it.
-fn recycle<T>(boxed: Box<T>, counters: &Counters) {
+/// Adds `delta` to the garbage tally (C3): on `slot`, which the calling thread owns (C1), or on
+/// the shared part for a thread without a slot.
+#[inline]
+fn count_garbage(slot: Option<&HandleSlot>, counters: &Counters, delta: isize) {
+    match slot {
+        Some(slot) => {
+            // ORDERING (load and store): Relaxed. Only the owner writes its part (C1), so a load
+            // and a store make an update, with no RMW; nothing is published through the tally,
+            // and readers of `garbage()` that joined the writers see every update through the
+            // join.
+            let garbage = slot.garbage.load(Ordering::Relaxed);
+            slot.garbage.store(garbage + delta, Ordering::Relaxed);
+        }
+        None => {
+            // ORDERING: Relaxed. A statistic (C3); many writers, hence an RMW.
+            counters.garbage.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The destructor of `retire_block`: drops the contents, then keeps the block in `slot`, the
+/// running thread's (if it owns one with room), or frees it.
+fn recycle<T>(boxed: Box<T>, _counters: &Counters, slot: Option<&HandleSlot>) {
     let raw = Box::into_raw(boxed);
     // SAFETY: `raw` is a live, owned `T` (it was a box a moment ago); after this its memory is a
     // plain block of `T`'s layout. A panic here leaks the block (the caller contains it).
     unsafe { core::ptr::drop_in_place(raw) };
     let block = NonNull::new(raw.cast::<u8>()).expect("Box is non-null");
-    // SAFETY: the slot table outlives every deferred destructor (the reclaimer holds it until
-    // after its collector is dropped).
-    let table = unsafe { &*counters.slots };
-    // The running thread is pinned on this map (crossbeam runs destructors from a participant's
-    // pin or flush) or is dropping it; its slot is usually at its home position in segment 0.
-    if let Some(slot) = table.find_owned(crate::sync::thread_token()) {
+    if let Some(slot) = slot {
         // SAFETY: we own the slot (C1); `take_block` never holds this borrow across a pin or
         // flush, the only places destructors run.
         let kept = slot.spare.with_mut(|spare| unsafe {

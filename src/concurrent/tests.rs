@@ -228,6 +228,64 @@ fn garbage_is_freed_while_the_map_lives() {
     assert!(garbage < 5_000, "{garbage} objects awaiting reclamation");
 }
 
+/// The garbage tally is striped per handle slot (`reclaim.rs`, C3): objects retired by one thread
+/// and freed by another leave one part positive and another negative, and only the sum means
+/// anything. Once every object is freed it is exactly zero, also when the retiring threads have
+/// exited and given their slots back, and while a new thread reuses one of those slots.
+#[test]
+fn garbage_tally_sums_across_threads() {
+    let map: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let keys = n(2_000) as u64;
+    let drain = |map: &ConcurrentHashMap<u64, u64>| {
+        for _ in 0..n(2_000) {
+            if map.stats().garbage_objects == 0 {
+                return;
+            }
+            map.pin().flush();
+        }
+        panic!("garbage never drained: {:?}", map.stats());
+    };
+    for round in 0..3u64 {
+        // A used view holds the epoch: nothing retired from here on can be freed until it drops.
+        let holder = map.pin();
+        assert!(!holder.contains_key(&u64::MAX));
+        std::thread::scope(|s| {
+            for t in 0..2u64 {
+                let map = &map;
+                s.spawn(move || {
+                    for i in 0..keys {
+                        // Replaces the previous round's entry: one object retired per insert.
+                        map.pin().insert(i * 2 + t, round);
+                    }
+                    // Hand this thread's partial bag to the collector before exiting: a slot
+                    // given back at thread exit keeps its handle's bag until the slot's next
+                    // owner pins (`reclaim.rs`, "Handle slots").
+                    map.pin().flush();
+                });
+            }
+        });
+        if round == 0 {
+            // `retain` finishes a growth still in flight, so that later rounds retire entries only.
+            map.pin().retain(|_, _| true);
+            assert!(!map.is_growing());
+        } else {
+            // Every insert replaced an entry (no growth after round 0): each retired one object,
+            // counted on the inserting thread's slot, and none could be freed yet.
+            assert_eq!(
+                map.stats().garbage_objects,
+                2 * keys as usize,
+                "round {round}"
+            );
+        }
+        drop(holder);
+        // The scoped threads have exited; this thread's flushes free what they retired, and
+        // count the frees on this thread's slot.
+        drain(&map);
+        assert_eq!(map.stats().garbage_objects, 0, "round {round}");
+    }
+    assert_eq!(map.len(), 2 * keys as usize);
+}
+
 /// A view pins at its first operation, not when it is made: unused, it holds no garbage back;
 /// once used, it keeps everything retired after that alive until it is dropped.
 #[test]
