@@ -30,7 +30,7 @@
 
 use super::bucket::{prefetch, Bucket, Entry, SLOTS};
 use super::raw::RawMap;
-use super::reclaim::Guard;
+use super::reclaim::{Counters, Guard, HandleSlot};
 use super::table::{chain, Table};
 use crate::raw::tophash::TopHash;
 use crate::sync::Ordering;
@@ -209,7 +209,7 @@ impl<K, V> RawMap<K, V> {
         // (replaced then). Threads that loaded it are pinned now and protected; new ones cannot
         // find it. It was `Box::into_raw`ed by `Table::new`'s caller, and is retired once (this
         // is the only swap from non-null, T2). Freeing a table touches no entry (T6).
-        unsafe { guard.retire_with(old, |table, _, _| Table::free(table)) };
+        unsafe { guard.retire_with(old, free_table) };
         guard.flush();
     }
 
@@ -227,6 +227,15 @@ impl<K, V> RawMap<K, V> {
             self.evacuate(table, old, index, guard);
         }
     }
+}
+
+/// The destructor of a retired table.
+///
+/// # Safety
+/// `table` came from `Box::into_raw` and nobody can reach it any more (`finish_growth`).
+unsafe fn free_table(table: *mut Table, _: &Counters, _: Option<&HandleSlot>) {
+    // SAFETY: the contract.
+    Table::free(unsafe { Box::from_raw(table) });
 }
 
 /// Where an evacuation appends: the next slot of a destination chain. Go: `evacDst`.

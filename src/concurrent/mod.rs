@@ -41,13 +41,17 @@
 //! Growths never overlap. [`ConcurrentHashMap::stats`] shows the progress.
 //!
 //! # Memory
-//! Replaced and removed entries and old tables are freed by crossbeam-epoch once no pinned view
-//! can see them, through **the map's own collector**: dropping the map drops every value it
+//! Replaced and removed entries and old tables are reclaimed by crossbeam-epoch once no pinned
+//! view can see them, through **the map's own collector**: dropping the map drops every value it
 //! still holds or has retired, whatever threads used it. [`ConcurrentStats::garbage_objects`]
 //! counts what awaits reclamation. Large old tables are unmapped on the `hmap-reclaimer` thread.
+//! Entries live in the map's own chunks of about 64 KiB: a reclaimed entry's value is dropped
+//! and its block reused by a later insert; the chunks are freed when the map drops
+//! ([`ConcurrentStats::entry_chunk_bytes`]; `design/decisions/0007-entry-pool.md`).
 //!
-//! Each thread that pins the map owns one of its handle slots (a crossbeam participant, spare
-//! entry blocks and the thread's stripe of the count, 128 bytes) until it exits. A map starts
+//! Each thread that pins the map owns one of its handle slots (a crossbeam participant, its free
+//! entry blocks and the thread's stripes of the count and of the garbage tally, 128 bytes) until
+//! it exits. A map starts
 //! with 64 slots (4 per core if more) and, when more threads pin it at once, doubles its slot
 //! table, up to 65,536 slots; the table never shrinks while the map lives
 //! ([`ConcurrentStats::handle_slots`]). Beyond that cap, pins fall back to a slow temporary
@@ -59,6 +63,7 @@
               files map.rs, pinned.rs and stats.rs deny it again"
 )]
 
+mod blocks;
 mod bucket;
 #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
 mod check;

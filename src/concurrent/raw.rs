@@ -382,26 +382,19 @@ impl<K, V> RawMap<K, V> {
     /// `entry` was just removed from its live slot by the caller, under the chain's lock.
     pub(crate) unsafe fn retire_entry(guard: &Guard<'_>, entry: *mut Entry<K, V>) {
         // SAFETY: R1: the entry left its only live slot; frozen copies of the pointer (B4) are
-        // reachable only by readers pinned before now, which the epoch protects. It came from
-        // `Box::into_raw` or a recycled block of its layout (`new_entry`). Dropping it anywhere is
-        // sound by the map's Send bounds; its block has the layout given to the reclaimer.
+        // reachable only by readers pinned before now, which the epoch protects. It was placed
+        // in a block of the map's pool by `new_entry` (K1). Dropping it anywhere is sound by the
+        // map's Send bounds; its block has the layout given to the reclaimer.
         unsafe { guard.retire_block(entry) };
     }
 
-    /// Boxes a new entry.
+    /// Places a new entry in a block of the map's pool (`blocks.rs`).
     pub(crate) fn new_entry(hash: u64, key: K, value: V, guard: &Guard<'_>) -> *mut Entry<K, V> {
-        let entry = Entry { hash, key, value };
-        match guard.take_block() {
-            Some(block) => {
-                let ptr = block.as_ptr().cast::<Entry<K, V>>();
-                // SAFETY: a block of `Entry<K, V>`'s layout (the reclaimer's block layout, set in
-                // `new`), freed by `recycle` and owned by this slot alone; writing makes it a
-                // live entry, as `Box::new` would.
-                unsafe { ptr.write(entry) };
-                ptr
-            }
-            None => Box::into_raw(Box::new(entry)),
-        }
+        let ptr = guard.alloc_block().as_ptr().cast::<Entry<K, V>>();
+        // SAFETY: a free block of `Entry<K, V>`'s layout (the pool's block layout, set in `new`),
+        // ours alone (K2); writing makes it a live entry.
+        unsafe { ptr.write(Entry { hash, key, value }) };
+        ptr
     }
 
     /// Calls `f` on every entry of a live chain (exclusive access), for drop and tests.
@@ -411,8 +404,9 @@ impl<K, V> RawMap<K, V> {
                 let entry = bucket.entry_locked::<K, V>(slot);
                 if !entry.is_null() {
                     // SAFETY: R1: this chain is live and we own the map exclusively (`&mut`
-                    // in `Drop`): the entry is owned here, dropped once.
-                    drop(unsafe { Box::from_raw(entry) });
+                    // in `Drop`): the entry is owned here, dropped once. Its block goes with its
+                    // chunk when the reclaimer drops (K1).
+                    unsafe { core::ptr::drop_in_place(entry) };
                 }
             }
         }

@@ -38,11 +38,11 @@
 //! (a registration, an allocation and a global list update per pin: correct, slow, counted in
 //! `stats().temporary_pins`). Pinning never blocks and never waits for another thread.
 //!
-//! # Recycled blocks
-//! Entries are freed by [`Guard::retire_block`]: the destructor drops the key and value and keeps
-//! the block in the running thread's slot (up to [`SPARE_BLOCKS`]) for its next inserts
-//! ([`Guard::take_block`]). Reclamation frees in batches of 64, which overflows the allocator's
-//! small per-thread cache; recycling keeps remove-and-insert workloads off its slow paths.
+//! # Entry blocks
+//! Entries live in blocks of the map's own chunks (`blocks.rs`), allocated by
+//! [`Guard::alloc_block`]. They are freed by [`Guard::retire_block`]: the destructor drops the
+//! key and value and gives the block to the running thread's slot (or to the map's pool) for
+//! later inserts. The chunks go back to the allocator when the map drops.
 //!
 //! # Garbage accounting
 //! The reclaimer counts retired objects not yet freed (exposed by `stats()`), so a test or
@@ -62,6 +62,7 @@ use crossbeam_utils::CachePadded;
 
 use std::sync::Arc;
 
+use super::blocks::{BlockPool, LocalBlocks};
 use super::counter::Stripe;
 use crate::sync::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 
@@ -73,10 +74,10 @@ pub(crate) struct HandleSlot {
     guards: AtomicUsize,
     /// Registered on first use. Accessed only by the owner.
     handle: UnsafeCell<Option<epoch::LocalHandle>>,
-    /// Freed entry blocks kept for the owner's next inserts (at most [`SPARE_BLOCKS`]), so that
-    /// a remove-then-insert workload does not round-trip through the allocator. Accessed only by
-    /// the owner (C1), or with exclusive access to the map.
-    spare: UnsafeCell<Vec<NonNull<u8>>>,
+    /// The owner's entry blocks (`blocks.rs`): freed ones for its next inserts and the rest of
+    /// its current chunk. Accessed only by the owner (C1, K3), or with exclusive access to the
+    /// map.
+    blocks: UnsafeCell<LocalBlocks>,
     /// The owner's stripe of the map's entry count (`counter.rs`, N1): next to the slot, so that
     /// the count covers every slot the table grows to.
     stripe: Stripe,
@@ -93,7 +94,7 @@ impl HandleSlot {
             owner: AtomicUsize::new(0),
             guards: AtomicUsize::new(0),
             handle: UnsafeCell::new(None),
-            spare: UnsafeCell::new(Vec::new()),
+            blocks: UnsafeCell::new(LocalBlocks::new()),
             stripe: Stripe::default(),
             garbage: AtomicIsize::new(0),
         }
@@ -111,9 +112,6 @@ fn new_segment(len: usize) -> Box<Slots> {
         .collect()
 }
 
-/// Freed blocks a slot keeps for reuse.
-const SPARE_BLOCKS: usize = 64;
-
 /// The fewest handle slots a map starts with (segment 0 of its slot table), whatever the core
 /// count. The table grows when every slot is owned, so this is no longer a limit on threads:
 /// it only decides how many threads pin without ever touching a later segment. A thread beyond
@@ -121,7 +119,7 @@ const SPARE_BLOCKS: usize = 64;
 /// finds it in two loads instead of one. 64 keeps the 64-thread cell of `benches/wrappers.rs`
 /// in segment 0 (with 16 slots and no growth, that cell ran at 0.09× the QPS of
 /// `SafeMap<RwLockBackend>`, 48 threads on the temporary path; 1.12× with 64). Cost: 128 bytes
-/// per slot (its handle, spare blocks and count stripe on one padded line), 8 KiB per map.
+/// per slot (its handle, block lists and count stripe on one padded line), 8 KiB per map.
 #[cfg(not(loom))]
 const MIN_SLOTS: usize = 64;
 
@@ -165,10 +163,10 @@ struct SlotTable {
     limit: usize,
 }
 
-// SAFETY: `handle` and `spare` are accessed only by the slot's owner (C1), handed over through
+// SAFETY: `handle` and `blocks` are accessed only by the slot's owner (C1), handed over through
 // `owner`'s Release store (at thread exit) and the next claimer's Acquire CAS; a `LocalHandle` is
-// !Send only because crossbeam ties it to the thread using it, which C1 respects, and the spare
-// blocks are plain memory of the map's entry layout. The map's drop takes both with exclusive
+// !Send only because crossbeam ties it to the thread using it, which C1 respects, and the block
+// lists point into the map's chunks (plain memory of the entry layout, owned by the map, K1). The map's drop takes both with exclusive
 // access to the map (no guard alive, so no thread is using either). The segment pointers are
 // owned boxes (S1) of such slots.
 unsafe impl Send for SlotTable {}
@@ -296,8 +294,8 @@ impl SlotTable {
                 let slot = &segment[index];
                 // ORDERING: Relaxed. A hint only; the CAS below re-validates it.
                 let free = slot.owner.load(Ordering::Relaxed) == 0;
-                // ORDERING: Acquire on success: the previous owner's uses of the handle, spare
-                // blocks and stripe happen before ours. Pairs with [P8]: `OwnedSlots::drop`.
+                // ORDERING: Acquire on success: the previous owner's uses of the handle, block
+                // lists and stripe happen before ours. Pairs with [P8]: `OwnedSlots::drop`.
                 // Relaxed on failure: nothing is read.
                 if free
                     && slot
@@ -369,7 +367,7 @@ impl Drop for SlotTable {
 /// The map's collector, its handle slots and its garbage counter.
 ///
 /// # Invariants
-/// - **C1** A slot's `handle` (and `spare`, and `stripe`'s writes) is accessed only by the
+/// - **C1** A slot's `handle` (and `blocks`, and `stripe`'s writes) is accessed only by the
 ///   thread whose token is in `owner` (from its Acquire CAS of `owner` 0 → token until its
 ///   Release store of 0), or with exclusive access to the map (`Reclaimer::drop`).
 /// - **C2** Every guard handed out comes from `collector` (through a slot's handle or a temporary
@@ -397,8 +395,8 @@ pub(crate) struct Counters {
     drop_panics: AtomicUsize,
     /// The slot table, for destructors that give a block back to the running thread's slot.
     slots: *const SlotTable,
-    /// The layout of the blocks `retire_block` recycles (the map's entry type).
-    block: Layout,
+    /// The map's entry blocks (`blocks.rs`): chunks, and blocks shared between threads.
+    pool: BlockPool,
 }
 
 impl Reclaimer {
@@ -417,7 +415,7 @@ impl Reclaimer {
             garbage: AtomicIsize::new(0),
             drop_panics: AtomicUsize::new(0),
             slots: Arc::as_ptr(&slots),
-            block,
+            pool: BlockPool::new(block),
         })));
         Self {
             collector: ManuallyDrop::new(epoch::Collector::new()),
@@ -537,6 +535,11 @@ impl Reclaimer {
         usize::try_from(shared + slots).unwrap_or(0)
     }
 
+    /// Bytes of the entry chunks allocated so far (`blocks.rs`).
+    pub(crate) fn entry_chunk_bytes(&self) -> usize {
+        self.counters().pool.chunk_bytes()
+    }
+
     /// Destructors of retired objects that panicked.
     pub(crate) fn drop_panics(&self) -> usize {
         // ORDERING: Relaxed. A statistic.
@@ -620,18 +623,16 @@ impl Drop for Reclaimer {
             0,
             "every retired object is freed with the map"
         );
-        let block = self.counters().block;
         for slot in self.slots.slots() {
-            // SAFETY: exclusive access (no guard, no deferred destructor left to run).
-            let spare = slot
-                .spare
-                .with_mut(|spare| core::mem::take(unsafe { &mut *spare }));
-            for ptr in spare {
-                // SAFETY: every spare block was allocated with `block` (the entry layout, by
-                // `Box::new`) and is owned by nobody else.
-                unsafe { std::alloc::dealloc(ptr.as_ptr(), block) };
-            }
+            // SAFETY: exclusive access (no guard, no deferred destructor left to run). The slot
+            // table may outlive the map (threads' exit lists hold it); its lists must not point
+            // into freed chunks.
+            slot.blocks.with_mut(|blocks| unsafe { (*blocks).clear() });
         }
+        // SAFETY: K1: every deferred destructor has run (above), the map's drop dropped every
+        // live entry before dropping the reclaimer, every slot's lists are cleared, and no guard
+        // can allocate any more (`&mut self`).
+        unsafe { self.counters().pool.free_chunks() };
         // SAFETY: from `Box::leak` in `new`; the last deferred destructor that used it has run.
         drop(unsafe { Box::from_raw(self.counters.as_ptr()) });
     }
@@ -664,11 +665,12 @@ pub(crate) struct Guard<'r> {
 
 impl Guard<'_> {
     /// Hands `ptr` to the collector: once every guard that could have loaded it has been
-    /// dropped, `free` receives it as a `Box<T>` (and the reclaimer's counters).
+    /// dropped, `free` receives it (with the reclaimer's counters and the slot of the thread
+    /// running the destructor, if it owns one, C1).
     ///
     /// # Safety
-    /// - `ptr` came from `Box::into_raw` (or is a block of `T`'s layout that `new_entry` filled)
-    ///   and is retired once;
+    /// - `ptr` is what `free` expects (a `Box::into_raw` pointer for `Table::free`, an entry in
+    ///   a block of the map's pool for `recycle`) and is retired once;
     /// - it is unreachable from the map: every location from which a new reader could load it
     ///   was overwritten (or is unreachable itself) before this call, so only threads pinned
     ///   now can hold it;
@@ -677,7 +679,7 @@ impl Guard<'_> {
     pub(crate) unsafe fn retire_with<T>(
         &self,
         ptr: *mut T,
-        free: fn(Box<T>, &Counters, Option<&HandleSlot>),
+        free: unsafe fn(*mut T, &Counters, Option<&HandleSlot>),
     ) {
         count_garbage(self.slot, self.reclaimer.counters(), 1);
         let counters: NonNull<Counters> = self.reclaimer.counters;
@@ -693,9 +695,10 @@ impl Guard<'_> {
             // SAFETY: the slot table outlives every deferred destructor (the reclaimer holds it
             // until after its collector is dropped).
             let slot = unsafe { &*counters.slots }.find_owned(crate::sync::thread_token());
-            // SAFETY: the contract above: sole owner, unreachable, droppable here.
+            // SAFETY: the contract above: sole owner, unreachable, droppable here, of the kind
+            // `free` takes.
             let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
-                free(Box::from_raw(ptr), counters, slot);
+                free(ptr, counters, slot);
             }));
             if outcome.is_err() {
                 // ORDERING: Relaxed. A statistic.
@@ -728,26 +731,31 @@ impl Guard<'_> {
         self.slot.map(|slot| &slot.stripe)
     }
 
-    /// A freed block of the map's entry layout, if this thread's slot kept one.
+    /// A block of the map's entry layout for a new entry (`blocks.rs`): from this thread's slot,
+    /// or from the shared pool for a thread without one.
     #[inline]
-    pub(crate) fn take_block(&self) -> Option<NonNull<u8>> {
-        let slot = self.slot?;
-        // SAFETY: we own the slot (C1), and nothing else of ours borrows `spare` now (destructors
-        // that push to it run inside `pin`/`flush`, never while this borrow lives).
-        slot.spare.with_mut(|spare| unsafe { (*spare).pop() })
+    pub(crate) fn alloc_block(&self) -> NonNull<u8> {
+        let pool = &self.reclaimer.counters().pool;
+        match self.slot {
+            // SAFETY: we own the slot (C1, K3), and nothing else of ours borrows its blocks now
+            // (destructors that free into them run inside `pin`/`flush`, never during this call).
+            Some(slot) => slot
+                .blocks
+                .with_mut(|blocks| unsafe { (*blocks).alloc(pool) }),
+            None => pool.alloc_shared(),
+        }
     }
 
-    /// [`retire_with`](Self::retire_with) for an object whose block has the map's block layout: once it is
-    /// unreachable its contents are dropped and its block is kept by the slot of the thread that
-    /// runs the destructor (or freed, if that thread owns no slot or its slot is full).
+    /// [`retire_with`](Self::retire_with) for an object in a block from
+    /// [`alloc_block`](Self::alloc_block): once it is unreachable its contents are dropped and
+    /// its block goes to the slot of the thread that runs the destructor (or to the pool).
     ///
     /// # Safety
-    /// As for `retire_with`; and `size_of::<T>()` / `align_of::<T>()` are those of the block layout
-    /// given to `Reclaimer::new`.
+    /// As for `retire_with`; `ptr` was allocated by `alloc_block` of this map and holds a live
+    /// `T`, and `T`'s layout is the block layout given to `Reclaimer::new`.
     pub(crate) unsafe fn retire_block<T>(&self, ptr: *mut T) {
-        debug_assert_eq!(Layout::new::<T>(), self.reclaimer.counters().block);
-        // SAFETY: forwarded contract; `recycle` drops the contents in place and keeps or frees
-        // the block, which is what dropping the box would do.
+        debug_assert_eq!(Layout::new::<T>(), self.reclaimer.counters().pool.block);
+        // SAFETY: forwarded contract; `recycle` drops the contents in place and keeps the block.
         unsafe { self.retire_with(ptr, recycle::<T>) }
     }
 
@@ -801,30 +809,26 @@ fn count_garbage(slot: Option<&HandleSlot>, counters: &Counters, delta: isize) {
     }
 }
 
-/// The destructor of `retire_block`: drops the contents, then keeps the block in `slot`, the
-/// running thread's (if it owns one with room), or frees it.
-fn recycle<T>(boxed: Box<T>, _counters: &Counters, slot: Option<&HandleSlot>) {
-    let raw = Box::into_raw(boxed);
-    // SAFETY: `raw` is a live, owned `T` (it was a box a moment ago); after this its memory is a
-    // plain block of `T`'s layout. A panic here leaks the block (the caller contains it).
-    unsafe { core::ptr::drop_in_place(raw) };
-    let block = NonNull::new(raw.cast::<u8>()).expect("Box is non-null");
-    if let Some(slot) = slot {
-        // SAFETY: we own the slot (C1); `take_block` never holds this borrow across a pin or
-        // flush, the only places destructors run.
-        let kept = slot.spare.with_mut(|spare| unsafe {
-            let spare = &mut *spare;
-            if spare.len() < SPARE_BLOCKS {
-                spare.push(block);
-                true
-            } else {
-                false
-            }
-        });
-        if kept {
-            return;
-        }
+/// The destructor of `retire_block`: drops the contents, then gives the block to `slot`, the
+/// running thread's (if it owns one), or to the pool.
+///
+/// # Safety
+/// `ptr` holds a live `T` in a block of the map's pool (K1), owned by nobody else; `slot` is the
+/// running thread's own slot (C1).
+unsafe fn recycle<T>(ptr: *mut T, counters: &Counters, slot: Option<&HandleSlot>) {
+    // SAFETY: the contract: a live, owned `T`. After this its memory is a plain block. A panic
+    // here leaves the block unused until the map drops and frees its chunk (the caller contains
+    // the panic).
+    unsafe { core::ptr::drop_in_place(ptr) };
+    let block = NonNull::new(ptr.cast::<u8>()).expect("an entry pointer is non-null");
+    match slot {
+        // SAFETY: we own the slot (C1, K3), and `alloc_block` never holds this borrow across a
+        // pin or flush, the only places destructors run; the block is a free block of the pool
+        // now (K2).
+        Some(slot) => slot
+            .blocks
+            .with_mut(|blocks| unsafe { (*blocks).free(block, &counters.pool) }),
+        // SAFETY: as above.
+        None => unsafe { counters.pool.free_shared(block) },
     }
-    // SAFETY: allocated by `Box::new::<T>`, i.e. with `T`'s layout; owned by nobody now.
-    unsafe { std::alloc::dealloc(block.as_ptr(), Layout::new::<T>()) };
 }

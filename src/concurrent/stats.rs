@@ -47,6 +47,10 @@ pub struct ConcurrentStats {
     /// Pins that found every handle slot owned with the table at its cap (65,536 live threads)
     /// and pinned through a temporary participant, a much slower path. 0 below the cap.
     pub temporary_pins: usize,
+    /// Bytes of the chunks that entries are carved from (about 64 KiB each): entries live and
+    /// retired, and free blocks kept for later inserts. Never shrinks while the map lives, like
+    /// its tables; the chunks are freed when the map drops.
+    pub entry_chunk_bytes: usize,
 }
 
 impl ConcurrentStats {
@@ -93,6 +97,7 @@ impl ConcurrentStats {
             drop_panics: raw.reclaimer().drop_panics(),
             handle_slots: raw.reclaimer().slots(),
             temporary_pins: raw.reclaimer().temporary_pins(),
+            entry_chunk_bytes: raw.reclaimer().entry_chunk_bytes(),
         }
     }
 }
