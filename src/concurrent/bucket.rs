@@ -63,7 +63,7 @@ fn untag(link: *mut Bucket) -> *mut Bucket {
 /// The full hash is kept so that evacuation never calls the user's `Hash` (no user code runs
 /// while a chain is locked for evacuation) and so that the X/Y choice cannot disagree with the
 /// hash that placed the entry (GO: Go rehashes the key, C-D7). For `u64` keys and values the
-/// entry is 24 bytes, which the allocator serves from the same 32-byte class as 16.
+/// entry is 24 bytes, the size of its block in the map's entry pool (`blocks.rs`).
 pub(crate) struct Entry<K, V> {
     pub(crate) hash: u64,
     pub(crate) key: K,

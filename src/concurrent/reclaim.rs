@@ -596,7 +596,7 @@ impl Drop for OwnedSlots {
             // its scope has been joined), and its drop takes the handles (Miri found that race).
             // ORDERING: Relaxed. Only this thread writes `guards` (C1).
             if slot.guards.load(Ordering::Relaxed) == 0 {
-                // ORDERING: Release. Our uses of the handle, spare blocks and stripe happen
+                // ORDERING: Release. Our uses of the handle, block lists and stripe happen
                 // before the next owner's. Pairs with [P8]: the claiming CAS in
                 // `SlotTable::claim`.
                 slot.owner.store(0, Ordering::Release);
