@@ -455,13 +455,22 @@ fn iteration_during_growth(size: Size) {
     let finished = AtomicUsize::new(0);
     let iterations = AtomicUsize::new(0);
     let overlapping = AtomicUsize::new(0);
+    // Writers start only once every reader runs, and go on past `inserts` (up to 10 times as
+    // many) until some iteration has overlapped a growth: on a loaded machine the writers could
+    // otherwise be done before a reader starts, and the test would prove nothing.
+    let start = std::sync::Barrier::new(writers + readers);
     thread::scope(|s| {
         for t in 0..writers {
-            let (m, ledger, finished) = (&m, &ledger, &finished);
+            let (m, ledger, finished, overlapping, start) =
+                (&m, &ledger, &finished, &overlapping, &start);
             s.spawn(move || {
                 let _done = CountOnDrop(finished);
                 let base = (1 << 40) + ((t as u64) << 32);
-                for i in 0..inserts {
+                start.wait();
+                let mut i = 0;
+                // Relaxed: a progress hint; the assertion after the scope reads it after join.
+                while i < inserts || (overlapping.load(Ordering::Relaxed) == 0 && i < 10 * inserts)
+                {
                     let p = m.pin();
                     let key = base + i;
                     assert!(p.insert(key, Checked::new(ledger, key, 0)).is_none());
@@ -472,14 +481,17 @@ fn iteration_during_growth(size: Size) {
                             v.verify(victim);
                         }
                     }
+                    i += 1;
                 }
             });
         }
         for _ in 0..readers {
-            let (m, finished, iterations, overlapping) = (&m, &finished, &iterations, &overlapping);
+            let (m, finished, iterations, overlapping, start) =
+                (&m, &finished, &iterations, &overlapping, &start);
             s.spawn(move || {
                 let mut counts = vec![0u32; stable as usize];
                 let mut mine = 0;
+                start.wait();
                 while !all_finished(finished, writers) || mine < 2 {
                     counts.iter_mut().for_each(|c| *c = 0);
                     let before = m.stats();

@@ -194,25 +194,39 @@ impl Bucket {
     /// evacuator holds it. The returned lock tells whether the chain was already evacuated.
     ///
     /// Only writers and evacuators call this; readers never do.
+    ///
+    /// The first attempt is a CAS that guesses the link is null (no overflow bucket, unlocked,
+    /// not evacuated: most heads), not a load. Besides saving the load when the guess is right,
+    /// this makes a writer's first touch of a fresh table page a write: a load first would map
+    /// the kernel's shared zero page, and the CAS after it would take a second, copy-on-write
+    /// fault whose TLB flush interrupts every other CPU running the process (a failed `lock
+    /// cmpxchg` is a write access too, so a wrong guess faults the page in writable as well).
     pub(crate) fn lock(&self) -> ChainLock<'_> {
+        let mut link = core::ptr::null_mut::<Bucket>();
         let mut backoff = 0u32;
         loop {
-            // ORDERING: Relaxed. A probe only; the CAS below acquires.
-            let link = self.link.load(Ordering::Relaxed);
             if link.addr() & WRITING == 0 {
                 let locked = link.map_addr(|addr| addr | WRITING);
                 // ORDERING: Acquire on success: everything the previous holder did before its
                 // Release unlock is visible. Pairs with [P3]: `ChainLock::drop`. Relaxed on
-                // failure: nothing is read.
-                if self
+                // failure: only the current value is taken, to retry with.
+                match self
                     .link
                     .compare_exchange(link, locked, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
                 {
-                    return ChainLock {
-                        bucket: self,
-                        evacuated: link.addr() & EVACUATED != 0,
-                    };
+                    Ok(_) => {
+                        return ChainLock {
+                            bucket: self,
+                            evacuated: link.addr() & EVACUATED != 0,
+                        }
+                    }
+                    Err(current) => {
+                        link = current;
+                        if current.addr() & WRITING == 0 {
+                            // The guess was wrong, the chain is free: retry with its value.
+                            continue;
+                        }
+                    }
                 }
             }
             if backoff < 6 {
@@ -223,6 +237,8 @@ impl Bucket {
             } else {
                 yield_now();
             }
+            // ORDERING: Relaxed. A probe only; the CAS acquires.
+            link = self.link.load(Ordering::Relaxed);
         }
     }
 }
