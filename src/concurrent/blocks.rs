@@ -103,7 +103,7 @@ impl FreeList {
 pub(crate) struct LocalBlocks {
     /// The magazine frees go to and allocations come from.
     loaded: FreeList,
-    /// Full or empty: the other magazine.
+    /// The other magazine: empty, or full (at least `BATCH` blocks).
     previous: FreeList,
     /// The next block to carve off the current chunk, and where that chunk's blocks end.
     bump: *mut u8,
@@ -120,8 +120,8 @@ impl LocalBlocks {
         }
     }
 
-    /// A block for a new entry: a freed one of this thread, a magazine from the pool, or a new
-    /// one carved off this slot's chunk (allocating a chunk when it is used up).
+    /// A block for a new entry: one this thread freed, else one carved off this slot's chunk,
+    /// else one of a magazine from the pool, else one of a new chunk (`alloc_slow`).
     #[inline]
     pub(crate) fn alloc(&mut self, pool: &BlockPool) -> NonNull<u8> {
         if let Some(block) = self.loaded.pop(pool.block.size()) {
