@@ -25,18 +25,8 @@ use std::time::Instant;
 
 use foldhash::fast::FixedState;
 
-fn splitmix(n: usize) -> Vec<u64> {
-    let mut state = 0x1234_5678_9abc_def0_u64;
-    (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
-        .collect()
-}
+mod common;
+use common::splitmix;
 
 /// Mean nanoseconds per key of one pass of `lookup` over `keys`.
 fn per_key(keys: &[u64], mut lookup: impl FnMut(&[u64]) -> u64) -> f64 {
