@@ -251,13 +251,18 @@ impl BlockPool {
 
     /// Allocates and records a new chunk; returns its start and its number of blocks.
     fn new_chunk(&self) -> (NonNull<u8>, usize) {
+        self.new_chunk_locked(&mut self.lock())
+    }
+
+    /// [`new_chunk`](Self::new_chunk) for a caller that holds the lock.
+    fn new_chunk_locked(&self, shared: &mut Shared) -> (NonNull<u8>, usize) {
         let layout = self.chunk_layout(self.chunk_blocks);
         // SAFETY: the layout has a non-zero size (at least one block of at least a word).
         let start = NonNull::new(unsafe { std::alloc::alloc(layout) })
             .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         // Blocks not handed out yet are off limits, as freed ones are.
         poison(start.as_ptr(), layout.size());
-        self.lock().chunks.push((start, self.chunk_blocks));
+        shared.chunks.push((start, self.chunk_blocks));
         (start, self.chunk_blocks)
     }
 
@@ -273,24 +278,21 @@ impl BlockPool {
     /// A block for a thread without a slot: a loose or pooled one, else the first of a new
     /// chunk whose other blocks go to the loose list.
     pub(crate) fn alloc_shared(&self) -> NonNull<u8> {
-        {
-            let mut shared = self.lock();
-            if let Some(block) = shared.loose.pop(self.block.size()) {
-                return block;
-            }
-            if let Some(mut magazine) = shared.magazines.pop() {
-                let block = magazine
-                    .pop(self.block.size())
-                    .expect("the pool keeps no empty magazine");
-                shared.loose = magazine;
-                return block;
-            }
+        let mut shared = self.lock();
+        if let Some(block) = shared.loose.pop(self.block.size()) {
+            return block;
         }
-        let (start, blocks) = self.new_chunk();
+        if let Some(mut magazine) = shared.magazines.pop() {
+            let block = magazine
+                .pop(self.block.size())
+                .expect("the pool keeps no empty magazine");
+            shared.loose = magazine;
+            return block;
+        }
+        let (start, blocks) = self.new_chunk_locked(&mut shared);
         // The chunk's blocks are free, not uncarved: they are poisoned one by one as they join
         // the loose list.
         unpoison(start.as_ptr(), blocks * self.block.size());
-        let mut shared = self.lock();
         for i in 1..blocks {
             // SAFETY: block `i` of the new chunk, inside it, unused (K2: it goes to the loose
             // list only).
@@ -344,49 +346,53 @@ impl BlockPool {
 // Under AddressSanitizer (`build.rs` sets `cfg(hmap_asan)` then), free blocks and the
 // uncarved rest of each chunk are poisoned, as the allocator's own freed memory would be: a
 // read of a reclaimed entry, which the pool keeps instead of freeing, is still reported as a
-// use after free.
-// A block freed twice is caught as it joins a list: it is poisoned already.
+// use after free, and a block freed twice is caught as it joins a list (it is poisoned already).
+use asan::{is_poisoned, poison, unpoison};
+
+/// The ASan runtime's manual poisoning interface.
 #[cfg(hmap_asan)]
-unsafe extern "C" {
-    fn __asan_poison_memory_region(addr: *const u8, size: usize);
-    fn __asan_unpoison_memory_region(addr: *const u8, size: usize);
-    fn __asan_address_is_poisoned(addr: *const u8) -> core::ffi::c_int;
-}
-
-/// Marks `size` bytes at `ptr` as off limits for AddressSanitizer (a no-op without it).
-#[inline(always)]
-fn poison(ptr: *const u8, size: usize) {
-    // SAFETY: the ASan runtime's interface; it only updates shadow memory for a range of an
-    // allocation this pool owns.
-    #[cfg(hmap_asan)]
-    unsafe {
-        __asan_poison_memory_region(ptr, size);
+mod asan {
+    unsafe extern "C" {
+        fn __asan_poison_memory_region(addr: *const u8, size: usize);
+        fn __asan_unpoison_memory_region(addr: *const u8, size: usize);
+        fn __asan_address_is_poisoned(addr: *const u8) -> core::ffi::c_int;
     }
-    let _ = (ptr, size);
+
+    /// Marks `size` bytes at `ptr` as off limits.
+    #[inline(always)]
+    pub(super) fn poison(ptr: *const u8, size: usize) {
+        // SAFETY: it only updates ASan's shadow memory for a range of a chunk the pool owns.
+        unsafe { __asan_poison_memory_region(ptr, size) }
+    }
+
+    /// Lifts [`poison`] from `size` bytes at `ptr`.
+    #[inline(always)]
+    pub(super) fn unpoison(ptr: *const u8, size: usize) {
+        // SAFETY: as for `poison`.
+        unsafe { __asan_unpoison_memory_region(ptr, size) }
+    }
+
+    /// Whether `ptr` is poisoned.
+    #[inline(always)]
+    pub(super) fn is_poisoned(ptr: *const u8) -> bool {
+        // SAFETY: it only reads ASan's shadow memory.
+        unsafe { __asan_address_is_poisoned(ptr) != 0 }
+    }
 }
 
-/// Whether `ptr` is poisoned (always false without AddressSanitizer).
-#[inline(always)]
-fn is_poisoned(ptr: *const u8) -> bool {
-    // SAFETY: as for `poison`; this only reads shadow memory.
-    #[cfg(hmap_asan)]
-    return unsafe { __asan_address_is_poisoned(ptr) } != 0;
-    #[cfg(not(hmap_asan))]
-    {
-        let _ = ptr;
+/// Without AddressSanitizer: nothing to poison, nothing poisoned.
+#[cfg(not(hmap_asan))]
+mod asan {
+    #[inline(always)]
+    pub(super) fn poison(_ptr: *const u8, _size: usize) {}
+
+    #[inline(always)]
+    pub(super) fn unpoison(_ptr: *const u8, _size: usize) {}
+
+    #[inline(always)]
+    pub(super) fn is_poisoned(_ptr: *const u8) -> bool {
         false
     }
-}
-
-/// Lifts [`poison`] from `size` bytes at `ptr`.
-#[inline(always)]
-fn unpoison(ptr: *const u8, size: usize) {
-    // SAFETY: as for `poison`.
-    #[cfg(hmap_asan)]
-    unsafe {
-        __asan_unpoison_memory_region(ptr, size);
-    }
-    let _ = (ptr, size);
 }
 
 #[cfg(all(test, not(loom)))]

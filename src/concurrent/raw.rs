@@ -39,7 +39,7 @@ pub(crate) struct RawMap<K, V> {
     growths: AtomicUsize,
     reclaimer: Reclaimer,
     /// The map owns `Entry<K, V>`s (R1) through type-erased pointers.
-    _owns: PhantomData<Box<Entry<K, V>>>,
+    _owns: PhantomData<Entry<K, V>>,
 }
 
 /// What a chain search under the lock found.

@@ -166,8 +166,9 @@ struct SlotTable {
 // SAFETY: `handle` and `blocks` are accessed only by the slot's owner (C1), handed over through
 // `owner`'s Release store (at thread exit) and the next claimer's Acquire CAS; a `LocalHandle` is
 // !Send only because crossbeam ties it to the thread using it, which C1 respects, and the block
-// lists point into the map's chunks (plain memory of the entry layout, owned by the map, K1). The map's drop takes both with exclusive
-// access to the map (no guard alive, so no thread is using either). The segment pointers are
+// lists point into the map's chunks (plain memory of the entry layout, owned by the map, K1).
+// The map's drop takes both with exclusive access to the map (no guard alive, so no thread is
+// using either). The segment pointers are
 // owned boxes (S1) of such slots.
 unsafe impl Send for SlotTable {}
 // SAFETY: as above.
@@ -393,7 +394,8 @@ pub(crate) struct Counters {
     garbage: AtomicIsize,
     /// Destructors of retired objects that panicked (the panic was contained).
     drop_panics: AtomicUsize,
-    /// The slot table, for destructors that give a block back to the running thread's slot.
+    /// The slot table, for destructors: they find the running thread's slot there, to count
+    /// the free on its garbage part and to give an entry's block back to it.
     slots: *const SlotTable,
     /// The map's entry blocks (`blocks.rs`): chunks, and blocks shared between threads.
     pool: BlockPool,
