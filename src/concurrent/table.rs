@@ -93,6 +93,15 @@ unsafe impl Sync for Table {}
 #[cfg(all(unix, not(miri), not(loom)))]
 const MAP_THRESHOLD: usize = 1 << 20;
 
+/// A map's first table (the one `with_capacity` sized), when mapped and at least this many bytes
+/// (one x86-64 huge page), is advised to use transparent huge pages (decision 0008): an
+/// operation's head bucket is a random line of the array, and with 4 KiB pages nearly every one
+/// also misses the TLB once the array outgrows the TLB's reach (a few MiB). Tables made by a
+/// growth are not advised: on our VMs a fresh huge page's first touch is a fault of several
+/// milliseconds in the middle of a write, against the growth's pause target.
+#[cfg(all(unix, not(miri), not(loom)))]
+const HUGE_PAGE_THRESHOLD: usize = 2 << 20;
+
 impl Table {
     /// A new empty table of `1 << log2` buckets, filling the growth from `old` (null for none).
     ///
@@ -104,7 +113,8 @@ impl Table {
             .filter(|_| u32::from(log2) < usize::BITS)
             .expect("capacity overflow");
         let spares = (len / 4).max(1);
-        let buckets = allocate(len + spares);
+        // Huge pages only for a map's first table, the one `with_capacity` sized (decision 0008).
+        let buckets = allocate(len + spares, old.is_null());
         Box::new(Self {
             log2,
             mask: len - 1,
@@ -318,16 +328,22 @@ fn layout(len: usize) -> Layout {
     Layout::array::<Bucket>(len).expect("capacity overflow")
 }
 
-/// `len` empty buckets (B5).
+/// `len` empty buckets (B5). With `huge_pages`, a mapped array of at least
+/// `HUGE_PAGE_THRESHOLD` bytes is advised to use transparent huge pages.
 #[cfg(not(loom))]
-fn allocate(len: usize) -> NonNull<Bucket> {
+fn allocate(len: usize, huge_pages: bool) -> NonNull<Bucket> {
     let layout = layout(len);
     #[cfg(all(unix, not(miri)))]
     {
         if layout.size() >= MAP_THRESHOLD {
-            return crate::raw::bucket_array::map_zeroed(layout.size())
-                .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
-                .cast();
+            let array = crate::raw::bucket_array::map_zeroed(layout.size())
+                .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+            if huge_pages && layout.size() >= HUGE_PAGE_THRESHOLD {
+                // SAFETY: the whole mapping just made by `map_zeroed`.
+                let _advised =
+                    unsafe { crate::raw::bucket_array::advise_huge_pages(array, layout.size()) };
+            }
+            return array.cast();
         }
     }
     // SAFETY: the layout has non-zero size (a bucket is 80 bytes, len >= 1).
@@ -339,7 +355,7 @@ fn allocate(len: usize) -> NonNull<Bucket> {
 
 /// Under loom atomics are not plain memory, so buckets are built one by one.
 #[cfg(loom)]
-fn allocate(len: usize) -> NonNull<Bucket> {
+fn allocate(len: usize, _huge_pages: bool) -> NonNull<Bucket> {
     let _ = layout(len);
     let array: Box<[Bucket]> = (0..len).map(|_| Bucket::new()).collect();
     NonNull::new(Box::into_raw(array).cast()).expect("Box is non-null")
@@ -374,4 +390,79 @@ unsafe fn deallocate(buckets: NonNull<Bucket>, len: usize) {
     let slice = core::ptr::slice_from_raw_parts_mut(buckets.as_ptr(), len);
     // SAFETY: made by `Box::into_raw` of a boxed slice of this length.
     drop(unsafe { Box::from_raw(slice) });
+}
+
+#[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
+mod tests {
+    use super::{Table, HUGE_PAGE_THRESHOLD, MAP_THRESHOLD};
+
+    /// The `VmFlags` line of the mapping of `/proc/self/smaps` that contains `address`.
+    fn vm_flags(address: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line.split_whitespace().next().unwrap_or("");
+            if let Some((start, end)) = range.split_once('-') {
+                if let (Ok(start), Ok(end)) = (
+                    usize::from_str_radix(start, 16),
+                    usize::from_str_radix(end, 16),
+                ) {
+                    inside = (start..end).contains(&address);
+                    continue;
+                }
+            }
+            if inside {
+                if let Some(flags) = line.strip_prefix("VmFlags:") {
+                    return flags.to_owned();
+                }
+            }
+        }
+        panic!("no mapping of /proc/self/smaps contains {address:#x}");
+    }
+
+    /// Decision 0008: a map's first table of at least 2 MiB is advised to use huge pages (`hg`
+    /// in its mapping's flags); a smaller mapped one, or one made by a growth, is not.
+    #[test]
+    fn large_tables_are_advised_huge_pages() {
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            eprintln!("SKIPPED: this kernel has no transparent huge pages (madvise refuses)");
+            return;
+        }
+        let bytes = |log2: u8| {
+            let len = 1usize << log2;
+            (len + len / 4) * core::mem::size_of::<super::Bucket>()
+        };
+        // 2^14 buckets and spares: 1.6 MiB mapped, below the huge-page threshold; 2^15: 3.1 MiB.
+        assert!(bytes(14) >= MAP_THRESHOLD && bytes(14) < HUGE_PAGE_THRESHOLD);
+        assert!(bytes(15) >= HUGE_PAGE_THRESHOLD);
+        let small = Table::new(14, core::ptr::null_mut(), false);
+        let large = Table::new(15, core::ptr::null_mut(), false);
+        // A table made by a growth (it has an old table) is not advised, whatever its size.
+        let grown = Table::new(
+            16,
+            Box::into_raw(Table::new(15, core::ptr::null_mut(), false)),
+            false,
+        );
+        let flags = |table: &Table| vm_flags(core::ptr::from_ref(table.bucket(0)) as usize);
+        let (small_flags, large_flags) = (flags(&small), flags(&large));
+        assert!(
+            large_flags.split_whitespace().any(|flag| flag == "hg"),
+            "a 3 MiB table is not advised huge pages: VmFlags{large_flags}"
+        );
+        assert!(
+            !small_flags.split_whitespace().any(|flag| flag == "hg"),
+            "a 1.6 MiB table is advised huge pages: VmFlags{small_flags}"
+        );
+        let grown_flags = flags(&grown);
+        assert!(
+            !grown_flags.split_whitespace().any(|flag| flag == "hg"),
+            "a table made by a growth is advised huge pages: VmFlags{grown_flags}"
+        );
+        let old = grown
+            .old
+            .swap(core::ptr::null_mut(), crate::sync::Ordering::Relaxed);
+        // SAFETY: made by `Box::into_raw` just above; nothing else refers to it.
+        drop(unsafe { Box::from_raw(old) });
+        drop((small, large, grown));
+    }
 }

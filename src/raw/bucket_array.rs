@@ -199,6 +199,28 @@ pub(crate) fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
     NonNull::new(ptr.cast())
 }
 
+/// Asks the kernel to back `ptr..ptr + size` with transparent huge pages (`MADV_HUGEPAGE`), for
+/// the concurrent map's large tables (decision 0008). Advice only: returns whether the kernel
+/// took it (it refuses on kernels without transparent huge pages, and `never` in
+/// `/sys/kernel/mm/transparent_hugepage/enabled` ignores it); either way the memory stays valid.
+///
+/// # Safety
+/// `ptr..ptr + size` lies inside one mapping made by [`map_zeroed`].
+#[cfg(all(unix, not(miri)))]
+pub(crate) unsafe fn advise_huge_pages(ptr: NonNull<u8>, size: usize) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: the caller's contract: a range of our own anonymous mapping. The advice changes
+        // how the kernel backs the pages, never their contents (they still read as zero).
+        unsafe { libc::madvise(ptr.as_ptr().cast(), size, libc::MADV_HUGEPAGE) == 0 }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (ptr, size);
+        false
+    }
+}
+
 #[cfg(all(unix, not(miri)))]
 pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
     // Tearing a large mapping down takes tens of milliseconds on our VMs, and a thread that
