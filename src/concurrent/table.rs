@@ -338,6 +338,7 @@ fn allocate(len: usize, huge_pages: bool) -> NonNull<Bucket> {
         if layout.size() >= MAP_THRESHOLD {
             let array = crate::raw::bucket_array::map_zeroed(layout.size())
                 .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+            // GO: Go leaves page sizes to its heap and the system's settings (C-D9).
             if huge_pages && layout.size() >= HUGE_PAGE_THRESHOLD {
                 // SAFETY: the whole mapping just made by `map_zeroed`.
                 let _advised =
