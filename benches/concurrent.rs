@@ -67,8 +67,14 @@
 //! about 3% resolution) and exact max, resident bytes per entry at the end and at the peak (VmRSS
 //! and VmHWM deltas, `common/measure.rs`), and `hmap`'s garbage objects at the end. A
 //! `RwLock<hashbrown>` reader waits behind the writer's rehash; the concurrent maps' readers
-//! should not. Medians over the repetitions; one CSV row per repetition goes to
-//! `target/hmap-bench/concurrent_grow.csv`.
+//! should not. With `HMAP_CONC_GROW_CPU=1` each repetition also runs a second process in which
+//! the writer times its inserts with its thread's CPU clock instead (`w max CPU`: the worst
+//! insert with the time the writer spent descheduled left out, `common/conc_grow.rs`), a
+//! diagnostic for the wall-clock maximum, which on a shared VM is mostly scheduling. Off by
+//! default: the clock is two system calls per insert (the 8M-key loop takes about 17 s instead
+//! of 4 on the 2-core VM), and there the CPU-clock maxima of every map are milliseconds too
+//! (timer and host work are charged to the running thread). Medians over the repetitions; one
+//! CSV row per repetition goes to `target/hmap-bench/concurrent_grow.csv`.
 //!
 //! # Running
 //!
@@ -85,13 +91,14 @@
 //! `HMAP_CONC_THREADS` (comma list, default `1..=available_parallelism`), `HMAP_CONC_MIXES`
 //! (comma list of mix names, default all four), `HMAP_CONC_REPEAT` (default 3),
 //! `HMAP_CONC_GROW_KEYS` (default 8M; `K`/`M` suffixes), `HMAP_CONC_GROW_REPEAT` (default 3),
+//! `HMAP_CONC_GROW_CPU` (`1`: add the CPU-clock process, default `0`),
 //! `HMAP_CONC_TIMEOUT_S` (per child process, default 600: a hung cell fails instead of hanging
 //! the run). These override `--quick` too. Without `--bench` (`cargo test --benches`) it runs a
 //! tiny smoke test and writes no CSV. `--list` prints nothing; other criterion options are
 //! accepted and ignored.
 //!
 //! The child processes are this executable re-invoked as `__cell <mix> <map> <threads> <log2>`
-//! and `__grow <map> <keys>`; each prints one result line on stdout.
+//! and `__grow <map> <keys> [cpu]`; each prints its result line(s) on stdout.
 
 // The sync facade (clippy.toml) is for the library, so that loom can swap its atomics; the
 // benches use std's atomics directly.
@@ -109,7 +116,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::child::{self, optional};
-use common::conc_grow::{self, GrowRecord};
+use common::conc_grow::{self, GrowRecord, WriterClock};
 use common::conc_maps::{ConcMap, DashMap, HmapConcurrent, LockedHashbrown, PapayaMap, SccMap};
 use common::keys;
 use common::measure;
@@ -126,7 +133,7 @@ use common::{env_count, env_counts, env_text, HarnessArgs};
 struct MapEntry {
     name: &'static str,
     cell: fn(&Cell) -> Result<CellRecord, String>,
-    grow: fn(usize, usize, usize) -> Result<GrowRecord, String>,
+    grow: fn(usize, usize, usize, WriterClock) -> Result<GrowRecord, String>,
 }
 
 /// Builds a [`MapEntry`] for `M`.
@@ -154,10 +161,13 @@ const PEERS: [&str; 3] = [PapayaMap::NAME, SccMap::NAME, DashMap::NAME];
 // Child protocol
 // ---------------------------------------------------------------------------------------------
 
-/// First argument of a growth child: `__grow <map> <keys>`.
+/// First argument of a growth child: `__grow <map> <keys> [cpu]` (`cpu`: the writer times its
+/// inserts with its thread's CPU clock, [`WriterClock::ThreadCpu`]).
 const GROW_COMMAND: &str = "__grow";
 /// Reader threads in a growth child.
 const GROW_READERS: usize = 1;
+/// Last argument of a growth child that times the writer's CPU clock.
+const GROW_CPU: &str = "cpu";
 
 /// Runs the child side and prints its result line(s); a failed check is a failed exit.
 fn child(command: &str, args: &[String]) -> ExitCode {
@@ -175,12 +185,21 @@ fn child(command: &str, args: &[String]) -> ExitCode {
                 _ => Err(format!("bad arguments: {}", args.join(" "))),
             }
         }
-        (GROW_COMMAND, [map, keys]) => match (find_map(map), keys::parse_count(keys).ok()) {
-            (Some(entry), Some(keys)) => (entry.grow)(keys, GROW_READERS, 0).map(|r| r.to_lines()),
-            _ => Err(format!("bad arguments: {}", args.join(" "))),
-        },
+        (GROW_COMMAND, [map, keys, clock @ ..]) => {
+            let clock = match clock {
+                [] => Some(WriterClock::Wall),
+                [cpu] if cpu == GROW_CPU => Some(WriterClock::ThreadCpu),
+                _ => None,
+            };
+            match (find_map(map), keys::parse_count(keys).ok(), clock) {
+                (Some(entry), Some(keys), Some(clock)) => {
+                    (entry.grow)(keys, GROW_READERS, 0, clock).map(|r| r.to_lines())
+                }
+                _ => Err(format!("bad arguments: {}", args.join(" "))),
+            }
+        }
         _ => Err(format!(
-            "usage: {CELL_COMMAND} <mix> <map> <threads> <log2> | {GROW_COMMAND} <map> <keys>"
+            "usage: {CELL_COMMAND} <mix> <map> <threads> <log2> | {GROW_COMMAND} <map> <keys> [{GROW_CPU}]"
         )),
     };
     child_exit(result, "concurrent", command, args)
@@ -213,6 +232,8 @@ struct Plan {
     repeat: usize,
     grow_keys: usize,
     grow_repeat: usize,
+    /// Whether each growth repetition adds a process timed by the writer's CPU clock.
+    grow_cpu: bool,
     maps: Vec<&'static MapEntry>,
     timeout: Duration,
     write_csv: bool,
@@ -225,7 +246,8 @@ impl Plan {
             format!(
                 "concurrent [--quick] [mixes] [grow] [MAP_FILTER...]; env HMAP_CONC_LOG2 (20), \
                  HMAP_CONC_THREADS (1..=cores), HMAP_CONC_MIXES ({}), HMAP_CONC_REPEAT (3), \
-                 HMAP_CONC_GROW_KEYS (8M), HMAP_CONC_GROW_REPEAT (3), HMAP_CONC_TIMEOUT_S (600); \
+                 HMAP_CONC_GROW_KEYS (8M), HMAP_CONC_GROW_REPEAT (3), HMAP_CONC_GROW_CPU (0), \
+                 HMAP_CONC_TIMEOUT_S (600); \
                  maps: {}",
                 MIXES.map(|m| m.name).join(","),
                 MAPS.map(|m| m.name).join(", ")
@@ -303,6 +325,11 @@ impl Plan {
             repeat: env_count("HMAP_CONC_REPEAT")?.unwrap_or(repeat),
             grow_keys: env_count("HMAP_CONC_GROW_KEYS")?.unwrap_or(grow_keys),
             grow_repeat: env_count("HMAP_CONC_GROW_REPEAT")?.unwrap_or(grow_repeat),
+            grow_cpu: match env_text("HMAP_CONC_GROW_CPU").as_deref().map(str::trim) {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(other) => return Err(format!("HMAP_CONC_GROW_CPU={other}: expected 0 or 1")),
+            },
             maps,
             timeout: Duration::from_secs(
                 env_count(TIMEOUT_VAR)?.unwrap_or(DEFAULT_TIMEOUT_S) as u64
@@ -535,11 +562,13 @@ fn mix_table(plan: &Plan, best: &[BestCell]) -> String {
 // Parent: growth latency
 // ---------------------------------------------------------------------------------------------
 
-/// One repetition of one map's growth run, as the parent records it.
+/// One repetition of one map's growth run, as the parent records it: the wall-clock process's
+/// record and, with `HMAP_CONC_GROW_CPU=1`, the CPU-clock process's worst insert.
 struct GrowRun {
     map: &'static str,
     repetition: usize,
     record: GrowRecord,
+    cpu_max_ns: Option<u64>,
 }
 
 /// Runs every map's growth child `plan.grow_repeat` times; prints the table of medians.
@@ -548,8 +577,14 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
     let mut runs: Vec<GrowRun> = Vec::new();
     println!(
         "\ngrow: one writer inserts {} u64 keys into an empty map (every insert timed) while one reader \
-         gets already-inserted keys (every get timed); {} process(es) per map",
-        plan.grow_keys, plan.grow_repeat
+         gets already-inserted keys (every get timed); {} process(es) per map{}",
+        plan.grow_keys,
+        plan.grow_repeat,
+        if plan.grow_cpu {
+            ", each followed by one that times the writer's CPU clock"
+        } else {
+            ""
+        }
     );
     println!(
         "timer overhead (empty Instant pair, median): {} ns",
@@ -557,19 +592,36 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
     );
     for entry in &plan.maps {
         for repetition in 1..=plan.grow_repeat {
-            let args = vec![
-                GROW_COMMAND.to_owned(),
-                entry.name.to_owned(),
-                plan.grow_keys.to_string(),
-            ];
-            let result = child::run(&args, plan.timeout, Some(TIMEOUT_VAR)).and_then(|stdout| {
-                GrowRecord::parse(&stdout)
-                    .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
+            let run = |clock: Option<&str>| {
+                let mut args = vec![
+                    GROW_COMMAND.to_owned(),
+                    entry.name.to_owned(),
+                    plan.grow_keys.to_string(),
+                ];
+                args.extend(clock.map(str::to_owned));
+                child::run(&args, plan.timeout, Some(TIMEOUT_VAR)).and_then(|stdout| {
+                    GrowRecord::parse(&stdout)
+                        .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
+                })
+            };
+            let result = run(None).and_then(|record| {
+                if !plan.grow_cpu {
+                    return Ok((record, None));
+                }
+                let cpu = run(Some(GROW_CPU))?;
+                let cpu_max_ns = cpu
+                    .writer
+                    .cpu_max_ns
+                    .ok_or("the CPU-clock child reported no maximum")?;
+                Ok((record, Some(cpu_max_ns)))
             });
             match result {
-                Ok(record) => {
+                Ok((record, cpu_max_ns)) => {
+                    let cpu = cpu_max_ns.map_or(String::new(), |ns| {
+                        format!(" (CPU clock: {})", measure::format_ns(ns as f64))
+                    });
                     eprintln!(
-                        "  grow {} {repetition}/{}: writer max {}, reader max {}",
+                        "  grow {} {repetition}/{}: writer max {}{cpu}, reader max {}",
                         entry.name,
                         plan.grow_repeat,
                         measure::format_ns(record.writer.latency.unwrap_or_default().max_ns as f64),
@@ -579,6 +631,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                         map: entry.name,
                         repetition,
                         record,
+                        cpu_max_ns,
                     });
                 }
                 Err(message) => {
@@ -592,7 +645,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
     print!("\n{}", grow_table(plan, &runs));
     if plan.write_csv {
         let mut csv = format!(
-            "map,repetition,keys,w_p50_ns,w_p99_ns,w_p9999_ns,w_max_ns,w_mean_ns,w_loop_ns,\
+            "map,repetition,keys,w_p50_ns,w_p99_ns,w_p9999_ns,w_max_ns,w_cpu_max_ns,w_mean_ns,w_loop_ns,\
              r_gets,r_p50_ns,r_p99_ns,r_p9999_ns,r_max_ns,r_mean_ns,rss_before_kb,rss_after_kb,peak_rss_kb,\
              bytes_per_entry_end,bytes_per_entry_peak,garbage_objects,{}\n",
             Machine::CSV_COLUMNS
@@ -603,7 +656,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
             let rl = r.latency;
             let _ = writeln!(
                 csv,
-                "{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{:.1},{},{},{},{:.2},{:.2},{},{}",
+                "{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{:.1},{},{},{},{:.2},{:.2},{},{}",
                 run.map,
                 run.repetition,
                 w.keys,
@@ -611,6 +664,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                 wl.p99_ns,
                 wl.p9999_ns,
                 wl.max_ns,
+                optional(run.cpu_max_ns),
                 wl.mean_ns,
                 w.loop_ns,
                 r.gets,
@@ -639,12 +693,13 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
 /// reader maximum relative to the best (lowest) of the peers'.
 fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
     let mut out = format!(
-        "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} | {:>11} {:>9} {:>9} {:>9} {:>10} | {:>7} {:>8} {:>8}\n",
+        "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} | {:>11} {:>9} {:>9} {:>9} {:>10} | {:>7} {:>8} {:>8}\n",
         "map",
         "w p50",
         "w p99",
         "w p99.99",
         "w max",
+        "w max CPU",
         "w total",
         "r gets",
         "r p50",
@@ -655,14 +710,20 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
         "B/e peak",
         "garbage"
     );
-    // (name, writer max, reader max) medians, for the ratio line.
-    let mut maxima: Vec<(&str, f64, f64)> = Vec::new();
+    // (name, writer max, writer CPU max or 0, reader max) medians, for the ratio line.
+    let mut maxima: Vec<(&str, f64, f64, f64)> = Vec::new();
     for entry in &plan.maps {
         let mine: Vec<&GrowRecord> = runs
             .iter()
             .filter(|r| r.map == entry.name)
             .map(|r| &r.record)
             .collect();
+        let cpu_maxima: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.map == entry.name)
+            .filter_map(|r| r.cpu_max_ns.map(|ns| ns as f64))
+            .collect();
+        let cpu_max = (!cpu_maxima.is_empty()).then(|| measure::median(cpu_maxima));
         if mine.is_empty() {
             let _ = writeln!(out, "{:<16} FAIL", entry.name);
             continue;
@@ -672,16 +733,17 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
         let writer = |r: &GrowRecord| r.writer.latency.unwrap_or_default();
         let w_max = median(&|r| writer(r).max_ns as f64);
         let r_max = median(&|r| r.reader.latency.max_ns as f64);
-        maxima.push((entry.name, w_max, r_max));
+        maxima.push((entry.name, w_max, cpu_max.unwrap_or(0.0), r_max));
         let garbage = mine.iter().filter_map(|r| r.reader.garbage_objects).max();
         let _ = writeln!(
             out,
-            "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} | {:>11.0} {:>9} {:>9} {:>9} {:>10} | {:>7.1} {:>8.1} {:>8}",
+            "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} | {:>11.0} {:>9} {:>9} {:>9} {:>10} | {:>7.1} {:>8.1} {:>8}",
             entry.name,
             measure::format_ns(median(&|r| writer(r).p50_ns as f64)),
             measure::format_ns(median(&|r| writer(r).p99_ns as f64)),
             measure::format_ns(median(&|r| writer(r).p9999_ns as f64)),
             measure::format_ns(w_max),
+            cpu_max.map_or("-".to_owned(), measure::format_ns),
             measure::format_ns(median(&|r| r.writer.loop_ns as f64)),
             median(&|r| r.reader.gets as f64),
             measure::format_ns(median(&|r| r.reader.latency.p50_ns as f64)),
@@ -693,7 +755,7 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
             optional(garbage)
         );
     }
-    let best_peer = |pick: fn(&(&str, f64, f64)) -> f64| {
+    let best_peer = |pick: fn(&(&str, f64, f64, f64)) -> f64| {
         maxima
             .iter()
             .filter(|m| PEERS.contains(&m.0))
@@ -701,20 +763,35 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
             .filter(|&v| v > 0.0)
             .reduce(f64::min)
     };
-    if let (Some(w_best), Some(r_best)) = (best_peer(|m| m.1), best_peer(|m| m.2)) {
+    if let (Some(w_best), Some(r_best)) = (best_peer(|m| m.1), best_peer(|m| m.3)) {
+        let c_best = best_peer(|m| m.2);
         let ratios: Vec<String> = maxima
             .iter()
-            .map(|(name, w, r)| format!("{name} {:.2} / {:.2}", w / w_best, r / r_best))
+            .map(|(name, w, c, r)| match c_best {
+                Some(c_best) => format!(
+                    "{name} {:.2} / {:.2} / {:.2}",
+                    w / w_best,
+                    c / c_best,
+                    r / r_best
+                ),
+                None => format!("{name} {:.2} / {:.2}", w / w_best, r / r_best),
+            })
             .collect();
         let _ = writeln!(
             out,
-            "writer max / reader max relative to the best of {}: {}",
+            "writer max / {}reader max relative to the best of {}: {}",
+            if c_best.is_some() {
+                "writer max CPU / "
+            } else {
+                ""
+            },
             PEERS.join(", "),
             ratios.join(", ")
         );
     }
     out += "columns: medians over repetitions. w = the writer's single inserts (exact percentiles; each includes one \
-            clock-read pair), w total = the writer's loop time with clock reads;\nr = the reader's single gets (percentiles \
+            clock-read pair), w max CPU = with HMAP_CONC_GROW_CPU=1, the worst insert by the writer's thread CPU \
+            clock, in a second process (time descheduled left out), w total = the writer's loop time with clock reads;\nr = the reader's single gets (percentiles \
             from a histogram, upper bucket bound, ~3%; exact max); B/e = resident bytes per entry after the last insert \
             and at the peak;\ngarbage = hmap's stats().garbage_objects after the last insert (largest over repetitions).\n";
     out

@@ -9,6 +9,13 @@
 //! max). With zero readers the writer runs alone. Resident memory is read around the loop as in
 //! `measure.rs`.
 //!
+//! With [`WriterClock::ThreadCpu`] the writer reads its thread's CPU clock around each insert
+//! instead (`CLOCK_THREAD_CPUTIME_ID`, a system call of about 0.3 µs) and reports only the largest
+//! (`cpu_max_ns`): the worst pause the map itself caused, page faults included, with the time the
+//! thread spent descheduled left out (on a 2-vCPU VM the writer, the reader and any reclaimer
+//! thread share the CPUs, and the host steals time, so wall-clock maxima are mostly scheduling).
+//! It is a separate process because the system calls slow every insert down.
+//!
 //! Used by `benches/concurrent.rs` (sub-benchmark `grow`: one reader, as `common::conc_grow`)
 //! and by the `hmap-lab` crate (`grow`: the reader count and the latency series as parameters),
 //! which includes this file with `#[path]`. Generic over [`ConcMap`] (`conc_maps.rs`).
@@ -113,12 +120,23 @@ impl GrowRecord {
     }
 }
 
+/// How the writer times its inserts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriterClock {
+    /// `Instant::now()` pairs: every insert's wall time (percentiles, max, series).
+    Wall,
+    /// The thread's CPU clock: only the largest insert (`RunRecord::cpu_max_ns`); no latency
+    /// summary and no series.
+    ThreadCpu,
+}
+
 /// The child side of one growth run: one writer from empty to `keys` keys, `readers` readers
 /// behind it; the writer's latencies also reduced to at most `points` chunk maxima.
 pub(crate) fn run_grow<M: ConcMap>(
     keys: usize,
     readers: usize,
     points: usize,
+    clock: WriterClock,
 ) -> Result<GrowRecord, String> {
     // Allocated and written before the baseline memory reading, as in `measure_growth`.
     let mut samples = vec![u32::MAX; keys];
@@ -128,7 +146,7 @@ pub(crate) fn run_grow<M: ConcMap>(
     let done = AtomicBool::new(false);
     let barrier = Barrier::new(readers + 2);
 
-    let (before, loop_ns, insert_failures, read_failures) = thread::scope(|scope| {
+    let (before, loop_ns, insert_failures, read_failures, cpu_max_ns) = thread::scope(|scope| {
         let reader_threads: Vec<_> = histograms
             .iter_mut()
             .enumerate()
@@ -159,30 +177,44 @@ pub(crate) fn run_grow<M: ConcMap>(
             .collect();
         let writer = scope.spawn(|| {
             let mut failures = 0u64;
+            let mut cpu_max_ns = 0u64;
             barrier.wait();
             let start = Instant::now();
             for (i, sample) in samples.iter_mut().enumerate() {
                 let key = hit_key(i as u64);
-                let t0 = Instant::now();
-                compiler_fence(Ordering::SeqCst);
-                let new = map.insert(black_box(key), key);
-                compiler_fence(Ordering::SeqCst);
-                *sample = u32::try_from(t0.elapsed().as_nanos()).unwrap_or(u32::MAX);
+                let new = match clock {
+                    WriterClock::Wall => {
+                        let t0 = Instant::now();
+                        compiler_fence(Ordering::SeqCst);
+                        let new = map.insert(black_box(key), key);
+                        compiler_fence(Ordering::SeqCst);
+                        *sample = u32::try_from(t0.elapsed().as_nanos()).unwrap_or(u32::MAX);
+                        new
+                    }
+                    WriterClock::ThreadCpu => {
+                        let t0 = measure::thread_cpu_ns();
+                        compiler_fence(Ordering::SeqCst);
+                        let new = map.insert(black_box(key), key);
+                        compiler_fence(Ordering::SeqCst);
+                        cpu_max_ns = cpu_max_ns.max(measure::thread_cpu_ns().saturating_sub(t0));
+                        new
+                    }
+                };
                 watermark.store(i + 1, Ordering::Release);
                 failures += u64::from(!new);
             }
             let loop_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
             done.store(true, Ordering::Release);
-            (loop_ns, failures)
+            (loop_ns, failures, cpu_max_ns)
         });
         let before = measure::read_memory();
         barrier.wait();
-        let (loop_ns, insert_failures) = writer.join().unwrap_or((0, u64::MAX));
+        let (loop_ns, insert_failures, cpu_max_ns) = writer.join().unwrap_or((0, u64::MAX, 0));
         let read_failures = reader_threads
             .into_iter()
             .map(|r| r.join().unwrap_or(u64::MAX))
             .fold(0u64, u64::saturating_add);
-        (before, loop_ns, insert_failures, read_failures)
+        (before, loop_ns, insert_failures, read_failures, cpu_max_ns)
     });
     let after: Memory = measure::read_memory();
     let mut histogram = Histogram::new();
@@ -200,16 +232,21 @@ pub(crate) fn run_grow<M: ConcMap>(
     }
     let garbage_objects = map.garbage_objects();
     drop(map);
+    let wall = clock == WriterClock::Wall;
     // Before the summary, which sorts the samples.
-    let series = measure::chunk_maxima(&samples, points);
+    let series = if wall {
+        measure::chunk_maxima(&samples, points)
+    } else {
+        Vec::new()
+    };
     Ok(GrowRecord {
         writer: RunRecord {
             keys: keys as u64,
             loop_ns,
             before,
             after,
-            latency: Some(LatencySummary::from_samples(&mut samples)),
-            cpu_max_ns: None,
+            latency: wall.then(|| LatencySummary::from_samples(&mut samples)),
+            cpu_max_ns: (!wall).then_some(cpu_max_ns),
         },
         reader: ReaderRecord {
             gets: histogram.total(),

@@ -219,7 +219,7 @@ impl RunRecord {
 }
 
 /// The calling thread's CPU time in nanoseconds (0 where the clock is unavailable).
-fn thread_cpu_ns() -> u64 {
+pub(crate) fn thread_cpu_ns() -> u64 {
     #[cfg(unix)]
     {
         let mut now = libc::timespec {

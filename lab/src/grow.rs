@@ -439,7 +439,12 @@ struct ConcGrow {
 impl ConcVisit for ConcGrow {
     type Output = Result<GrowRecord, String>;
     fn visit<M: ConcMap>(self) -> Self::Output {
-        conc_grow::run_grow::<M>(self.keys, self.readers, self.points)
+        conc_grow::run_grow::<M>(
+            self.keys,
+            self.readers,
+            self.points,
+            conc_grow::WriterClock::Wall,
+        )
     }
 }
 
