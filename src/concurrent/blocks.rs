@@ -198,8 +198,8 @@ pub(crate) struct BlockPool {
 
 /// What the pool's lock protects.
 struct Shared {
-    /// Every chunk (start, blocks) ever allocated (K1).
-    chunks: Vec<(NonNull<u8>, usize)>,
+    /// The start of every chunk ever allocated (K1); each holds `chunk_blocks` blocks.
+    chunks: Vec<NonNull<u8>>,
     /// Full magazines handed over by threads with too many free blocks.
     magazines: Vec<FreeList>,
     /// Blocks freed by threads without a slot.
@@ -256,21 +256,22 @@ impl BlockPool {
 
     /// [`new_chunk`](Self::new_chunk) for a caller that holds the lock.
     fn new_chunk_locked(&self, shared: &mut Shared) -> (NonNull<u8>, usize) {
-        let layout = self.chunk_layout(self.chunk_blocks);
+        let layout = self.chunk_layout();
         // SAFETY: the layout has a non-zero size (at least one block of at least a word).
         let start = NonNull::new(unsafe { std::alloc::alloc(layout) })
             .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         // Blocks not handed out yet are off limits, as freed ones are.
         poison(start.as_ptr(), layout.size());
-        shared.chunks.push((start, self.chunk_blocks));
+        shared.chunks.push(start);
         (start, self.chunk_blocks)
     }
 
-    fn chunk_layout(&self, blocks: usize) -> Layout {
+    /// The layout of every chunk: `chunk_blocks` blocks.
+    fn chunk_layout(&self) -> Layout {
         let size = self
             .block
             .size()
-            .checked_mul(blocks)
+            .checked_mul(self.chunk_blocks)
             .expect("a chunk's size fits usize");
         Layout::from_size_align(size, self.block.align()).expect("a chunk's layout is valid")
     }
@@ -317,12 +318,7 @@ impl BlockPool {
 
     /// Bytes of every chunk allocated so far (statistic).
     pub(crate) fn chunk_bytes(&self) -> usize {
-        let shared = self.lock();
-        shared
-            .chunks
-            .iter()
-            .map(|&(_, blocks)| blocks * self.block.size())
-            .sum()
+        self.lock().chunks.len() * self.chunk_layout().size()
     }
 
     /// Frees every chunk (K1).
@@ -334,8 +330,8 @@ impl BlockPool {
         let mut shared = self.lock();
         shared.magazines.clear();
         shared.loose = FreeList::new();
-        for (start, blocks) in shared.chunks.drain(..) {
-            let layout = self.chunk_layout(blocks);
+        let layout = self.chunk_layout();
+        for start in shared.chunks.drain(..) {
             unpoison(start.as_ptr(), layout.size());
             // SAFETY: allocated by `new_chunk` with this layout; unused, by the contract.
             unsafe { std::alloc::dealloc(start.as_ptr(), layout) };

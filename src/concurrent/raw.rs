@@ -397,7 +397,7 @@ impl<K, V> RawMap<K, V> {
         ptr
     }
 
-    /// Calls `f` on every entry of a live chain (exclusive access), for drop and tests.
+    /// Drops every entry of a live chain (exclusive access), for the map's drop.
     fn drain_chain(table: &Table, index: usize) {
         for bucket in chain(table, index) {
             for slot in bucket.tophash_locked().full() {
