@@ -13,8 +13,9 @@
 //! 8 entry pointers).
 //!
 //! # Invariants
-//! - **B1** A slot's entry pointer is null or points to a live [`Entry`] allocated by
-//!   `Box::new` that no one has retired while the slot still points to it.
+//! - **B1** A slot's entry pointer, with its low three bits (the [`SplitHint`]) masked off, is
+//!   null or points to a live [`Entry`] allocated in the map's pool that no one has retired
+//!   while the slot still points to it.
 //! - **B2** Tophash and entry pointers of a chain change only while its head bucket's `WRITING`
 //!   bit is held, except in a new table's bucket being filled by the evacuation of its one
 //!   source chain (see `evacuate.rs`, E2), which no one else writes or reads until that source is
@@ -32,6 +33,9 @@
 //!   or, in a destination chain, by its evacuator (B2); its state bits change only through the
 //!   chain lock. Every store to the link keeps the other part: the state bits when linking, the
 //!   pointer when locking or unlocking.
+//! - **B7** A slot's split hint is [`SplitHint::UNKNOWN`] or agrees with its entry's hash for
+//!   the table the bucket belongs to ([`SplitHint::from_hash`] with that table's `log2`, or what
+//!   [`SplitHint::split`] left of it); a null slot's hint is `UNKNOWN`.
 
 use crate::raw::tophash::{TopHash, TopHashWord};
 use crate::sync::{spin_loop, yield_now, AtomicPtr, AtomicU64, Ordering};
@@ -64,6 +68,10 @@ fn untag(link: *mut Bucket) -> *mut Bucket {
 /// while a chain is locked for evacuation) and so that the X/Y choice cannot disagree with the
 /// hash that placed the entry (GO: Go rehashes the key, C-D7). For `u64` keys and values the
 /// entry is 24 bytes, the size of its block in the map's entry pool (`blocks.rs`).
+///
+/// Aligned to 8 bytes on every target so that the low three bits of an entry pointer are free
+/// for the slot's [`SplitHint`].
+#[repr(align(8))]
 pub(crate) struct Entry<K, V> {
     pub(crate) hash: u64,
     pub(crate) key: K,
@@ -75,7 +83,71 @@ pub(crate) struct Entry<K, V> {
 /// and `V` (it never touches entries, see `table.rs`).
 pub(crate) enum ErasedEntry {}
 
-/// A bucket. See the module's invariants B1–B5.
+/// The low bits of a slot's entry pointer that hold its [`SplitHint`].
+const HINT_BITS: usize = 0b111;
+
+/// Where an entry goes in the next doublings of its table, kept in the low three bits of its
+/// slot's entry pointer (entries are 8-aligned) so that an evacuation can choose X or Y without
+/// loading the entry: the entries of an old chain were allocated in insertion order, not chain
+/// order, so each hash load is a cache miss of its own (GO: Go rehashes the key, which lies in
+/// the bucket; C-D10).
+///
+/// A doubling from a table of `1 << L` chains sends an entry to Y when bit `L` of its hash is
+/// set. The hint holds the next two such bits when a writer places the entry (bits `L` and
+/// `L + 1` for a table of `1 << L` chains), the one left after a doubling used the first, or
+/// none. Encoding: `0b__1`: two bits known, the next at bit 1 and the one after at bit 2;
+/// `0b_10`: one bit known, at bit 2; `0b000`: unknown (the value of null slots and zeroed
+/// memory, B5). An evacuation that meets `UNKNOWN` loads the hash and stores a two-bit hint for
+/// the new table, so an entry's hash is loaded at most once every three doublings.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct SplitHint(usize);
+
+impl SplitHint {
+    /// Nothing known: the evacuation loads the entry's hash.
+    pub(crate) const UNKNOWN: Self = Self(0);
+
+    /// The hint for an entry of hash `hash` in a table of `1 << log2` chains: its next two X/Y
+    /// bits.
+    #[inline]
+    pub(crate) fn from_hash(hash: u64, log2: u8) -> Self {
+        // `checked_shr`: a table of 2^63 chains cannot exist, but the shift must not wrap.
+        let bits = hash.checked_shr(u32::from(log2)).unwrap_or(0) & 0b11;
+        // `as usize`: two bits.
+        Self(0b001 | (bits as usize) << 1)
+    }
+
+    /// The next doubling's choice (`true`: Y) if this hint knows it, and the hint the entry
+    /// carries in the doubled table.
+    #[inline]
+    pub(crate) fn split(self) -> Option<(bool, Self)> {
+        if self.0 & 0b001 != 0 {
+            Some((self.0 & 0b010 != 0, Self(0b010 | (self.0 & 0b100))))
+        } else if self.0 & 0b010 != 0 {
+            Some((self.0 & 0b100 != 0, Self::UNKNOWN))
+        } else {
+            None
+        }
+    }
+
+    /// Whether this hint is a valid one for an entry of hash `hash` in a table of `1 << log2`
+    /// chains (B7): unknown, or the bits it knows are the hash's.
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub(crate) fn agrees_with(self, hash: u64, log2: u8) -> bool {
+        let bit = |n: u32| hash.checked_shr(u32::from(log2) + n).unwrap_or(0) & 1 != 0;
+        match self.split() {
+            None => self == Self::UNKNOWN,
+            Some((y, rest)) => {
+                y == bit(0)
+                    && match rest.split() {
+                        None => rest == Self::UNKNOWN,
+                        Some((y1, last)) => y1 == bit(1) && last == Self::UNKNOWN,
+                    }
+            }
+        }
+    }
+}
+
+/// A bucket. See the module's invariants B1–B7.
 #[repr(C)]
 pub(crate) struct Bucket {
     /// The eight tophash bytes, slot `i` in byte `i` (little-endian), read by readers in one
@@ -128,23 +200,46 @@ impl Bucket {
     pub(crate) fn entry<K, V>(&self, slot: usize) -> *mut Entry<K, V> {
         // ORDERING: Acquire. The entry's fields were written before the pointer was stored with
         // Release. Pairs with [P5]: `set_entry`.
-        self.entries[slot].load(Ordering::Acquire).cast()
+        let tagged = self.entries[slot].load(Ordering::Acquire);
+        tagged.map_addr(|addr| addr & !HINT_BITS).cast()
     }
 
     /// Slot `slot`'s entry, for the holder of the chain's lock (B2).
     #[inline]
     pub(crate) fn entry_locked<K, V>(&self, slot: usize) -> *mut Entry<K, V> {
-        // ORDERING: Relaxed. Only lock holders store it (B2), and the lock's Acquire [P3] made the
-        // stores of earlier holders, and the entries they published, visible.
-        self.entries[slot].load(Ordering::Relaxed).cast()
+        self.entry_and_hint_locked(slot).0
     }
 
-    /// Stores slot `slot`'s entry pointer. Caller holds the chain (B2).
+    /// Slot `slot`'s entry and split hint, for the holder of the chain's lock (B2).
     #[inline]
-    pub(crate) fn set_entry<K, V>(&self, slot: usize, entry: *mut Entry<K, V>) {
+    pub(crate) fn entry_and_hint_locked<K, V>(&self, slot: usize) -> (*mut Entry<K, V>, SplitHint) {
+        // ORDERING: Relaxed. Only lock holders store it (B2), and the lock's Acquire [P3] made the
+        // stores of earlier holders, and the entries they published, visible.
+        let tagged = self.entries[slot].load(Ordering::Relaxed);
+        (
+            tagged.map_addr(|addr| addr & !HINT_BITS).cast(),
+            SplitHint(tagged.addr() & HINT_BITS),
+        )
+    }
+
+    /// Stores slot `slot`'s entry pointer and its split hint (B7). Caller holds the chain (B2).
+    #[inline]
+    pub(crate) fn set_entry<K, V>(&self, slot: usize, entry: *mut Entry<K, V>, hint: SplitHint) {
+        debug_assert_eq!(entry.addr() & HINT_BITS, 0, "entries are 8-aligned");
+        debug_assert!(
+            !entry.is_null() || hint == SplitHint::UNKNOWN,
+            "B7: null slots know nothing"
+        );
+        let tagged = entry.cast::<ErasedEntry>().map_addr(|addr| addr | hint.0);
         // ORDERING: Release. Publishes the entry's initialization to readers that load the
         // pointer. Pairs with [P5]: `entry`.
-        self.entries[slot].store(entry.cast(), Ordering::Release);
+        self.entries[slot].store(tagged, Ordering::Release);
+    }
+
+    /// Empties slot `slot`'s entry pointer. Caller holds the chain (B2).
+    #[inline]
+    pub(crate) fn clear_entry(&self, slot: usize) {
+        self.set_entry::<(), ()>(slot, core::ptr::null_mut(), SplitHint::UNKNOWN);
     }
 
     /// The next bucket of the chain, or null.
@@ -348,5 +443,50 @@ impl<'a> Iterator for Chain<'a> {
         let bucket = unsafe { &*self.next };
         self.next = bucket.overflow();
         Some(bucket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SplitHint;
+
+    /// Bit `n` of `hash`, 0 past the word.
+    fn bit(hash: u64, n: u32) -> bool {
+        hash.checked_shr(n).unwrap_or(0) & 1 != 0
+    }
+
+    #[test]
+    fn a_split_hint_knows_the_next_two_doublings_then_nothing() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..1_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let hash = state ^ (state >> 29);
+            for log2 in [0u8, 1, 7, 31, 62, 63] {
+                let hint = SplitHint::from_hash(hash, log2);
+                assert!(hint.agrees_with(hash, log2));
+                let (y0, hint) = hint.split().expect("a fresh hint knows the next doubling");
+                assert_eq!(y0, bit(hash, u32::from(log2)), "Go: useY = hash & newbit");
+                assert!(hint.agrees_with(hash, log2 + 1));
+                let (y1, hint) = hint.split().expect("and the one after");
+                assert_eq!(y1, bit(hash, u32::from(log2) + 1));
+                assert_eq!(hint, SplitHint::UNKNOWN);
+                assert!(hint.split().is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_hint_disagrees_with_the_hash() {
+        let hash = 0b0110_u64;
+        assert!(SplitHint::UNKNOWN.agrees_with(hash, 1));
+        assert!(SplitHint::from_hash(hash, 1).agrees_with(hash, 1));
+        // Made for another table size: bits 2 and 3 (1, 0) against bits 1 and 2 (1, 1).
+        assert!(!SplitHint::from_hash(hash, 2).agrees_with(hash, 1));
+        // The one bit left after a doubling, checked against the table it was made for.
+        let (_, rest) = SplitHint::from_hash(hash, 0).split().unwrap();
+        assert!(rest.agrees_with(hash, 1));
+        assert!(!rest.agrees_with(hash, 0), "bit 1 is 1, bit 0 is 0");
     }
 }

@@ -1,11 +1,11 @@
 //! The concurrent map's invariant checker (style.md §5): asserts the numbered invariants of
-//! `table.rs` (T1–T4), `bucket.rs` (B2–B6), `evacuate.rs` (E2, E3), `raw.rs` (R1) and
+//! `table.rs` (T1–T4), `bucket.rs` (B2–B7), `evacuate.rs` (E2, E3), `raw.rs` (R1) and
 //! `counter.rs` (N2), and R4 (`raw.rs`), that can be checked from outside an operation.
 //!
 //! It reads the map as its owner would (lock-holder loads) and so must run while no other thread
 //! uses the map: between runs of a test or fuzz target, never concurrently with a write.
 
-use super::bucket::{Bucket, Entry, EVACUATED, SLOTS, WRITING};
+use super::bucket::{Bucket, Entry, SplitHint, EVACUATED, SLOTS, WRITING};
 use super::raw::RawMap;
 use super::table::{chain, Table};
 use crate::raw::tophash::TopHash;
@@ -163,7 +163,7 @@ fn check_bucket<K, V>(
     let word = bucket.tophash_locked();
     for slot in 0..SLOTS {
         let top = word.get(slot);
-        let entry = bucket.entry_locked::<K, V>(slot);
+        let (entry, hint) = bucket.entry_and_hint_locked::<K, V>(slot);
         if *rest {
             assert_eq!(
                 top,
@@ -183,6 +183,7 @@ fn check_bucket<K, V>(
                 entry.is_null(),
                 "B3: an empty slot has no entry (quiescent)"
             );
+            assert_eq!(hint, SplitHint::UNKNOWN, "B7: a null slot knows nothing");
             continue;
         }
         assert!(!entry.is_null(), "B3: a full slot has an entry");
@@ -202,6 +203,10 @@ fn check_bucket<K, V>(
             entry_ref.hash as usize & table.mask,
             index,
             "the entry is in its hash's chain"
+        );
+        assert!(
+            hint.agrees_with(entry_ref.hash, table.log2),
+            "B7: the split hint {hint:?} agrees with the entry's hash"
         );
         live.push(entry);
     }

@@ -11,7 +11,8 @@
 //!   So a write evacuates at most `1 + EVACUATION_CHUNK` = 9 chains: the bound on evacuation work
 //!   per operation. Readers never evacuate.
 //! - **evacuate** (`evacuate`): under the old chain's lock, copy its entry pointers to the X
-//!   and Y chains of the new table, then mark it evacuated. The old chain is left intact, not
+//!   and Y chains of the new table (chosen by each slot's split hint, or by the entry's stored
+//!   hash where the hint knows nothing: B7, C-D10), then mark it evacuated. The old chain is left intact, not
 //!   cleared (B4): a reader that started on it still sees every entry it held.
 //! - **end** (`finish_growth`): the thread whose evacuation completes the count (T4) unlinks the
 //!   old table (`old` := null) and retires it.
@@ -28,7 +29,7 @@
 //!   is evacuated by its claimer, so after at most `old.len() / EVACUATION_CHUNK` writes every
 //!   chain is claimed, and the last claimer to finish ends the growth.
 
-use super::bucket::{prefetch, Bucket, Entry, SLOTS};
+use super::bucket::{prefetch, Bucket, Entry, SplitHint, SLOTS};
 use super::raw::RawMap;
 use super::reclaim::{Counters, Guard, HandleSlot};
 use super::table::{chain, Table};
@@ -148,23 +149,39 @@ impl<K, V> RawMap<K, V> {
         let mut to_y = Destination::new(table, y);
         for bucket in chain(old, index) {
             let word = bucket.tophash_locked();
-            // The X/Y choice needs each entry's hash, one cache miss per entry: start all of a
-            // bucket's misses before waiting for the first, so they overlap.
-            let mut entries = [core::ptr::null_mut::<Entry<K, V>>(); SLOTS];
+            // The X/Y choice needs bit `old.log2` of each entry's hash. The slot's split hint
+            // (B7) usually knows it; where it does not, the hash is loaded, one cache miss per
+            // entry: start all of a bucket's misses before waiting for the first, so they
+            // overlap.
+            let mut slots = [(core::ptr::null_mut::<Entry<K, V>>(), SplitHint::UNKNOWN); SLOTS];
             for slot in word.full() {
-                entries[slot] = bucket.entry_locked::<K, V>(slot);
-                prefetch(entries[slot]);
+                slots[slot] = bucket.entry_and_hint_locked::<K, V>(slot);
+                if !table.same_size && slots[slot].1 == SplitHint::UNKNOWN {
+                    prefetch(slots[slot].0);
+                }
             }
             for slot in word.full() {
-                let entry = entries[slot];
+                let (entry, hint) = slots[slot];
                 debug_assert!(!entry.is_null(), "B3: a full slot has an entry");
-                // SAFETY: B1, and we hold the chain, so the entry cannot be retired meanwhile.
-                let hash = unsafe { (*entry).hash };
-                // Go: useY = hash & newbit, where newbit is the old bucket count.
-                if !table.same_size && hash as usize & old.len() != 0 {
-                    to_y.push(entry, word.get(slot));
+                if table.same_size {
+                    // Same chain index, same table size: the hint stays valid (B7).
+                    to_x.push(entry, word.get(slot), hint);
+                    continue;
+                }
+                let (use_y, hint) = hint.split().unwrap_or_else(|| {
+                    // SAFETY: B1, and we hold the chain, so the entry cannot be retired
+                    // meanwhile.
+                    let hash = unsafe { (*entry).hash };
+                    // Go: useY = hash & newbit, where newbit is the old bucket count.
+                    (
+                        hash as usize & old.len() != 0,
+                        SplitHint::from_hash(hash, table.log2),
+                    )
+                });
+                if use_y {
+                    to_y.push(entry, word.get(slot), hint);
                 } else {
-                    to_x.push(entry, word.get(slot));
+                    to_x.push(entry, word.get(slot), hint);
                 }
             }
         }
@@ -173,7 +190,7 @@ impl<K, V> RawMap<K, V> {
             // readers that started on the old chain (B4).
             for bucket in chain(old, index) {
                 for slot in bucket.tophash_locked().full() {
-                    bucket.set_entry::<K, V>(slot, core::ptr::null_mut());
+                    bucket.clear_entry(slot);
                 }
             }
         }
@@ -260,7 +277,7 @@ impl<'t> Destination<'t> {
         }
     }
 
-    fn push<K, V>(&mut self, entry: *mut Entry<K, V>, top: TopHash) {
+    fn push<K, V>(&mut self, entry: *mut Entry<K, V>, top: TopHash, hint: SplitHint) {
         if self.slot == SLOTS {
             let next = self.table.new_overflow();
             // SAFETY: just allocated; linked below, after which only this evacuation writes it
@@ -270,7 +287,7 @@ impl<'t> Destination<'t> {
             self.bucket = next_ref;
             self.slot = 0;
         }
-        self.bucket.set_entry(self.slot, entry);
+        self.bucket.set_entry(self.slot, entry, hint);
         self.bucket.set_tophash(self.slot, top);
         self.slot += 1;
     }

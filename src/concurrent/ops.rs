@@ -6,7 +6,7 @@
 //! and nothing has been changed yet (every change happens after the last call into user code of
 //! that step), so the map stays consistent.
 
-use super::bucket::Entry;
+use super::bucket::{Entry, SplitHint};
 use super::raw::{Held, RawMap, Search};
 use super::reclaim::Guard;
 use super::table::chain;
@@ -32,7 +32,7 @@ impl<K, V> RawMap<K, V> {
                 entry,
             } => {
                 let new = Self::new_entry(hash, key, value, guard);
-                bucket.set_entry(slot, new);
+                bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
                 drop(held);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).
                 unsafe { Self::retire_entry(guard, entry) };
@@ -124,7 +124,7 @@ impl<K, V> RawMap<K, V> {
                 let current = unsafe { &*entry };
                 let value = f(&current.value);
                 let new = Self::new_entry(hash, current.key.clone(), value, guard);
-                bucket.set_entry(slot, new);
+                bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
                 drop(held);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).
                 unsafe { Self::retire_entry(guard, entry) };

@@ -6,7 +6,7 @@
 
 use core::marker::PhantomData;
 
-use super::bucket::{prefetch, Bucket, ChainLock, Entry, SLOTS};
+use super::bucket::{prefetch, Bucket, ChainLock, Entry, SplitHint, SLOTS};
 use super::counter::Counter;
 use super::reclaim::{Guard, Reclaimer};
 use super::table::{chain, HeadHint, Table};
@@ -264,9 +264,10 @@ impl<K, V> RawMap<K, V> {
         hash: u64,
     ) -> (usize, bool) {
         let top = TopHash::from_hash(hash);
+        let hint = SplitHint::from_hash(hash, held.table.log2);
         match vacancy {
             Some((bucket, slot)) => {
-                bucket.set_entry(slot, entry);
+                bucket.set_entry(slot, entry, hint);
                 bucket.set_tophash(slot, top);
                 (slot, false)
             }
@@ -274,7 +275,7 @@ impl<K, V> RawMap<K, V> {
                 let next = held.table.new_overflow();
                 // SAFETY: just allocated, not yet linked: ours alone.
                 let next_ref = unsafe { &*next };
-                next_ref.set_entry(0, entry);
+                next_ref.set_entry(0, entry, hint);
                 next_ref.set_tophash(0, top);
                 last.set_overflow(next);
                 (0, true)
@@ -285,7 +286,7 @@ impl<K, V> RawMap<K, V> {
     /// Empties `slot` of `bucket` in a locked chain and keeps Go's `emptyRest` rule (B3).
     /// Go: the tail of `mapdelete`.
     pub(crate) fn clear_slot(held: &Held<'_>, bucket: &Bucket, slot: usize) {
-        bucket.set_entry::<K, V>(slot, core::ptr::null_mut());
+        bucket.clear_entry(slot);
         bucket.set_tophash(slot, TopHash::EMPTY_ONE);
         // If the next slot (in this bucket, or the first of the next bucket) is EMPTY_ONE or
         // full, the rule already holds.

@@ -492,3 +492,50 @@ fn len_is_exact_across_slot_segments() {
     assert_eq!(map.len(), threads * kept as usize);
     assert_eq!(map.pin().iter().count(), map.len());
 }
+
+#[test]
+fn the_checker_catches_a_wrong_split_hint() {
+    // B7 is what keeps the X/Y choice right without loading the entry: a wrong hint would send
+    // the entry to a chain its hash does not name, where lookups never find it. The checker must
+    // see one.
+    let map = ConcurrentHashMap::with_capacity(100);
+    let view = map.pin();
+    for i in 0..50u64 {
+        view.insert(i, i);
+    }
+    map.check_invariants();
+    let guard = map.raw().pin();
+    let table = map.raw().table(&guard);
+    let (index, slot) = (0..table.len())
+        .find_map(|index| {
+            let bucket = table.bucket(index);
+            let _lock = bucket.lock();
+            bucket
+                .tophash_locked()
+                .full()
+                .next()
+                .map(|slot| (index, slot))
+        })
+        .expect("50 entries fill some chain");
+    let bucket = table.bucket(index);
+    {
+        let _lock = bucket.lock();
+        let (entry, _) = bucket.entry_and_hint_locked::<u64, u64>(slot);
+        // SAFETY: a full slot's live entry (B1), the chain held.
+        let hash = unsafe { (*entry).hash };
+        // A hint made for another table size whose bits differ from this table's.
+        let wrong = (0..64u8)
+            .map(|log2| super::bucket::SplitHint::from_hash(hash, log2))
+            .find(|hint| !hint.agrees_with(hash, table.log2))
+            .expect("some size's bits differ");
+        bucket.set_entry(slot, entry, wrong);
+    }
+    drop(guard);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| map.check_invariants()));
+    let message = caught.expect_err("the checker must reject the hint");
+    let message = message
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(message.contains("B7"), "{message}");
+}
