@@ -12,8 +12,8 @@
 //!   per operation. Readers never evacuate.
 //! - **evacuate** (`evacuate`): under the old chain's lock, copy its entry pointers to the X
 //!   and Y chains of the new table (chosen by each slot's split hint, or by the entry's stored
-//!   hash where the hint knows nothing: B7, C-D10), then mark it evacuated. The old chain is left intact, not
-//!   cleared (B4): a reader that started on it still sees every entry it held.
+//!   hash where the hint knows nothing: B7, C-D10), then mark it evacuated. The old chain is
+//!   left intact, not cleared (B4): a reader that started on it still sees every entry it held.
 //! - **end** (`finish_growth`): the thread whose evacuation completes the count (T4) unlinks the
 //!   old table (`old` := null) and retires it.
 //!
