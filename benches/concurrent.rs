@@ -689,6 +689,17 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
     failures
 }
 
+/// One map's medians of the growth's maxima, for the ratio line of [`grow_table`].
+struct Maxima<'a> {
+    name: &'a str,
+    /// The writer's worst insert by the wall clock.
+    writer: f64,
+    /// The writer's worst insert by its thread's CPU clock, if that child ran.
+    writer_cpu: Option<f64>,
+    /// The reader's worst get.
+    reader: f64,
+}
+
 /// The growth table: one line per map, medians over its repetitions, then each map's writer and
 /// reader maximum relative to the best (lowest) of the peers'.
 fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
@@ -710,8 +721,7 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
         "B/e peak",
         "garbage"
     );
-    // (name, writer max, writer CPU max or 0, reader max) medians, for the ratio line.
-    let mut maxima: Vec<(&str, f64, f64, f64)> = Vec::new();
+    let mut maxima: Vec<Maxima<'_>> = Vec::new();
     for entry in &plan.maps {
         let mine: Vec<&GrowRecord> = runs
             .iter()
@@ -733,7 +743,12 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
         let writer = |r: &GrowRecord| r.writer.latency.unwrap_or_default();
         let w_max = median(&|r| writer(r).max_ns as f64);
         let r_max = median(&|r| r.reader.latency.max_ns as f64);
-        maxima.push((entry.name, w_max, cpu_max.unwrap_or(0.0), r_max));
+        maxima.push(Maxima {
+            name: entry.name,
+            writer: w_max,
+            writer_cpu: cpu_max,
+            reader: r_max,
+        });
         let garbage = mine.iter().filter_map(|r| r.reader.garbage_objects).max();
         let _ = writeln!(
             out,
@@ -755,27 +770,36 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
             optional(garbage)
         );
     }
-    let best_peer = |pick: fn(&(&str, f64, f64, f64)) -> f64| {
+    let best_peer = |pick: fn(&Maxima<'_>) -> Option<f64>| {
         maxima
             .iter()
-            .filter(|m| PEERS.contains(&m.0))
-            .map(pick)
+            .filter(|m| PEERS.contains(&m.name))
+            .filter_map(pick)
             .filter(|&v| v > 0.0)
             .reduce(f64::min)
     };
-    if let (Some(w_best), Some(r_best)) = (best_peer(|m| m.1), best_peer(|m| m.3)) {
-        let c_best = best_peer(|m| m.2);
+    if let (Some(w_best), Some(r_best)) =
+        (best_peer(|m| Some(m.writer)), best_peer(|m| Some(m.reader)))
+    {
+        let c_best = best_peer(|m| m.writer_cpu);
         let ratios: Vec<String> = maxima
             .iter()
-            .map(|(name, w, c, r)| match c_best {
-                Some(c_best) => format!(
-                    "{name} {:.2} / {:.2} / {:.2}",
-                    w / w_best,
-                    c / c_best,
-                    r / r_best
-                ),
-                None => format!("{name} {:.2} / {:.2}", w / w_best, r / r_best),
-            })
+            .map(
+                |&Maxima {
+                     name,
+                     writer: w,
+                     writer_cpu: c,
+                     reader: r,
+                 }| match c_best {
+                    Some(c_best) => format!(
+                        "{name} {:.2} / {} / {:.2}",
+                        w / w_best,
+                        c.map_or("-".to_owned(), |c| format!("{:.2}", c / c_best)),
+                        r / r_best
+                    ),
+                    None => format!("{name} {:.2} / {:.2}", w / w_best, r / r_best),
+                },
+            )
             .collect();
         let _ = writeln!(
             out,
