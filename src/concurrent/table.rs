@@ -331,7 +331,14 @@ fn layout(len: usize) -> Layout {
 /// `len` empty buckets (B5). With `huge_pages`, a mapped array of at least
 /// `HUGE_PAGE_THRESHOLD` bytes is advised to use transparent huge pages.
 #[cfg(not(loom))]
-fn allocate(len: usize, huge_pages: bool) -> NonNull<Bucket> {
+fn allocate(
+    len: usize,
+    #[cfg_attr(
+        any(miri, not(unix)),
+        allow(unused_variables, reason = "only mapped arrays take the advice")
+    )]
+    huge_pages: bool,
+) -> NonNull<Bucket> {
     let layout = layout(len);
     #[cfg(all(unix, not(miri)))]
     {

@@ -207,6 +207,13 @@ pub(crate) fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
 /// # Safety
 /// `ptr..ptr + size` lies inside one mapping made by [`map_zeroed`].
 #[cfg(all(unix, not(miri)))]
+#[cfg_attr(
+    loom,
+    allow(
+        dead_code,
+        reason = "under loom the concurrent map's tables are not mapped"
+    )
+)]
 pub(crate) unsafe fn advise_huge_pages(ptr: NonNull<u8>, size: usize) -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {

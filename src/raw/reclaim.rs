@@ -29,7 +29,10 @@ struct Mapping {
 unsafe impl Send for Mapping {}
 
 /// Work for the reclaimer thread.
-#[cfg_attr(loom, allow(dead_code, reason = "under loom tables are freed inline"))]
+#[cfg_attr(
+    any(loom, miri, not(unix)),
+    allow(dead_code, reason = "there the concurrent map frees its tables inline")
+)]
 enum Job {
     Unmap(Mapping),
     Run(Box<dyn FnOnce() + Send>),
@@ -83,7 +86,10 @@ pub(crate) unsafe fn unmap_later(start: NonNull<u8>, size: usize) {
 
 /// Runs `job` soon, on the reclaimer thread (inline if the thread is unavailable). For work that
 /// only frees memory nobody references, so that its cost is nobody's pause.
-#[cfg_attr(loom, allow(dead_code, reason = "under loom tables are freed inline"))]
+#[cfg_attr(
+    any(loom, miri, not(unix)),
+    allow(dead_code, reason = "there the concurrent map frees its tables inline")
+)]
 pub(crate) fn run_later(job: Box<dyn FnOnce() + Send>) {
     submit(Job::Run(job));
 }
