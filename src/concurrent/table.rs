@@ -188,7 +188,8 @@ impl Table {
     pub(crate) fn free(table: Box<Table>) {
         #[cfg(all(unix, not(miri), not(loom)))]
         {
-            if table.len() * core::mem::size_of::<Bucket>() >= MAP_THRESHOLD {
+            // The same size test as `allocate` and `deallocate`: mapped arrays, spares included.
+            if layout(table.len() + table.spares).size() >= MAP_THRESHOLD {
                 crate::raw::reclaim::run_later(Box::new(move || drop(table)));
                 return;
             }
