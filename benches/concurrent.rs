@@ -723,14 +723,10 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
     );
     let mut maxima: Vec<Maxima<'_>> = Vec::new();
     for entry in &plan.maps {
-        let mine: Vec<&GrowRecord> = runs
+        let my_runs: Vec<&GrowRun> = runs.iter().filter(|r| r.map == entry.name).collect();
+        let mine: Vec<&GrowRecord> = my_runs.iter().map(|r| &r.record).collect();
+        let cpu_maxima: Vec<f64> = my_runs
             .iter()
-            .filter(|r| r.map == entry.name)
-            .map(|r| &r.record)
-            .collect();
-        let cpu_maxima: Vec<f64> = runs
-            .iter()
-            .filter(|r| r.map == entry.name)
             .filter_map(|r| r.cpu_max_ns.map(|ns| ns as f64))
             .collect();
         let cpu_max = (!cpu_maxima.is_empty()).then(|| measure::median(cpu_maxima));
@@ -784,22 +780,20 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
         let c_best = best_peer(|m| m.writer_cpu);
         let ratios: Vec<String> = maxima
             .iter()
-            .map(
-                |&Maxima {
-                     name,
-                     writer: w,
-                     writer_cpu: c,
-                     reader: r,
-                 }| match c_best {
-                    Some(c_best) => format!(
-                        "{name} {:.2} / {} / {:.2}",
-                        w / w_best,
-                        c.map_or("-".to_owned(), |c| format!("{:.2}", c / c_best)),
-                        r / r_best
-                    ),
-                    None => format!("{name} {:.2} / {:.2}", w / w_best, r / r_best),
-                },
-            )
+            .map(|m| {
+                let cpu = c_best.map_or(String::new(), |c_best| {
+                    let ratio = m
+                        .writer_cpu
+                        .map_or("-".to_owned(), |c| format!("{:.2}", c / c_best));
+                    format!(" / {ratio}")
+                });
+                format!(
+                    "{} {:.2}{cpu} / {:.2}",
+                    m.name,
+                    m.writer / w_best,
+                    m.reader / r_best
+                )
+            })
             .collect();
         let _ = writeln!(
             out,

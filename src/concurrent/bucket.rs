@@ -133,17 +133,16 @@ impl SplitHint {
     /// chains (B7): unknown, or the bits it knows are the hash's.
     #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
     pub(crate) fn agrees_with(self, hash: u64, log2: u8) -> bool {
-        let bit = |n: u32| hash.checked_shr(u32::from(log2) + n).unwrap_or(0) & 1 != 0;
-        match self.split() {
-            None => self == Self::UNKNOWN,
-            Some((y, rest)) => {
-                y == bit(0)
-                    && match rest.split() {
-                        None => rest == Self::UNKNOWN,
-                        Some((y1, last)) => y1 == bit(1) && last == Self::UNKNOWN,
-                    }
-            }
-        }
+        // What a writer stores in this table, or what a doubling from the table half its size
+        // left of what a writer stored there.
+        let left_by_doubling = || {
+            log2.checked_sub(1)
+                .and_then(|half| Self::from_hash(hash, half).split())
+                .map(|(_, rest)| rest)
+        };
+        self == Self::UNKNOWN
+            || self == Self::from_hash(hash, log2)
+            || left_by_doubling() == Some(self)
     }
 }
 
