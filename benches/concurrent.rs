@@ -32,7 +32,11 @@
 //! - **throughput** = total operations / wall time from the first thread leaving the barrier to
 //!   the last thread finishing (each worker reads the clock itself), in Mop/s. Each repetition
 //!   runs in a fresh child process, so allocator state and garbage awaiting reclamation never
-//!   carry over; the best of `R` repetitions is reported.
+//!   carry over; the best of `R` repetitions is reported (stderr also gives each cell's range).
+//!   Repetitions are interleaved: at one mix and thread count, round `r` runs every map once,
+//!   starting with the `r`-th, so a slow stretch of a shared machine (on the 2-vCPU VM one
+//!   cell's time moves by 30–60% between runs) falls on every map instead of on whichever map's
+//!   repetitions it met.
 //!
 //! **Size**: `L` = 20 follows `peer-numbers.md` ("table 2^20, ops = table size");
 //! conc-map-bench itself uses 2^25. The pre-sized mixes never cross a growth threshold of any
@@ -58,7 +62,8 @@
 //!
 //! # Sub-benchmark `grow`: growth latency with a concurrent reader
 //!
-//! In a fresh process per map and repetition, one writer thread inserts hit keys `0..N` (`N` = 8M
+//! In a fresh process per map and repetition (interleaved like the mixes: round `r` grows every
+//! map once, starting with the `r`-th), one writer thread inserts hit keys `0..N` (`N` = 8M
 //! by default) into an empty map, timing every insert with a pair of `Instant::now()` calls and
 //! publishing how many keys it has inserted through an `AtomicUsize` (release). One reader thread
 //! meanwhile looks up random keys below that watermark (acquire: every key it asks for must be
@@ -375,17 +380,33 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
         );
         let mut best: Vec<BestCell> = Vec::new();
         for &threads in &plan.threads {
-            for entry in &plan.maps {
-                let args = vec![
-                    CELL_COMMAND.to_owned(),
-                    mix.name.to_owned(),
-                    entry.name.to_owned(),
-                    threads.to_string(),
-                    plan.log2.to_string(),
-                ];
-                let mut cell_best: Option<CellRecord> = None;
-                let mut max_garbage: Option<u64> = None;
-                for repetition in 1..=plan.repeat {
+            // Interleaved: each round runs every map once, starting one map later than the round
+            // before, so a slow stretch of a shared machine falls on all maps alike instead of on
+            // whichever map's repetitions it happened to meet.
+            let mut cells: Vec<BestCell> = plan
+                .maps
+                .iter()
+                .map(|entry| BestCell {
+                    threads,
+                    map: entry.name,
+                    record: None,
+                    max_garbage: None,
+                })
+                .collect();
+            let mut failed = vec![false; cells.len()];
+            for repetition in 1..=plan.repeat {
+                for index in rotated(cells.len(), repetition - 1) {
+                    if failed[index] {
+                        continue;
+                    }
+                    let cell = &mut cells[index];
+                    let args = vec![
+                        CELL_COMMAND.to_owned(),
+                        mix.name.to_owned(),
+                        cell.map.to_owned(),
+                        threads.to_string(),
+                        plan.log2.to_string(),
+                    ];
                     let result =
                         child::run(&args, plan.timeout, Some(TIMEOUT_VAR)).and_then(|stdout| {
                             stdout
@@ -398,14 +419,18 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
                     match result {
                         Ok(record) => {
                             if let Some(g) = record.garbage_objects {
-                                max_garbage = Some(max_garbage.unwrap_or(0).max(g));
+                                cell.max_garbage = Some(cell.max_garbage.unwrap_or(0).max(g));
                             }
-                            if cell_best.as_ref().is_none_or(|b| record.mops() > b.mops()) {
-                                cell_best = Some(record.clone());
+                            if cell
+                                .record
+                                .as_ref()
+                                .is_none_or(|b| record.mops() > b.mops())
+                            {
+                                cell.record = Some(record.clone());
                             }
                             runs.push(CellRun {
                                 mix: mix.name,
-                                map: entry.name,
+                                map: cell.map,
                                 threads,
                                 repetition,
                                 record,
@@ -415,30 +440,28 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
                             eprintln!("concurrent: {message}");
                             failures.push(format!(
                                 "{} {} {threads} threads: {message}",
-                                mix.name, entry.name
+                                mix.name, cell.map
                             ));
-                            cell_best = None;
-                            break;
+                            cell.record = None;
+                            failed[index] = true;
                         }
                     }
                 }
-                if let Some(b) = &cell_best {
+            }
+            for cell in &cells {
+                if let Some(b) = &cell.record {
+                    let spread = cell_spread(&runs, mix.name, cell.map, threads);
                     eprintln!(
-                        "  {} {} {threads} thread(s): {:.2} Mop/s{}",
+                        "  {} {} {threads} thread(s): {:.2} Mop/s{spread}{}",
                         mix.name,
-                        entry.name,
+                        cell.map,
                         b.mops(),
-                        max_garbage
+                        cell.max_garbage
                             .map_or(String::new(), |g| format!(", garbage objects at end ≤ {g}"))
                     );
                 }
-                best.push(BestCell {
-                    threads,
-                    map: entry.name,
-                    record: cell_best,
-                    max_garbage,
-                });
             }
+            best.extend(cells);
         }
         print!("{}", mix_table(plan, &best));
     }
@@ -479,6 +502,27 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
         }
     }
     failures
+}
+
+/// `0..n` starting at `start % n` and wrapping around: the order of one interleaved round.
+fn rotated(n: usize, start: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |i| (start + i) % n)
+}
+
+/// ` (range lo–hi over n runs)` of one cell's repetitions in Mop/s, or nothing for a single run:
+/// how far the machine moved the cell, beside its best.
+fn cell_spread(runs: &[CellRun], mix: &str, map: &str, threads: usize) -> String {
+    let mops: Vec<f64> = runs
+        .iter()
+        .filter(|r| r.mix == mix && r.map == map && r.threads == threads)
+        .map(|r| r.record.mops())
+        .collect();
+    if mops.len() < 2 {
+        return String::new();
+    }
+    let lo = mops.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = mops.iter().copied().fold(0.0f64, f64::max);
+    format!(" (range {lo:.2}–{hi:.2} over {} runs)", mops.len())
 }
 
 /// One mix's table: a row per thread count; Mop/s per map, then each map's ratio to the best
@@ -590,8 +634,15 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
         "timer overhead (empty Instant pair, median): {} ns",
         measure::timer_overhead_ns()
     );
-    for entry in &plan.maps {
-        for repetition in 1..=plan.grow_repeat {
+    // Interleaved as the mixes are: each round grows every map once, starting one map later than
+    // the round before.
+    let mut failed = vec![false; plan.maps.len()];
+    for repetition in 1..=plan.grow_repeat {
+        for index in rotated(plan.maps.len(), repetition - 1) {
+            if failed[index] {
+                continue;
+            }
+            let entry = &plan.maps[index];
             let run = |clock: Option<&str>| {
                 let mut args = vec![
                     GROW_COMMAND.to_owned(),
@@ -637,7 +688,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                 Err(message) => {
                     eprintln!("concurrent: {message}");
                     failures.push(format!("grow {}: {message}", entry.name));
-                    break;
+                    failed[index] = true;
                 }
             }
         }
