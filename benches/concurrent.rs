@@ -464,6 +464,7 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
             best.extend(cells);
         }
         print!("{}", mix_table(plan, &best));
+        print!("{}", median_line(plan, &runs, mix.name));
     }
     println!(
         "\nMop/s = all threads' operations / wall time from the first thread leaving the start \
@@ -523,6 +524,44 @@ fn cell_spread(runs: &[CellRun], mix: &str, map: &str, threads: usize) -> String
     let lo = mops.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = mops.iter().copied().fold(0.0f64, f64::max);
     format!(" (range {lo:.2}–{hi:.2} over {} runs)", mops.len())
+}
+
+/// One line per mix: at each thread count, hmap's median Mop/s over its repetitions divided by
+/// the best peer's median, a ratio less moved by one lucky or unlucky process than the best
+/// repetition's. Empty without hmap, without a peer, or with a single repetition.
+fn median_line(plan: &Plan, runs: &[CellRun], mix: &str) -> String {
+    if plan.repeat < 2 {
+        return String::new();
+    }
+    let median = |map: &str, threads: usize| {
+        let mops: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.mix == mix && r.map == map && r.threads == threads)
+            .map(|r| r.record.mops())
+            .collect();
+        (!mops.is_empty()).then(|| measure::median(mops))
+    };
+    let mut parts = Vec::new();
+    for &threads in &plan.threads {
+        let Some(hmap) = median(HmapConcurrent::NAME, threads) else {
+            continue;
+        };
+        let best_peer = PEERS
+            .iter()
+            .filter_map(|&peer| median(peer, threads).map(|mops| (peer, mops)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((peer, mops)) = best_peer.filter(|(_, mops)| *mops > 0.0) {
+            parts.push(format!("{threads} T {:.2} ({peer})", hmap / mops));
+        }
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "medians of {} repetitions, hmap ÷ best peer: {}\n",
+        plan.repeat,
+        parts.join(", ")
+    )
 }
 
 /// One mix's table: a row per thread count; Mop/s per map, then each map's ratio to the best

@@ -101,7 +101,7 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Enters a critical section of this map.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pin(&self) -> Guard<'_> {
         self.reclaimer.pin()
     }
