@@ -296,6 +296,59 @@ fn retired_memory_is_freed_only_after_readers_unpin() {
     });
 }
 
+/// [D1] Retired entries go to the collector in batches (decision 0010; two entries per batch
+/// under loom): the writer's second replacement fills its batch, which is deferred and flushed
+/// at once, while the reader may still hold either replaced value. Neither is dropped while a
+/// reader that could have loaded it is pinned; dropping the map drops everything.
+#[test]
+fn a_full_batch_of_retired_entries_waits_for_readers() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map: Map<Tracked> = Map::with_capacity_and_hasher(13, Identity);
+        map.pin().insert(
+            0,
+            Tracked {
+                value: 0,
+                drops: drops.clone(),
+            },
+        );
+        let map = Arc::new(map);
+        let writer = {
+            let (map, drops) = (map.clone(), drops.clone());
+            thread::spawn(move || {
+                map.pin().insert(
+                    0,
+                    Tracked {
+                        value: 1,
+                        drops: drops.clone(),
+                    },
+                );
+                // Retires value 1 after value 0: the batch is full, deferred and flushed.
+                map.pin().insert(0, Tracked { value: 2, drops });
+                map.pin().flush();
+            })
+        };
+        {
+            let view = map.pin();
+            let seen = view.get(&0).expect("key 0 is always present");
+            let value = seen.value;
+            if value != 2 {
+                // The view loaded a value before the writer's second replacement, so it was
+                // pinned before the batch holding values 0 and 1 was deferred.
+                assert_eq!(
+                    drops.load(Ordering::SeqCst),
+                    0,
+                    "a batch was freed while a pinned reader held one of its entries"
+                );
+            }
+            assert_eq!(seen.value, value);
+        }
+        writer.join().unwrap();
+        drop(map);
+        assert_eq!(drops.load(Ordering::SeqCst), 3, "two replaced, one kept");
+    });
+}
+
 /// [C7] Writers of one key exclude each other: two concurrent updates during a growth both
 /// apply.
 #[test]
