@@ -42,7 +42,10 @@
 //! Entries live in blocks of the map's own chunks (`blocks.rs`), allocated by
 //! [`Guard::alloc_block`]. They are freed by [`Guard::retire_block`]: the destructor drops the
 //! key and value and gives the block to the running thread's slot (or to the map's pool) for
-//! later inserts. The chunks go back to the allocator when the map drops.
+//! later inserts. The chunks go back to the allocator when the map drops. A thread retires its
+//! entries into its slot's pending [`RetiredBatch`], which goes to crossbeam as one deferred
+//! function per 64 entries (decision 0010, D1–D2); like the handle's bag, a partial batch stays
+//! with the slot when its thread exits.
 //!
 //! # Garbage accounting
 //! The reclaimer counts retired objects not yet freed (exposed by `stats()`), so a test or
