@@ -510,14 +510,18 @@ fn rotated(n: usize, start: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (start + i) % n)
 }
 
+/// Mop/s of every repetition of one cell.
+fn cell_mops(runs: &[CellRun], mix: &str, map: &str, threads: usize) -> Vec<f64> {
+    runs.iter()
+        .filter(|r| r.mix == mix && r.map == map && r.threads == threads)
+        .map(|r| r.record.mops())
+        .collect()
+}
+
 /// ` (range lo–hi over n runs)` of one cell's repetitions in Mop/s, or nothing for a single run:
 /// how far the machine moved the cell, beside its best.
 fn cell_spread(runs: &[CellRun], mix: &str, map: &str, threads: usize) -> String {
-    let mops: Vec<f64> = runs
-        .iter()
-        .filter(|r| r.mix == mix && r.map == map && r.threads == threads)
-        .map(|r| r.record.mops())
-        .collect();
+    let mops = cell_mops(runs, mix, map, threads);
     if mops.len() < 2 {
         return String::new();
     }
@@ -534,11 +538,7 @@ fn median_line(plan: &Plan, runs: &[CellRun], mix: &str) -> String {
         return String::new();
     }
     let median = |map: &str, threads: usize| {
-        let mops: Vec<f64> = runs
-            .iter()
-            .filter(|r| r.mix == mix && r.map == map && r.threads == threads)
-            .map(|r| r.record.mops())
-            .collect();
+        let mops = cell_mops(runs, mix, map, threads);
         (!mops.is_empty()).then(|| measure::median(mops))
     };
     let mut parts = Vec::new();

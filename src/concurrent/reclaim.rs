@@ -176,17 +176,10 @@ impl RetiredBatch {
     /// reach the entries; `slot` is the running thread's own slot, if any.
     unsafe fn free_all(&self, counters: &Counters, slot: Option<&HandleSlot>) {
         for &entry in &self.items[..self.len] {
-            // A panicking destructor must not unwind into crossbeam's collector: it would abort
-            // the process when the bag drops its other deferred functions during unwinding. The
-            // batch's other entries are still freed.
+            // Each destructor's panic is contained on its own, so the batch's other entries are
+            // still freed.
             // SAFETY: D1 and D2: a retired entry of the kind `free` takes, owned by nobody else.
-            let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
-                (self.free)(entry, counters, slot);
-            }));
-            if outcome.is_err() {
-                // ORDERING: Relaxed. A statistic.
-                counters.drop_panics.fetch_add(1, Ordering::Relaxed);
-            }
+            unsafe { counters.free_contained(self.free, entry, slot) };
         }
         count_garbage(slot, counters, -(self.len as isize));
     }
@@ -492,6 +485,40 @@ pub(crate) struct Counters {
     pool: BlockPool,
 }
 
+impl Counters {
+    /// The slot of the thread running a deferred destructor, if it owns one of this map's. The
+    /// thread is pinned on this map (crossbeam runs destructors from a participant's pin or
+    /// flush) or is dropping it; its slot is usually at its home position in segment 0.
+    fn running_slot(&self) -> Option<&HandleSlot> {
+        // SAFETY: the slot table outlives every deferred destructor and the reclaimer's drop
+        // (the reclaimer holds it until after its collector is dropped).
+        unsafe { &*self.slots }.find_owned(crate::sync::thread_token())
+    }
+
+    /// Runs `free(ptr, ..)` for a deferred destructor, a panic contained and counted: a panic
+    /// must not unwind into crossbeam's collector, which would abort the process when the bag
+    /// drops its other deferred functions during unwinding.
+    ///
+    /// # Safety
+    /// `free`'s own contract for `ptr` (a retired object of the kind it takes, owned by nobody
+    /// else); `slot` is the running thread's own slot, if any.
+    unsafe fn free_contained<T>(
+        &self,
+        free: unsafe fn(*mut T, &Counters, Option<&HandleSlot>),
+        ptr: *mut T,
+        slot: Option<&HandleSlot>,
+    ) {
+        // SAFETY: the caller's contract.
+        let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
+            free(ptr, self, slot);
+        }));
+        if outcome.is_err() {
+            // ORDERING: Relaxed. A statistic.
+            self.drop_panics.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Reclaimer {
     /// A new collector whose slot table starts with `slots` handle slots (rounded up to a power
     /// of two) and grows to at most [`MAX_SLOTS`].
@@ -716,12 +743,7 @@ impl Drop for Reclaimer {
             if let Some(batch) = unsafe { slot.take_pending() } {
                 // SAFETY: D1: retired entries, and with no guard alive no thread can hold one;
                 // this thread's slot, if any, is found as a destructor would find it.
-                unsafe {
-                    batch.free_all(
-                        self.counters(),
-                        self.slots.find_owned(crate::sync::thread_token()),
-                    );
-                }
+                unsafe { batch.free_all(self.counters(), self.counters().running_slot()) };
             }
         }
         for slot in self.slots.slots() {
@@ -799,26 +821,13 @@ impl Guard<'_> {
         count_garbage(self.slot, self.reclaimer.counters(), 1);
         let counters: NonNull<Counters> = self.reclaimer.counters;
         let destroy = move || {
-            // A panicking destructor must not unwind into crossbeam's collector: it would abort
-            // the process when the bag drops its other deferred functions during unwinding.
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`.
             let counters = unsafe { counters.as_ref() };
-            // The running thread is pinned on this map (crossbeam runs destructors from a
-            // participant's pin or flush) or is dropping it; its slot, if it owns one, is usually
-            // at its home position in segment 0.
-            // SAFETY: the slot table outlives every deferred destructor (the reclaimer holds it
-            // until after its collector is dropped).
-            let slot = unsafe { &*counters.slots }.find_owned(crate::sync::thread_token());
+            let slot = counters.running_slot();
             // SAFETY: the contract above: sole owner, unreachable, droppable here, of the kind
             // `free` takes.
-            let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
-                free(ptr, counters, slot);
-            }));
-            if outcome.is_err() {
-                // ORDERING: Relaxed. A statistic.
-                counters.drop_panics.fetch_add(1, Ordering::Relaxed);
-            }
+            unsafe { counters.free_contained(free, ptr, slot) };
             count_garbage(slot, counters, -1);
         };
         // SAFETY: crossbeam's contract for `defer_unchecked`: the closure may run on another
@@ -826,18 +835,25 @@ impl Guard<'_> {
         // It only frees an object that is unreachable (contract above) and touches the
         // reclaimer's atomics, which outlive the collector.
         unsafe { self.guard.defer_unchecked(destroy) };
-        self.count_retired();
+        self.count_retired(false);
     }
 
-    /// Counts one object retired through this guard, and flushes every [`FLUSH_EVERY`]: crossbeam
-    /// collects on its own only every 128 pins, and then at most 8 bags of 64, so a view that
-    /// retires more than about 4 objects per pin (a batch of writes under one pin) would outrun
-    /// it and garbage would grow without bound. So every full bag's worth retired through one
-    /// guard is handed to the collector, which also collects.
+    /// Counts one object retired through this guard, and flushes every [`FLUSH_EVERY`], or at
+    /// once when `batch_deferred` (a full batch of entries just became a deferred function).
+    ///
+    /// crossbeam collects on its own only every 128 pins, and then at most 8 bags of 64, so a
+    /// view that retires more than about 4 objects per pin (a batch of writes under one pin)
+    /// would outrun it and garbage would grow without bound: every full bag's worth retired
+    /// through one guard is handed to the collector, which also collects. And without the flush
+    /// after a full batch a thread's crossbeam bag would hold up to 64 batches (4,096 entries)
+    /// before it went to the collector; with it, garbage stays where it was with one deferred
+    /// function per entry (`garbage_objects` at the end of a 2^20-operation `exchange` cell: 50
+    /// and 100 at 1 and 2 threads, against 2,738 and 3,748 without), for one flush per 64
+    /// entries.
     #[inline]
-    fn count_retired(&self) {
+    fn count_retired(&self, batch_deferred: bool) {
         let retired = self.retired.get() + 1;
-        if retired >= FLUSH_EVERY {
+        if batch_deferred || retired >= FLUSH_EVERY {
             self.retired.set(0);
             self.flush();
         } else {
@@ -900,19 +916,12 @@ impl Guard<'_> {
                 None
             }
         });
+        let batch_deferred = full.is_some();
         if let Some(batch) = full {
             // SAFETY: D1: retired entries, taken out of the slot.
             unsafe { self.defer_batch(batch) };
-            // Without this flush a thread's crossbeam bag would hold up to 64 batches (4,096
-            // entries) before it went to the collector; with it, garbage stays where it was with
-            // one deferred function per entry (`garbage_objects` at the end of a 2^20-operation
-            // `exchange` cell: 50 and 100 at 1 and 2 threads, against 2,738 and 3,748 without),
-            // and the batch still costs one flush per 64 entries.
-            self.retired.set(0);
-            self.guard.flush();
-        } else {
-            self.count_retired();
         }
+        self.count_retired(batch_deferred);
     }
 
     /// Hands a batch of retired entries to crossbeam as one deferred function.
@@ -927,11 +936,8 @@ impl Guard<'_> {
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`; the batch was leaked for this function.
             let (counters, batch) = unsafe { (counters.as_ref(), Box::from_raw(batch)) };
-            // As in `retire_with`: the running thread's slot, if it owns one.
-            // SAFETY: the slot table outlives every deferred destructor.
-            let slot = unsafe { &*counters.slots }.find_owned(crate::sync::thread_token());
             // SAFETY: crossbeam runs this after the grace period (D1).
-            unsafe { batch.free_all(counters, slot) };
+            unsafe { batch.free_all(counters, counters.running_slot()) };
         };
         // SAFETY: crossbeam's contract for `defer_unchecked`, as in `retire_with`: the closure
         // frees only retired entries and touches the reclaimer's atomics, which outlive the
