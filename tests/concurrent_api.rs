@@ -73,6 +73,16 @@ fn with_concurrent_maps<K, V>(presized: usize, mut test: impl FnMut(Config, Matr
 fn check_quiescent_stats<K, V, S>(m: &ConcurrentHashMap<K, V, S>) -> ConcurrentStats {
     let s = m.stats();
     assert_eq!(s.len, m.len(), "stats().len vs len(): {s:?}");
+    let through_view = m.pin().stats();
+    assert_eq!(
+        (
+            through_view.len,
+            through_view.log2_buckets,
+            through_view.old_evacuated
+        ),
+        (s.len, s.log2_buckets, s.old_evacuated),
+        "a view's stats() is the map's"
+    );
     assert_eq!(
         s.log2_buckets,
         m.log2_buckets(),

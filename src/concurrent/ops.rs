@@ -4,11 +4,14 @@
 //! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `retain`, `Clone` of the
 //! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
 //! and nothing has been changed yet (every change happens after the last call into user code of
-//! that step), so the map stays consistent.
+//! that step), so the map stays consistent. That user code may read the map; a write to the
+//! chain it runs under would wait for the held lock forever (the public docs say so). The
+//! destructors of retired entries are user code too, and they never run under a held chain (D3):
+//! operations retire after releasing it, and `retain`, which retires under it, flushes after.
 
 use super::bucket::{Entry, SplitHint};
 use super::raw::{Held, RawMap, Search};
-use super::reclaim::Guard;
+use super::reclaim::{FlushDue, Guard};
 use super::table::chain;
 
 impl<K, V> RawMap<K, V> {
@@ -153,6 +156,7 @@ impl<K, V> RawMap<K, V> {
                 if held.lock.is_evacuated() {
                     continue 'restart;
                 }
+                let mut due = FlushDue::default();
                 for bucket in chain(table, index) {
                     for slot in bucket.tophash_locked().full() {
                         let entry = bucket.entry_locked::<K, V>(slot);
@@ -162,10 +166,13 @@ impl<K, V> RawMap<K, V> {
                             Self::clear_slot(&held, bucket, slot);
                             self.after_remove(guard);
                             // SAFETY: `entry` just left its live slot, under the lock (R1).
-                            unsafe { Self::retire_entry(guard, entry) };
+                            due = due.or(unsafe { Self::retire_entry_held(guard, entry) });
                         }
                     }
                 }
+                drop(held);
+                // INVARIANT: D3, destructors run only once the chain is released.
+                guard.flush_due(due);
             }
             return;
         }

@@ -14,6 +14,7 @@ use core::hash::{BuildHasher, Hash};
 use super::iter::Iter;
 use super::map::ConcurrentHashMap;
 use super::reclaim::Guard;
+use super::stats::ConcurrentStats;
 use crate::DefaultHashBuilder;
 
 /// A pinned view of a [`ConcurrentHashMap`], from [`ConcurrentHashMap::pin`].
@@ -70,6 +71,11 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     /// Whether the map has no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Shape, evacuation progress and reclamation backlog; see [`ConcurrentHashMap::stats`].
+    pub fn stats(&self) -> ConcurrentStats {
+        self.map.stats()
     }
 
     /// Hands the garbage this thread retired to the map's collector and tries to free what no
@@ -169,6 +175,8 @@ where
     /// Replaces the value of `key` with `f(&old)` and returns the new value, or `None` if the key
     /// is absent. Atomic per key: `f` runs while the key's chain is held, so concurrent updates
     /// of one key are never lost. `f` should be quick, as it delays other writers of the chain.
+    /// It may read the map but must not write to it: a write that needs the held chain (a key
+    /// of that chain, or, during a growth, that chain's evacuation) would wait for it forever.
     ///
     /// Entries are immutable once published, so the new entry needs its own copy of the key:
     /// hence `K: Clone`.
@@ -191,7 +199,8 @@ where
     }
 
     /// The value for `key`, inserting `f()` first if the key is absent. Concurrent callers for
-    /// one key agree: `f` runs at most once per insertion, while the key's chain is held.
+    /// one key agree: `f` runs at most once per insertion, while the key's chain is held (so,
+    /// as for [`update`](Self::update), it may read the map but must not write to it).
     pub fn get_or_insert_with<F>(&self, key: K, f: F) -> &V
     where
         F: FnOnce() -> V,

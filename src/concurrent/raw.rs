@@ -8,7 +8,7 @@ use core::marker::PhantomData;
 
 use super::bucket::{prefetch, Bucket, ChainLock, Entry, SplitHint, SLOTS};
 use super::counter::Counter;
-use super::reclaim::{Guard, Reclaimer};
+use super::reclaim::{FlushDue, Guard, Reclaimer};
 use super::table::{chain, HeadHint, Table};
 use crate::raw::tophash::TopHash;
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
@@ -387,6 +387,16 @@ impl<K, V> RawMap<K, V> {
         // in a block of the map's pool by `new_entry` (K1). Dropping it anywhere is sound by the
         // map's Send bounds; its block has the layout given to the reclaimer.
         unsafe { guard.retire_block(entry) };
+    }
+
+    /// [`retire_entry`](Self::retire_entry) while the caller still holds the chain: the flush it
+    /// makes due is returned, to run once the chain is released (D3).
+    ///
+    /// # Safety
+    /// As for `retire_entry`.
+    pub(crate) unsafe fn retire_entry_held(guard: &Guard<'_>, entry: *mut Entry<K, V>) -> FlushDue {
+        // SAFETY: as in `retire_entry`.
+        unsafe { guard.retire_block_held(entry) }
     }
 
     /// Places a new entry in a block of the map's pool (`blocks.rs`).

@@ -585,14 +585,18 @@ impl Reclaimer {
                 // owner reads it back at thread exit.
                 let guards = slot.guards.load(Ordering::Relaxed);
                 slot.guards.store(guards + 1, Ordering::Relaxed);
-                let guard = slot.handle.with_mut(|handle| {
-                    // SAFETY: we own the slot (C1); nested pins of this thread reuse the handle,
-                    // which crossbeam supports (it counts guards per handle).
-                    let handle = unsafe { &mut *handle };
-                    handle
-                        .get_or_insert_with(|| self.collector.register())
-                        .pin()
-                });
+                // SAFETY: we own the slot (C1), and only `register_handle` writes the cell, with
+                // no borrow of it live. A shared borrow, because the pin may run destructors
+                // (crossbeam collects there) that pin this map again (D3): nested pins of this
+                // thread reuse the handle, which crossbeam supports (it counts guards per
+                // handle).
+                let pinned = slot
+                    .handle
+                    .with(|handle| unsafe { &*handle }.as_ref().map(epoch::LocalHandle::pin));
+                let guard = match pinned {
+                    Some(guard) => guard,
+                    None => self.register_handle(slot).pin(),
+                };
                 (guard, None)
             }
             None => {
@@ -618,6 +622,18 @@ impl Reclaimer {
         let (index, slot) = self.slots.claim(token)?;
         remember_owned(&self.slots, index);
         Some(slot)
+    }
+
+    /// Registers a participant of this map's collector in `slot`, which the calling thread owns
+    /// and which has none yet (its first pin since the slot was made), and returns it.
+    #[cold]
+    fn register_handle<'s>(&self, slot: &'s HandleSlot) -> &'s epoch::LocalHandle {
+        slot.handle.with_mut(|handle| {
+            // SAFETY: we own the slot (C1), and no borrow of its handle is live: the caller's
+            // shared borrow found `None` and has ended, and registering runs no user code.
+            let handle = unsafe { &mut *handle };
+            &*handle.insert(self.collector.register())
+        })
     }
 
     /// A participant of this map's collector for one pin, when every slot is owned (C2).
@@ -788,7 +804,31 @@ impl core::fmt::Debug for Reclaimer {
 /// Objects a guard retires between two flushes: one crossbeam bag.
 const FLUSH_EVERY: u32 = 64;
 
+/// Whether retirements made a flush due ([`Guard::count_retired`]). A flush runs the
+/// destructors of older garbage, which are user code (`K::drop`, `V::drop`) that may use the
+/// map, so a thread that holds a chain lock keeps this until it releases the lock (D3).
+#[must_use = "run it with `Guard::flush_due` once no chain lock is held"]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FlushDue(bool);
+
+impl FlushDue {
+    /// Due if either is.
+    pub(crate) fn or(self, other: Self) -> Self {
+        Self(self.0 || other.0)
+    }
+}
+
 /// A pinned critical section of one map. `!Send`: it stays on the thread that pinned.
+///
+/// # Invariants
+/// - **D3** A thread runs destructors of retired objects (user code: `K::drop`, `V::drop`) only
+///   where it holds no chain lock: inside an outermost `pin` (crossbeam collects there; a pin
+///   nested in one of the same thread shares its handle and does not) and inside a flush, never
+///   between a chain's lock and its release. (A thread without a slot, past `MAX_SLOTS` live
+///   threads, pins a fresh participant every time, so a pin in a closure that runs under a lock
+///   may collect there.) A destructor may use the map, and under a held chain its write to that
+///   chain would wait for the lock forever. Retirements under a lock (`retain`) therefore take
+///   the [`FlushDue`] variants and flush after the release; the others retire after unlocking.
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
     /// The handle slot this guard's thread owns, if it is pinned on one (C1).
@@ -818,6 +858,21 @@ impl Guard<'_> {
         ptr: *mut T,
         free: unsafe fn(*mut T, &Counters, Option<&HandleSlot>),
     ) {
+        // SAFETY: forwarded contract.
+        let due = unsafe { self.retire_with_held(ptr, free) };
+        self.flush_due(due);
+    }
+
+    /// [`retire_with`](Self::retire_with) for a thread that may hold a chain lock: the flush
+    /// that the retirement makes due is returned instead of run (D3).
+    ///
+    /// # Safety
+    /// As for `retire_with`.
+    unsafe fn retire_with_held<T>(
+        &self,
+        ptr: *mut T,
+        free: unsafe fn(*mut T, &Counters, Option<&HandleSlot>),
+    ) -> FlushDue {
         count_garbage(self.slot, self.reclaimer.counters(), 1);
         let counters: NonNull<Counters> = self.reclaimer.counters;
         let destroy = move || {
@@ -835,7 +890,7 @@ impl Guard<'_> {
         // It only frees an object that is unreachable (contract above) and touches the
         // reclaimer's atomics, which outlive the collector.
         unsafe { self.guard.defer_unchecked(destroy) };
-        self.count_retired(false);
+        self.count_retired(false)
     }
 
     /// Counts one object retired through this guard, and flushes every [`FLUSH_EVERY`], or at
@@ -850,14 +905,27 @@ impl Guard<'_> {
     /// function per entry (`garbage_objects` at the end of a 2^20-operation `exchange` cell: 50
     /// and 100 at 1 and 2 threads, against 2,738 and 3,748 without), for one flush per 64
     /// entries.
+    ///
+    /// The flush is returned rather than run (D3): the caller runs it with
+    /// [`flush_due`](Self::flush_due) once its thread holds no chain lock.
     #[inline]
-    fn count_retired(&self, batch_deferred: bool) {
+    fn count_retired(&self, batch_deferred: bool) -> FlushDue {
         let retired = self.retired.get() + 1;
         if batch_deferred || retired >= FLUSH_EVERY {
             self.retired.set(0);
-            self.flush();
+            FlushDue(true)
         } else {
             self.retired.set(retired);
+            FlushDue(false)
+        }
+    }
+
+    /// Runs the flush that retirements made due, if any. The calling thread must hold no chain
+    /// lock (D3).
+    #[inline]
+    pub(crate) fn flush_due(&self, due: FlushDue) {
+        if due.0 {
+            self.flush();
         }
     }
 
@@ -896,11 +964,23 @@ impl Guard<'_> {
     /// As for `retire_with`; `ptr` was allocated by `alloc_block` of this map and holds a live
     /// `T`, and `T`'s layout is the block layout given to `Reclaimer::new`.
     pub(crate) unsafe fn retire_block<T>(&self, ptr: *mut T) {
+        // SAFETY: forwarded contract.
+        let due = unsafe { self.retire_block_held(ptr) };
+        self.flush_due(due);
+    }
+
+    /// [`retire_block`](Self::retire_block) for a thread that holds a chain lock: the flush that
+    /// the retirement makes due is returned instead of run, for [`flush_due`](Self::flush_due)
+    /// once the lock is released (D3).
+    ///
+    /// # Safety
+    /// As for `retire_block`.
+    pub(crate) unsafe fn retire_block_held<T>(&self, ptr: *mut T) -> FlushDue {
         debug_assert_eq!(Layout::new::<T>(), self.reclaimer.counters().pool.block);
         let Some(slot) = self.slot else {
             // SAFETY: forwarded contract; `recycle` drops the contents in place and keeps the
             // block.
-            return unsafe { self.retire_with(ptr, recycle::<T>) };
+            return unsafe { self.retire_with_held(ptr, recycle::<T>) };
         };
         count_garbage(Some(slot), self.reclaimer.counters(), 1);
         // SAFETY: we own the slot (C1), and nothing else of ours borrows its pending batch now
@@ -921,7 +1001,7 @@ impl Guard<'_> {
             // SAFETY: D1: retired entries, taken out of the slot.
             unsafe { self.defer_batch(batch) };
         }
-        self.count_retired(batch_deferred);
+        self.count_retired(batch_deferred)
     }
 
     /// Hands a batch of retired entries to crossbeam as one deferred function.

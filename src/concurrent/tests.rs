@@ -4,7 +4,7 @@ use std::collections::HashMap as StdMap;
 use std::sync::Arc;
 
 use super::ConcurrentHashMap;
-use crate::sync::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use crate::test_util::ConstantState;
 
 /// Scales loop counts down under Miri.
@@ -538,4 +538,85 @@ fn the_checker_catches_a_wrong_split_hint() {
         .map(String::as_str)
         .unwrap_or_default();
     assert!(message.contains("B7"), "{message}");
+}
+
+/// A value whose destructor uses the map it was stored in (the one `REENTRANT_MAP` points to,
+/// while it does): it reads the map and, for `Writes`, inserts a `Plain` value under a key of
+/// its own. Destructors of retired values run wherever crossbeam collects: inside an outermost
+/// pin (every 128 pins) or inside a flush.
+enum Reentrant {
+    Plain,
+    Writes(u64),
+}
+
+type ReentrantMap = ConcurrentHashMap<u64, Reentrant, ConstantState>;
+
+static REENTRANT_MAP: AtomicPtr<ReentrantMap> = AtomicPtr::new(std::ptr::null_mut());
+static REENTRANT_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Reentrant {
+    fn drop(&mut self) {
+        let Self::Writes(key) = *self else { return };
+        // SAFETY: the test clears the pointer before it drops the map.
+        let Some(map) = (unsafe { REENTRANT_MAP.load(SeqCst).as_ref() }) else {
+            return;
+        };
+        REENTRANT_DROPS.fetch_add(1, SeqCst);
+        let view = map.pin();
+        let _ = view.get(&key);
+        view.insert(1_000_000 + key, Self::Plain);
+    }
+}
+
+/// A destructor that uses the map (above) runs in both places crossbeam collects, inside this
+/// map's own pin (a nested pin there shares the thread's handle, by shared borrows only) and
+/// inside a flush, and it must not hang. It would if it ran while its thread held a chain lock
+/// (`retain` retires under the lock, D3): its insert would wait for that chain forever, since
+/// under the constant hasher every key shares it. (Checked: with `retain` flushing under the lock
+/// this test aborts. Miri runs it too, with Tree Borrows; Stacked Borrows stops inside crossbeam
+/// first.)
+#[test]
+fn destructors_that_use_the_map_run_outside_chain_locks() {
+    let map: Box<ReentrantMap> = Box::new(ConcurrentHashMap::with_hasher(ConstantState(7)));
+    REENTRANT_MAP.store(std::ptr::from_ref(&*map).cast_mut(), SeqCst);
+    // Enough pins for crossbeam's every-128-pins collection, also under Miri.
+    let keys: u64 = if cfg!(miri) { 40 } else { 200 };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let map = &*map;
+        s.spawn(move || {
+            // Retire values one view at a time, so that pins collect garbage of older epochs.
+            for round in 0..10 {
+                for key in 0..keys {
+                    map.pin().insert(key, Reentrant::Writes(round * keys + key));
+                }
+            }
+            // Garbage of older epochs is ready now; `retain` fills batches, which flush.
+            map.retain(|key, _| *key >= 1_000_000);
+            sender.send(()).expect("the test waits");
+        });
+        let limit = std::time::Duration::from_secs(if cfg!(miri) { 3_600 } else { 30 });
+        if receiver.recv_timeout(limit).is_err() {
+            // The stuck thread cannot be joined: report past the output capture, then abort.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"a destructor that writes to the map never returned: it ran under a chain lock\n",
+            );
+            std::process::abort();
+        }
+    });
+    for _ in 0..1_000 {
+        drop(map.pin());
+    }
+    map.pin().flush();
+    assert!(
+        REENTRANT_DROPS.load(SeqCst) > 0,
+        "no retired value was dropped while the map lived"
+    );
+    assert!(map
+        .pin()
+        .iter()
+        .all(|(key, _)| *key >= 1_000_000 || *key < keys));
+    REENTRANT_MAP.store(std::ptr::null_mut(), SeqCst);
+    drop(map);
 }
