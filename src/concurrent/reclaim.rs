@@ -893,8 +893,8 @@ impl Guard<'_> {
         self.count_retired(false)
     }
 
-    /// Counts one object retired through this guard, and flushes every [`FLUSH_EVERY`], or at
-    /// once when `batch_deferred` (a full batch of entries just became a deferred function).
+    /// Counts one object retired through this guard; a flush is due every [`FLUSH_EVERY`], or
+    /// at once when `batch_deferred` (a full batch of entries just became a deferred function).
     ///
     /// crossbeam collects on its own only every 128 pins, and then at most 8 bags of 64, so a
     /// view that retires more than about 4 objects per pin (a batch of writes under one pin)
