@@ -25,4 +25,12 @@ fn main() {
         done.store(true, Ordering::Relaxed);
         eprintln!("writer worst {} us", worst/1000);
     });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let t = t.unwrap().path();
+        let stat = std::fs::read_to_string(t.join("stat")).unwrap();
+        let comm = stat[stat.find('(').unwrap()+1..stat.rfind(')').unwrap()].to_string();
+        let f: Vec<&str> = stat[stat.rfind(')').unwrap()+2..].split(' ').collect();
+        eprintln!("THREAD {comm}: utime {} stime {} ticks", f[11], f[12]);
+    }
 }
