@@ -296,7 +296,7 @@ fn retired_memory_is_freed_only_after_readers_unpin() {
     });
 }
 
-/// [D1] Retired entries go to the collector in batches (decision 0010; two entries per batch
+/// [G1] Retired entries go to the collector in batches (decision 0010; two entries per batch
 /// under loom): the writer's second replacement fills its batch, which is deferred and flushed
 /// at once, while the reader may still hold either replaced value. Neither is dropped while a
 /// reader that could have loaded it is pinned; dropping the map drops everything.

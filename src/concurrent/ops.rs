@@ -6,7 +6,7 @@
 //! and nothing has been changed yet (every change happens after the last call into user code of
 //! that step), so the map stays consistent. That user code may read the map; a write to the
 //! chain it runs under would wait for the held lock forever (the public docs say so). The
-//! destructors of retired entries are user code too, and they never run under a held chain (D3):
+//! destructors of retired entries are user code too, and they never run under a held chain (G3):
 //! operations retire after releasing it, and `retain`, which retires under it, flushes after.
 
 use super::bucket::{Entry, SplitHint};
@@ -171,7 +171,7 @@ impl<K, V> RawMap<K, V> {
                     }
                 }
                 drop(held);
-                // INVARIANT: D3, destructors run only once the chain is released.
+                // INVARIANT: G3, destructors run only once the chain is released.
                 guard.flush_due(due);
             }
             return;

@@ -390,7 +390,7 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// [`retire_entry`](Self::retire_entry) while the caller still holds the chain: the flush it
-    /// makes due is returned, to run once the chain is released (D3).
+    /// makes due is returned, to run once the chain is released (G3).
     ///
     /// # Safety
     /// As for `retire_entry`.

@@ -44,7 +44,7 @@
 //! key and value and gives the block to the running thread's slot (or to the map's pool) for
 //! later inserts. The chunks go back to the allocator when the map drops. A thread retires its
 //! entries into its slot's pending [`RetiredBatch`], which goes to crossbeam as one deferred
-//! function per 64 entries (decision 0010, D1–D2); like the handle's bag, a partial batch stays
+//! function per 64 entries (decision 0010, G1–G2); like the handle's bag, a partial batch stays
 //! with the slot when its thread exits.
 //!
 //! # Garbage accounting
@@ -89,7 +89,7 @@ pub(crate) struct HandleSlot {
     /// load and a store make an update; may be negative (an object retired on one slot can be
     /// freed by another slot's owner).
     garbage: AtomicIsize,
-    /// Entries its owner retired and has not handed to the collector yet (D1): they go to
+    /// Entries its owner retired and has not handed to the collector yet (G1): they go to
     /// crossbeam as one deferred function per [`RETIRE_BATCH`] entries. Accessed only by the
     /// owner (C1), or with exclusive access to the map.
     pending: UnsafeCell<Option<Box<RetiredBatch>>>,
@@ -139,12 +139,14 @@ type FreeBlock = unsafe fn(*mut u8, &Counters, Option<&HandleSlot>);
 /// function for up to [`RETIRE_BATCH`] entries.
 ///
 /// # Invariants
-/// - **D1** Every entry in a batch was retired (unreachable from the map, `retire_with`'s
+/// (G for garbage; G1–G2 were D1–D2 until 2026-11-27, which clashed with the sequential map's
+/// divergences D1–D17 in `go-correspondence.md`.)
+/// - **G1** Every entry in a batch was retired (unreachable from the map, `retire_with`'s
 ///   contract) and is in no other batch and no crossbeam bag; it is freed exactly once, by
 ///   [`free_all`](Self::free_all) after crossbeam runs the batch's deferred function (at
 ///   least one grace period after the batch was deferred, which is after the entry was retired),
 ///   or by `Reclaimer::drop` for a batch still pending when the map drops.
-/// - **D2** `items[..len]` are the entries, all holding the map's entry type, which `free`
+/// - **G2** `items[..len]` are the entries, all holding the map's entry type, which `free`
 ///   destroys.
 pub(crate) struct RetiredBatch {
     len: usize,
@@ -172,13 +174,13 @@ impl RetiredBatch {
     /// destructor's panic contained and counted, and takes them off the garbage tally.
     ///
     /// # Safety
-    /// D1: the grace period has passed (or the map is being dropped), so nothing else can
+    /// G1: the grace period has passed (or the map is being dropped), so nothing else can
     /// reach the entries; `slot` is the running thread's own slot, if any.
     unsafe fn free_all(&self, counters: &Counters, slot: Option<&HandleSlot>) {
         for &entry in &self.items[..self.len] {
             // Each destructor's panic is contained on its own, so the batch's other entries are
             // still freed.
-            // SAFETY: D1 and D2: a retired entry of the kind `free` takes, owned by nobody else.
+            // SAFETY: G1 and G2: a retired entry of the kind `free` takes, owned by nobody else.
             unsafe { counters.free_contained(self.free, entry, slot) };
         }
         count_garbage(slot, counters, -(self.len as isize));
@@ -587,7 +589,7 @@ impl Reclaimer {
                 slot.guards.store(guards + 1, Ordering::Relaxed);
                 // SAFETY: we own the slot (C1), and only `register_handle` writes the cell, with
                 // no borrow of it live. A shared borrow, because the pin may run destructors
-                // (crossbeam collects there) that pin this map again (D3): nested pins of this
+                // (crossbeam collects there) that pin this map again (G3): nested pins of this
                 // thread reuse the handle, which crossbeam supports (it counts guards per
                 // handle).
                 let pinned = slot
@@ -757,7 +759,7 @@ impl Drop for Reclaimer {
         for slot in self.slots.slots() {
             // SAFETY: exclusive access, as just argued.
             if let Some(batch) = unsafe { slot.take_pending() } {
-                // SAFETY: D1: retired entries, and with no guard alive no thread can hold one;
+                // SAFETY: G1: retired entries, and with no guard alive no thread can hold one;
                 // this thread's slot, if any, is found as a destructor would find it.
                 unsafe { batch.free_all(self.counters(), self.counters().running_slot()) };
             }
@@ -806,7 +808,7 @@ const FLUSH_EVERY: u32 = 64;
 
 /// Whether retirements made a flush due ([`Guard::count_retired`]). A flush runs the
 /// destructors of older garbage, which are user code (`K::drop`, `V::drop`) that may use the
-/// map, so a thread that holds a chain lock keeps this until it releases the lock (D3).
+/// map, so a thread that holds a chain lock keeps this until it releases the lock (G3).
 #[must_use = "run it with `Guard::flush_due` once no chain lock is held"]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FlushDue(bool);
@@ -821,7 +823,7 @@ impl FlushDue {
 /// A pinned critical section of one map. `!Send`: it stays on the thread that pinned.
 ///
 /// # Invariants
-/// - **D3** A thread runs destructors of retired objects (user code: `K::drop`, `V::drop`) only
+/// - **G3** A thread runs destructors of retired objects (user code: `K::drop`, `V::drop`) only
 ///   where it holds no chain lock: inside an outermost `pin` (crossbeam collects there; a pin
 ///   nested in one of the same thread shares its handle and does not) and inside a flush, never
 ///   between a chain's lock and its release. (A thread without a slot, past `MAX_SLOTS` live
@@ -864,7 +866,7 @@ impl Guard<'_> {
     }
 
     /// [`retire_with`](Self::retire_with) for a thread that may hold a chain lock: the flush
-    /// that the retirement makes due is returned instead of run (D3).
+    /// that the retirement makes due is returned instead of run (G3).
     ///
     /// # Safety
     /// As for `retire_with`.
@@ -906,7 +908,7 @@ impl Guard<'_> {
     /// and 100 at 1 and 2 threads, against 2,738 and 3,748 without), for one flush per 64
     /// entries.
     ///
-    /// The flush is returned rather than run (D3): the caller runs it with
+    /// The flush is returned rather than run (G3): the caller runs it with
     /// [`flush_due`](Self::flush_due) once its thread holds no chain lock.
     #[inline]
     fn count_retired(&self, batch_deferred: bool) -> FlushDue {
@@ -921,7 +923,7 @@ impl Guard<'_> {
     }
 
     /// Runs the flush that retirements made due, if any. The calling thread must hold no chain
-    /// lock (D3).
+    /// lock (G3).
     #[inline]
     pub(crate) fn flush_due(&self, due: FlushDue) {
         if due.0 {
@@ -958,7 +960,7 @@ impl Guard<'_> {
     /// A thread that owns a slot adds the entry to its slot's pending batch, which goes to
     /// crossbeam as one deferred function when it holds [`RETIRE_BATCH`] entries (followed by a
     /// flush, so that the batches do not pile up in the thread's crossbeam bag) or when the
-    /// thread flushes (D1, decision 0010); a thread without a slot retires it alone.
+    /// thread flushes (G1, decision 0010); a thread without a slot retires it alone.
     ///
     /// # Safety
     /// As for `retire_with`; `ptr` was allocated by `alloc_block` of this map and holds a live
@@ -971,7 +973,7 @@ impl Guard<'_> {
 
     /// [`retire_block`](Self::retire_block) for a thread that holds a chain lock: the flush that
     /// the retirement makes due is returned instead of run, for [`flush_due`](Self::flush_due)
-    /// once the lock is released (D3).
+    /// once the lock is released (G3).
     ///
     /// # Safety
     /// As for `retire_block`.
@@ -988,7 +990,7 @@ impl Guard<'_> {
         let full = slot.pending.with_mut(|pending| unsafe {
             let pending = &mut *pending;
             let batch = pending.get_or_insert_with(|| RetiredBatch::new(recycle_erased::<T>));
-            // D2: every block of this map holds its entry type (the layout check above), so the
+            // G2: every block of this map holds its entry type (the layout check above), so the
             // batch's `free` fits this entry too.
             if batch.push(ptr.cast()) {
                 pending.take()
@@ -998,7 +1000,7 @@ impl Guard<'_> {
         });
         let batch_deferred = full.is_some();
         if let Some(batch) = full {
-            // SAFETY: D1: retired entries, taken out of the slot.
+            // SAFETY: G1: retired entries, taken out of the slot.
             unsafe { self.defer_batch(batch) };
         }
         self.count_retired(batch_deferred)
@@ -1007,7 +1009,7 @@ impl Guard<'_> {
     /// Hands a batch of retired entries to crossbeam as one deferred function.
     ///
     /// # Safety
-    /// D1: the batch's entries are retired (`retire_with`'s contract for each) and in no other
+    /// G1: the batch's entries are retired (`retire_with`'s contract for each) and in no other
     /// batch.
     unsafe fn defer_batch(&self, batch: Box<RetiredBatch>) {
         let counters: NonNull<Counters> = self.reclaimer.counters;
@@ -1016,7 +1018,7 @@ impl Guard<'_> {
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`; the batch was leaked for this function.
             let (counters, batch) = unsafe { (counters.as_ref(), Box::from_raw(batch)) };
-            // SAFETY: crossbeam runs this after the grace period (D1).
+            // SAFETY: crossbeam runs this after the grace period (G1).
             unsafe { batch.free_all(counters, counters.running_slot()) };
         };
         // SAFETY: crossbeam's contract for `defer_unchecked`, as in `retire_with`: the closure
@@ -1030,7 +1032,7 @@ impl Guard<'_> {
         let Some(slot) = self.slot else { return };
         // SAFETY: we own the slot (C1); no borrow of its pending batch is live.
         if let Some(batch) = unsafe { slot.take_pending() } {
-            // SAFETY: D1: retired entries, taken out of the slot.
+            // SAFETY: G1: retired entries, taken out of the slot.
             unsafe { self.defer_batch(batch) };
         }
     }

@@ -571,7 +571,7 @@ impl Drop for Reentrant {
 /// A destructor that uses the map (above) runs in both places crossbeam collects, inside this
 /// map's own pin (a nested pin there shares the thread's handle, by shared borrows only) and
 /// inside a flush, and it must not hang. It would if it ran while its thread held a chain lock
-/// (`retain` retires under the lock, D3): its insert would wait for that chain forever, since
+/// (`retain` retires under the lock, G3): its insert would wait for that chain forever, since
 /// under the constant hasher every key shares it. (Checked: with `retain` flushing under the lock
 /// this test aborts. Miri runs it too, with Tree Borrows; Stacked Borrows stops inside crossbeam
 /// first.)
