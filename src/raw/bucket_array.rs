@@ -236,8 +236,11 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
     // switches) just after each growth ended, while this ran on the reclaimer thread. So the
     // pages go first, 1 MiB at a time, with `MADV_DONTNEED`, which leaves the mapping in place
     // (no split, no exclusive lock on it) and let the writer's faults through in the same
-    // measurement; the `munmap` that follows has no pages left to free.
-    // (`design/decisions/0003-background-reclaimer.md`, "Later: pages first, then the mapping".)
+    // measurement; the `munmap` that follows has no pages left to free. On the reclaimer thread
+    // each step is followed by a short sleep, so that the thread never keeps a CPU from the map's
+    // users for a whole scheduler tick (`reclaim::between_steps`).
+    // (`design/decisions/0003-background-reclaimer.md`, "Later: pages first, then the mapping",
+    // and "Later: a pause between steps".)
     const STEP: usize = 1 << 20;
     let mut offset = 0;
     while offset < size {
@@ -248,6 +251,9 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
         let discarded = unsafe { dont_need(ptr.as_ptr().add(offset), len) };
         debug_assert!(discarded, "madvise of a bucket array failed");
         offset += len;
+        if offset < size {
+            super::reclaim::between_steps();
+        }
     }
     // SAFETY: the whole mapping, as `map_zeroed` made it; nothing references it.
     let result = unsafe { libc::munmap(ptr.as_ptr().cast(), size) };

@@ -11,6 +11,10 @@
 //! `munmap` on mappings that no map references any more, or runs a job that frees memory no map
 //! references any more (the concurrent map's retired tables, [`run_later`]). If it cannot be
 //! started, the work is done inline.
+//!
+//! The thread must not take a CPU away from the map's users for long either: on a machine with
+//! no idle core, a thread it preempts waits for the next scheduler tick (4 ms at `HZ=250`). So a
+//! long job gives the CPU back between its steps ([`between_steps`]).
 
 use core::ptr::NonNull;
 use std::sync::mpsc::{self, Sender};
@@ -62,6 +66,7 @@ fn reclaimer() -> Option<&'static Sender<Job>> {
             std::thread::Builder::new()
                 .name("hmap-reclaimer".into())
                 .spawn(move || {
+                    ON_RECLAIMER.set(true);
                     for job in receiver {
                         job.run();
                     }
@@ -72,6 +77,35 @@ fn reclaimer() -> Option<&'static Sender<Job>> {
         .as_ref()
         .filter(|(owner, _)| *owner == std::process::id())
         .map(|(_, sender)| sender)
+}
+
+std::thread_local! {
+    /// Whether this thread is the reclaimer (set once, when it starts).
+    static ON_RECLAIMER: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// How long the reclaimer sleeps between two steps of a job: about one step's work (a 1 MiB
+/// `MADV_DONTNEED` takes about 105 µs on our 2-core VM), so that the thread uses at most about
+/// half a CPU while it gives memory back.
+const PAUSE: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Called between two steps of a long job (`bucket_array::unmap` calls it after each 1 MiB
+/// step). On the reclaimer thread it sleeps for [`PAUSE`]; elsewhere (work done inline, by the
+/// caller) it returns at once.
+///
+/// Why: with two busy threads on two CPUs, the reclaimer's wake-up preempts one of them, and the
+/// preempted thread used to wait until the scheduler's next tick, 4 ms later on our VMs, while
+/// the reclaimer discarded pages. A probe that reads every thread's run and wait time around each
+/// operation over 0.5 ms (`design/results/2026-11-27-vm-session17/`) found the reclaimer running
+/// during 48 of the 160 slow gets and inserts of a growth to 8M keys with one reader, and during
+/// 9 of 108 with this pause; the rest are ticks lost to other tasks of the VM, which papaya's
+/// reader loses as well. Sleeping hands the CPU straight back, so a preempted thread waits for one
+/// step (about 0.1 ms) instead of a tick. Memory goes back a little later: an 84 MB array in
+/// 25–26 ms instead of 8–10 (the sleep itself takes about 0.2 ms with the kernel's timer slack).
+pub(crate) fn between_steps() {
+    if ON_RECLAIMER.get() {
+        std::thread::sleep(PAUSE);
+    }
 }
 
 /// Unmaps `start..start + size` soon, on the reclaimer thread.
