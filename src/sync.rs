@@ -205,40 +205,48 @@ impl<T> AtomicPtr<T> {
     }
 }
 
-/// A small per-thread number, stable for the thread's life, for spreading threads over striped
-/// counters. A hint only: correctness never depends on two threads getting different numbers.
-/// Under loom it is always 0, because a model must behave the same in every execution it
-/// explores.
-#[cfg(not(loom))]
-pub(crate) fn thread_hint() -> usize {
-    thread_token()
-}
-
-/// Under loom: always 0 (see the non-loom version).
-#[cfg(loom)]
-pub(crate) fn thread_hint() -> usize {
-    0
-}
-
 /// A number unique to the calling thread among all threads of the process that ever asked
 /// (never 0, never reused), for claiming per-thread slots.
 ///
 /// With the `sched` feature, a thread under `crate::sched` gets the scheduler's token instead:
 /// deterministic (the same for the same logical thread in every replay, whatever the process
 /// did before) and still unique within the process.
+///
+/// Every operation of the concurrent map calls this (its pin finds the thread's slot by the
+/// token), so it is inlined, and the token lives in a `const`-initialised cell: a thread-local
+/// load and a test, where a lazily initialised `thread_local!` behind a function call cost
+/// 6–11% of a cache-resident `get` (`design/results/2026-11-27-vm-session17/README.md`).
 #[cfg(not(loom))]
+#[inline]
 pub(crate) fn thread_token() -> usize {
     #[cfg(feature = "sched")]
     if let Some(token) = crate::sched::token() {
         return token;
     }
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    std::thread_local! {
-        // ORDERING: Relaxed. Only uniqueness matters (RMWs on one location are totally
-        // ordered); nothing is published.
-        static TOKEN: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    let token = TOKEN.get();
+    if token != 0 {
+        token
+    } else {
+        new_thread_token()
     }
-    TOKEN.with(|token| *token)
+}
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// This thread's token, 0 until its first `thread_token()`.
+    static TOKEN: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Draws this thread's token, on its first `thread_token()`.
+#[cfg(not(loom))]
+#[cold]
+fn new_thread_token() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    // ORDERING: Relaxed. Only uniqueness matters (RMWs on one location are totally ordered);
+    // nothing is published.
+    let token = NEXT.fetch_add(1, Ordering::Relaxed);
+    TOKEN.set(token);
+    token
 }
 
 /// Under loom: unique per modelled thread, numbered afresh in every execution.
