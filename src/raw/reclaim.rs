@@ -139,3 +139,28 @@ fn submit(job: Job) {
     // The thread is unavailable, so the caller pays.
     job.run();
 }
+
+#[cfg(all(test, unix, not(miri), not(loom)))]
+mod tests {
+    use super::{run_later, ON_RECLAIMER};
+
+    /// The pause of `between_steps` applies on the reclaimer thread and nowhere else: work that
+    /// falls back to running inline must not sleep on the caller's path.
+    #[test]
+    fn only_the_reclaimer_thread_pauses_between_steps() {
+        assert!(
+            !ON_RECLAIMER.get(),
+            "a test thread must not count as the reclaimer"
+        );
+        let (sender, receiver) = std::sync::mpsc::channel();
+        run_later(Box::new(move || {
+            let _ = sender.send((
+                ON_RECLAIMER.get(),
+                std::thread::current().name().map(str::to_owned),
+            ));
+        }));
+        let (on_reclaimer, name) = receiver.recv().expect("the job ran");
+        assert_eq!(name.as_deref(), Some("hmap-reclaimer"));
+        assert!(on_reclaimer, "the reclaimer thread marks itself");
+    }
+}
