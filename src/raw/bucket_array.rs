@@ -237,14 +237,16 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
     // pages go first, 1 MiB at a time, with `MADV_DONTNEED`, which leaves the mapping in place
     // (no split, no exclusive lock on it) and let the writer's faults through in the same
     // measurement; the `munmap` that follows has no pages left to free. On the reclaimer thread
-    // each step is followed by a short sleep, so that the thread never keeps a CPU from the map's
-    // users for a whole scheduler tick (`reclaim::between_steps`).
+    // a step that had pages to discard is followed by a sleep as long as the step, so that the
+    // thread never keeps a CPU from the map's users for a whole scheduler tick
+    // (`reclaim::between_steps`).
     // (`design/decisions/0003-background-reclaimer.md`, "Later: pages first, then the mapping",
     // and "Later: a pause between steps".)
     const STEP: usize = 1 << 20;
     let mut offset = 0;
     while offset < size {
         let len = STEP.min(size - offset);
+        let started = std::time::Instant::now();
         // SAFETY: the caller passes a whole mapping made by `map_zeroed`, which nothing uses any
         // more; `offset` is a multiple of STEP (page-aligned) and `offset..offset + len` lies
         // inside it. A failure only leaves the pages for the `munmap` below.
@@ -252,7 +254,7 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, size: usize) {
         debug_assert!(discarded, "madvise of a bucket array failed");
         offset += len;
         if offset < size {
-            super::reclaim::between_steps();
+            super::reclaim::between_steps(started.elapsed());
         }
     }
     // SAFETY: the whole mapping, as `map_zeroed` made it; nothing references it.

@@ -19,6 +19,7 @@
 use core::ptr::NonNull;
 use std::sync::mpsc::{self, Sender};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use super::bucket_array;
 
@@ -84,28 +85,42 @@ std::thread_local! {
     static ON_RECLAIMER: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
-/// How long the reclaimer sleeps between two steps of a job: about one step's work (a 1 MiB
-/// `MADV_DONTNEED` takes about 105 µs on our 2-core VM), so that the thread uses at most about
-/// half a CPU while it gives memory back.
-const PAUSE: std::time::Duration = std::time::Duration::from_micros(100);
+/// A step shorter than this did not touch enough pages to be worth a pause: a 1 MiB
+/// `MADV_DONTNEED` of pages never touched takes about 1 µs on our 2-core VM, one with a quarter of
+/// them resident about 30 µs, a fully resident one about 105 µs.
+const WORTH_A_PAUSE: Duration = Duration::from_micros(10);
 
-/// Called between two steps of a long job (`bucket_array::unmap` calls it after each 1 MiB
-/// step). On the reclaimer thread it sleeps for [`PAUSE`]; elsewhere (work done inline, by the
-/// caller) it returns at once.
+/// The longest pause, whatever the step took (a step that was itself preempted can look long).
+const LONGEST_PAUSE: Duration = Duration::from_millis(1);
+
+/// Called between two steps of a long job, with how long the step just done took
+/// (`bucket_array::unmap` calls it after each 1 MiB step). On the reclaimer thread it sleeps as
+/// long as the step took, up to [`LONGEST_PAUSE`], so that the thread uses at most about half a
+/// CPU while it gives memory back; a step under [`WORTH_A_PAUSE`] (pages never touched) gets no
+/// pause, so releasing a large array that was hardly used stays quick. Elsewhere (work done
+/// inline, by the caller) it returns at once.
 ///
 /// Why: with two busy threads on two CPUs, the reclaimer's wake-up preempts one of them, and the
 /// preempted thread used to wait until the scheduler's next tick, 4 ms later on our VMs, while
 /// the reclaimer discarded pages. A probe that reads every thread's run and wait time around each
 /// operation over 0.5 ms (`design/results/2026-11-27-vm-session17/`) found the reclaimer running
 /// during 48 of the 160 slow gets and inserts of a growth to 8M keys with one reader, and during
-/// 9 of 108 with this pause; the rest are ticks lost to other tasks of the VM, which papaya's
-/// reader loses as well. Sleeping hands the CPU straight back, so a preempted thread waits for one
-/// step (about 0.1 ms) instead of a tick. Memory goes back a little later: an 84 MB array in
-/// 25–26 ms instead of 8–10 (the sleep itself takes about 0.2 ms with the kernel's timer slack).
-pub(crate) fn between_steps() {
+/// 9 of 108 with a fixed 100 µs pause after each step (which a resident step's ~105 µs matches);
+/// the rest are ticks lost to other tasks of the VM, which papaya's reader loses as well.
+/// Sleeping hands the CPU straight back, so a preempted thread waits for one step (about 0.1 ms)
+/// instead of a tick. Memory goes back a little later: a resident 84 MB array in 25–26 ms instead
+/// of 8–10 (the sleep itself takes about 0.2 ms with the kernel's timer slack).
+pub(crate) fn between_steps(step: Duration) {
     if ON_RECLAIMER.get() {
-        std::thread::sleep(PAUSE);
+        if let Some(pause) = pause_after(step) {
+            std::thread::sleep(pause);
+        }
     }
+}
+
+/// The reclaimer's pause after a step that took `step` (see [`between_steps`]).
+fn pause_after(step: Duration) -> Option<Duration> {
+    (step >= WORTH_A_PAUSE).then(|| step.min(LONGEST_PAUSE))
 }
 
 /// Unmaps `start..start + size` soon, on the reclaimer thread.
@@ -142,7 +157,19 @@ fn submit(job: Job) {
 
 #[cfg(all(test, unix, not(miri), not(loom)))]
 mod tests {
-    use super::{run_later, ON_RECLAIMER};
+    use super::{pause_after, run_later, Duration, LONGEST_PAUSE, ON_RECLAIMER, WORTH_A_PAUSE};
+
+    /// A step that discarded nothing gets no pause, a step that did gets a pause as long as
+    /// itself, and no pause exceeds the cap.
+    #[test]
+    fn the_pause_follows_the_step() {
+        assert_eq!(pause_after(Duration::from_nanos(700)), None);
+        assert_eq!(pause_after(WORTH_A_PAUSE - Duration::from_nanos(1)), None);
+        assert_eq!(pause_after(WORTH_A_PAUSE), Some(WORTH_A_PAUSE));
+        let resident = Duration::from_micros(105);
+        assert_eq!(pause_after(resident), Some(resident));
+        assert_eq!(pause_after(Duration::from_millis(40)), Some(LONGEST_PAUSE));
+    }
 
     /// The pause of `between_steps` applies on the reclaimer thread and nowhere else: work that
     /// falls back to running inline must not sleep on the caller's path.
