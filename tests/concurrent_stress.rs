@@ -845,3 +845,93 @@ fn garbage_stays_bounded_when_threads_hold_pins_for_batches() {
 fn garbage_stays_bounded_when_threads_hold_pins_for_batches_long() {
     garbage_bounded(Size::Long, Pinning::Batches);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Aggregates during back-to-back growths
+// ---------------------------------------------------------------------------------------------
+
+/// `retain` and `clear` test every entry present for the whole call, while growths follow each
+/// other without a gap: one thread starts a same-size growth whenever none runs
+/// (`force_growth`, in a tight loop), in half the rounds another writes churn keys (so writers
+/// help evacuate and the walk meets chains evacuated under it), and the main thread runs
+/// `retain` (rejecting the even prefilled keys) or `clear` on prefilled keys nobody else
+/// touches. Loom model A1 is the small version. Before session 18's fix `retain` walked the
+/// newest table, whose chains stay empty until evacuated; the rounds without churn, where only
+/// the aggregate evacuates, caught that (checked by reverting the fix).
+fn aggregates_during_back_to_back_growths(size: Size) {
+    const PREFILLED: u64 = 4_096;
+    const CHURN: u64 = 1 << 40;
+    let rounds = size.pick(300, 10_000);
+    for round in 0..rounds {
+        let clear = round % 2 == 1;
+        let churn = round % 4 >= 2;
+        let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+        for k in 0..PREFILLED {
+            m.pin().insert(k, k);
+        }
+        let mut tested = vec![0u32; PREFILLED as usize];
+        let done = AtomicUsize::new(0);
+        thread::scope(|s| {
+            let (m, done) = (&m, &done);
+            s.spawn(move || {
+                while done.load(Ordering::Relaxed) == 0 {
+                    m.force_growth(true);
+                }
+            });
+            s.spawn(move || {
+                let mut i = 0;
+                while churn && done.load(Ordering::Relaxed) == 0 {
+                    let p = m.pin();
+                    p.insert(CHURN | (i % 512), i);
+                    p.remove(&(CHURN | ((i + 256) % 512)));
+                    i += 1;
+                }
+            });
+            // Start once the first forced growth runs, so that the call meets one.
+            while !m.is_growing() {
+                std::hint::spin_loop();
+            }
+            if clear {
+                m.clear();
+            } else {
+                m.retain(|&k, &v| {
+                    if k < PREFILLED {
+                        assert_eq!(v, k, "a prefilled key with a foreign value");
+                        tested[k as usize] += 1;
+                    }
+                    k >= PREFILLED || k % 2 == 1
+                });
+            }
+            done.store(1, Ordering::Relaxed);
+        });
+        let p = m.pin();
+        let survivors: Vec<u64> = (0..PREFILLED)
+            .filter(|&k| p.contains_key(&k) != (!clear && k % 2 == 1))
+            .collect();
+        assert!(
+            survivors.is_empty(),
+            "round {round} ({}, churn {churn}): {} prefilled keys wrong after the call, e.g. {:?}; \
+             {:?}",
+            if clear { "clear" } else { "retain" },
+            survivors.len(),
+            &survivors[..survivors.len().min(8)],
+            m.stats()
+        );
+        if !clear {
+            let untested = tested.iter().filter(|&&n| n == 0).count();
+            assert_eq!(untested, 0, "round {round}: keys never passed to `keep`");
+        }
+        assert_eq!(p.iter().count(), m.len());
+    }
+}
+
+#[test]
+fn retain_and_clear_test_every_entry_during_back_to_back_growths() {
+    aggregates_during_back_to_back_growths(Size::Short);
+}
+
+#[test]
+#[ignore = "long stress run; use --release -- --ignored"]
+fn retain_and_clear_test_every_entry_during_back_to_back_growths_long() {
+    aggregates_during_back_to_back_growths(Size::Long);
+}

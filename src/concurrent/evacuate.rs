@@ -231,18 +231,25 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Evacuates every old chain still pending, for aggregate operations (`retain`, `clear`)
-    /// that want one table to work on. Unbounded by design: they are O(n) anyway.
-    pub(crate) fn finish_growth_now(&self, guard: &Guard<'_>) {
+    /// that want one table to work on, and returns that table: the one that was current when
+    /// called, whose chains now hold every entry. Unbounded by design: they are O(n) anyway.
+    ///
+    /// The caller must work on the returned table, not on `self.table()` loaded again: another
+    /// writer may start the next growth as soon as this one is over, and the newer table's
+    /// chains stay empty until their sources are evacuated (E2), so an aggregate walking them
+    /// would skip entries (loom A1).
+    pub(crate) fn finish_growth_now<'g>(&'g self, guard: &'g Guard<'_>) -> &'g Table {
         let table = self.table(guard);
         let old = table.old();
         if old.is_null() {
-            return;
+            return table;
         }
         // SAFETY: loaded from the current table while pinned; retired only after unlinking (T2).
         let old = unsafe { &*old };
         for index in 0..old.len() {
             self.evacuate(table, old, index, guard);
         }
+        table
     }
 }
 

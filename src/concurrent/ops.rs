@@ -139,13 +139,15 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Keeps the entries `keep` accepts. Finishes a running growth first (an aggregate
-    /// operation is O(n) anyway), then holds each chain of the current table in turn. If a new
-    /// growth starts meanwhile, it starts over on the new table, so `keep` may see an entry
-    /// more than once; each entry present for the whole call is tested at least once.
+    /// operation is O(n) anyway), then holds each chain of that growth's table in turn. If the
+    /// next growth starts meanwhile, the walk meets an evacuated chain and starts over on the
+    /// new table, so `keep` may see an entry more than once; each entry present for the whole
+    /// call is tested at least once.
     pub(crate) fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool, guard: &Guard<'_>) {
         'restart: loop {
-            self.finish_growth_now(guard);
-            let table = self.table(guard);
+            // The table the growth was finished in, not the current one loaded again: the next
+            // growth may have started since, and its chains are empty until evacuated (A1).
+            let table = self.finish_growth_now(guard);
             for index in 0..table.len() {
                 let head = table.bucket(index);
                 let held = Held {
