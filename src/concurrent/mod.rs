@@ -26,7 +26,8 @@
 //! - **[`ConcurrentHashMap::len`]** is exact whenever no write is in flight, and costs one load
 //!   per handle slot (striped counter), independent of the number of entries.
 //! - **Iteration** is weakly consistent: an entry present and unchanged for the whole iteration
-//!   is yielded exactly once, also across a growth.
+//!   is yielded exactly once, also across a growth. A key removed and inserted again during the
+//!   iteration is two entries, and may be yielded twice.
 //! - **Unwinding**: a panicking `Hash`, `Eq`, `Clone` or closure leaves the map consistent (the
 //!   chain lock is released on unwind and nothing was changed yet); a panicking `Drop` of a
 //!   retired value is contained and counted ([`ConcurrentStats::drop_panics`]).

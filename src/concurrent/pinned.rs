@@ -88,7 +88,8 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
 
     /// Iterates over `(&K, &V)`, weakly consistently: an entry present and unchanged for the
     /// whole iteration is yielded exactly once, also across a growth; entries inserted, replaced
-    /// or removed meanwhile may or may not be.
+    /// or removed meanwhile may or may not be. A key removed and inserted again during the
+    /// iteration is two entries, so it may be yielded twice.
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter::new(self.map.raw().table(self.guard()))
     }

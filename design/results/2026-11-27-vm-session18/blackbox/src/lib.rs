@@ -1,0 +1,1 @@
+//! Black-box tests of `hmap::ConcurrentHashMap`: everything is in `tests/`.
