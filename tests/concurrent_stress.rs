@@ -870,23 +870,26 @@ fn aggregates_during_back_to_back_growths(size: Size) {
             m.pin().insert(k, k);
         }
         let mut tested = vec![0u32; PREFILLED as usize];
-        let done = AtomicUsize::new(0);
+        // The main thread counts itself finished when its call returns or panics, which stops
+        // the helpers.
+        let finished = AtomicUsize::new(0);
         thread::scope(|s| {
-            let (m, done) = (&m, &done);
+            let (m, finished) = (&m, &finished);
             s.spawn(move || {
-                while done.load(Ordering::Relaxed) == 0 {
+                while !all_finished(finished, 1) {
                     m.force_growth(true);
                 }
             });
             s.spawn(move || {
                 let mut i = 0;
-                while churn && done.load(Ordering::Relaxed) == 0 {
+                while churn && !all_finished(finished, 1) {
                     let p = m.pin();
                     p.insert(CHURN | (i % 512), i);
                     p.remove(&(CHURN | ((i + 256) % 512)));
                     i += 1;
                 }
             });
+            let _done = CountOnDrop(finished);
             // Start once the first forced growth runs, so that the call meets one.
             while !m.is_growing() {
                 std::hint::spin_loop();
@@ -902,7 +905,6 @@ fn aggregates_during_back_to_back_growths(size: Size) {
                     k >= PREFILLED || k % 2 == 1
                 });
             }
-            done.store(1, Ordering::Relaxed);
         });
         let p = m.pin();
         let survivors: Vec<u64> = (0..PREFILLED)

@@ -7,8 +7,8 @@
 //! one such source when its index is visited, and chains are never cleared (B4), so it is yielded
 //! exactly once, also while a growth runs, starts or ends. Entries inserted, replaced or removed
 //! during the iteration may or may not be seen; a key removed and inserted again is two entries
-//! and may be seen twice (the second one in a slot or chain the walk has not reached yet). GO: Go's iterator also starts at a random bucket
-//! and offset; this one starts at bucket 0 (C-D6).
+//! and may be seen twice (the second one in a slot or chain the walk has not reached yet). GO:
+//! Go's iterator also starts at a random bucket and offset; this one starts at bucket 0 (C-D6).
 
 use core::marker::PhantomData;
 
