@@ -148,6 +148,10 @@ impl<K, V> RawMap<K, V> {
             // The table the growth was finished in, not the current one loaded again: the next
             // growth may have started since, and its chains are empty until evacuated (A1).
             let table = self.finish_growth_now(guard);
+            // NEGATIVE CONTROL (loom A1 and the race harness must fail): session 18's bug, the
+            // current table loaded again after finishing the growth.
+            #[cfg(hmap_bug = "retain_reload")]
+            let table = self.table(guard);
             for index in 0..table.len() {
                 let head = table.bucket(index);
                 let held = Held {

@@ -21,6 +21,15 @@ pub(crate) enum Action {
     Update(u64),
     /// `get_or_insert_with(key, || value)`: returns the value now present.
     GetOrInsert(u64),
+    /// One call of a `retain` predicate on the key: it saw the value (the result) and the entry
+    /// was removed if `drop` (the predicate said no), atomically, under the key's chain.
+    Retained {
+        /// Whether the predicate rejected the entry.
+        drop: bool,
+    },
+    /// One pass of `clear` over the key's chain: removes it if present. Unobserved, so its
+    /// result is not checked.
+    Clear,
 }
 
 /// The function the harness's `update` applies: order-sensitive, so that a lost or reordered
@@ -44,12 +53,14 @@ impl Action {
                 let new = state.or(Some(value));
                 (new, new)
             }
+            Action::Retained { drop } => (if drop { None } else { state }, state),
+            Action::Clear => (None, None),
         }
     }
 
-    /// Whether the action can change the register.
-    pub(crate) fn writes(self) -> bool {
-        !matches!(self, Action::Read)
+    /// Whether the recorded result must match the register's (false for an unobserved action).
+    fn checks_result(self) -> bool {
+        !matches!(self, Action::Clear)
     }
 }
 
@@ -61,12 +72,16 @@ pub(crate) struct KeyOp {
     pub(crate) returned: usize,
     pub(crate) action: Action,
     pub(crate) result: Option<u64>,
+    /// Whether the operation may also not have taken effect at all (a `clear` pass over a key
+    /// written meanwhile: it happens once per pass, and passes restart when a growth starts).
+    pub(crate) optional: bool,
     /// Who ran it, for the failure report: (thread, operation index).
     pub(crate) by: (usize, usize),
 }
 
 /// Whether `ops` can be ordered, respecting real time, so that the sequential register starting
-/// at `initial` gives every operation its recorded result and ends at `last`.
+/// at `initial` gives every operation its recorded result and ends at `last`. An optional
+/// operation may instead be left out.
 pub(crate) fn is_linearizable(initial: Option<u64>, ops: &[KeyOp], last: Option<u64>) -> bool {
     assert!(ops.len() <= 64, "a key's history is at most 64 operations");
     let all: u64 = if ops.len() == 64 {
@@ -100,11 +115,20 @@ fn search(
         .min()
         .expect("an operation is pending");
     for i in 0..ops.len() {
-        if done & (1 << i) != 0 || ops[i].invoked > earliest_return {
+        if done & (1 << i) != 0 {
+            continue;
+        }
+        // Leaving an optional operation out is not an event in time: always allowed.
+        if ops[i].optional && search(ops, all, done | (1 << i), state, last, seen) {
+            return true;
+        }
+        if ops[i].invoked > earliest_return {
             continue;
         }
         let (next, result) = ops[i].action.apply(state);
-        if result == ops[i].result && search(ops, all, done | (1 << i), next, last, seen) {
+        if (!ops[i].action.checks_result() || result == ops[i].result)
+            && search(ops, all, done | (1 << i), next, last, seen)
+        {
             return true;
         }
     }
@@ -121,7 +145,15 @@ mod tests {
             returned,
             action,
             result,
+            optional: false,
             by: (0, 0),
+        }
+    }
+
+    fn optional(invoked: usize, returned: usize, action: Action) -> KeyOp {
+        KeyOp {
+            optional: true,
+            ..op(invoked, returned, action, None)
         }
     }
 
@@ -183,5 +215,50 @@ mod tests {
         // The insert saw no value, so it went first, and then get_or_insert must return 9.
         assert!(!is_linearizable(None, &ops, Some(9)));
         assert!(!is_linearizable(None, &ops, Some(7)));
+    }
+
+    #[test]
+    fn a_retain_call_sees_the_value_and_removes_it_only_if_rejected() {
+        // retain's predicate saw 5 and rejected it: the key is gone.
+        let ops = [op(0, 3, Action::Retained { drop: true }, Some(5))];
+        assert!(is_linearizable(Some(5), &ops, None));
+        assert!(!is_linearizable(Some(5), &ops, Some(5)));
+        // Accepted: it stays.
+        let ops = [op(0, 3, Action::Retained { drop: false }, Some(5))];
+        assert!(is_linearizable(Some(5), &ops, Some(5)));
+        assert!(!is_linearizable(Some(5), &ops, None));
+        // A value the key never had cannot have been seen.
+        let ops = [op(0, 3, Action::Retained { drop: false }, Some(6))];
+        assert!(!is_linearizable(Some(5), &ops, Some(5)));
+        // A racing insert of 6 went before or after the call that saw 5 and removed it.
+        let ops = [
+            op(0, 5, Action::Retained { drop: true }, Some(5)),
+            op(1, 2, Action::Insert(6), Some(5)),
+        ];
+        assert!(!is_linearizable(Some(5), &ops, Some(6)));
+        let ops = [
+            op(0, 5, Action::Retained { drop: true }, Some(5)),
+            op(1, 2, Action::Insert(6), None),
+        ];
+        assert!(is_linearizable(Some(5), &ops, Some(6)));
+    }
+
+    #[test]
+    fn an_optional_clear_may_be_left_out_but_a_mandatory_one_may_not() {
+        let mandatory = [op(0, 3, Action::Clear, None)];
+        assert!(is_linearizable(Some(5), &mandatory, None));
+        assert!(!is_linearizable(Some(5), &mandatory, Some(5)));
+        let maybe = [optional(0, 3, Action::Clear)];
+        assert!(is_linearizable(Some(5), &maybe, None));
+        assert!(is_linearizable(Some(5), &maybe, Some(5)));
+        // Left out, an optional operation does not hold back the ones after it in real time.
+        let ops = [
+            optional(0, 1, Action::Clear),
+            op(2, 3, Action::Read, Some(5)),
+        ];
+        assert!(is_linearizable(Some(5), &ops, Some(5)));
+        // Taken, it must still fit: a clear that removed the key cannot precede a later read of
+        // it, so the clear is left out and the key must still be there at the end.
+        assert!(!is_linearizable(Some(5), &ops, None));
     }
 }

@@ -11,7 +11,8 @@
 //! | 2..38 | thread `t`'s operation `i` is bytes `2 + 12t + 2i` (kind) and `3 + 12t + 2i` (key); unused ones are skipped, so counts do not shift the schedule |
 //! | 38.. | the scheduler's choices (`sched::run`) |
 //!
-//! Missing bytes read as 0. Kinds (`kind % 8`): insert (0, 1), remove, get, update,
+//! Missing bytes read as 0. Kinds: `kind % 16` is 14 for `retain` (its key byte salts the
+//! predicate), 15 for `clear`; otherwise `kind % 8` names insert (0, 1), remove, get, update,
 //! get_or_insert_with, iter, flush-then-get. Keys: an even key byte names one of 4 *shared* keys
 //! (any thread may use them), an odd one one of 6 keys *owned* by the thread. Values are unique
 //! per operation. The prefill holds some shared and owned keys (so that threads find some keys
@@ -24,6 +25,15 @@
 //!   order of a `HashMap`-like register that starts at the prefill value and ends at the value
 //!   the map holds after the run (`linearize.rs`). For owned keys this is the exact audit: no
 //!   lost, duplicated or resurrected key or update;
+//! - **`retain`**: each call of its predicate is recorded (key, value, verdict, and the global
+//!   order's time of the call) and joins the key's history as an atomic "saw this value, removed
+//!   it if rejected" that took effect between the call and the end of the `retain`. A key that
+//!   no other write touched during the `retain` and that the predicate never saw must have been
+//!   absent throughout (every entry present for the whole call is tested);
+//! - **`clear`** (unobserved): for a key no other write touched meanwhile, one removal inside
+//!   the call; for a key written meanwhile, up to one removal per such write plus one, each
+//!   optional (passes restart when a growth starts, and an entry inserted meanwhile may
+//!   survive);
 //! - **iteration** (weakly consistent): a key that no write touched during an iteration is
 //!   yielded by it exactly when present, once, with its value; any yielded value is one the key
 //!   had during the iteration; no key outside the test's keys;
@@ -131,6 +141,17 @@ pub enum Op {
     Iter,
     /// `flush()` (hand this thread's garbage to the collector, try to free it), then `get(key)`.
     FlushGet(u64),
+    /// `retain(|k, v| retained(salt, k, v))`, every predicate call recorded.
+    Retain(u64),
+    /// `clear()`.
+    Clear,
+}
+
+/// The harness's `retain` predicate: a deterministic coin per (salt, key, value).
+fn retained(salt: u64, key: u64, value: u64) -> bool {
+    let mixed =
+        (key ^ value.rotate_left(29) ^ salt.rotate_left(47)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    mixed >> 63 == 0
 }
 
 impl Op {
@@ -142,17 +163,32 @@ impl Op {
             | Op::Update(key, _)
             | Op::GetOrInsert(key, _)
             | Op::FlushGet(key) => Some(key),
-            Op::Iter => None,
+            Op::Iter | Op::Retain(_) | Op::Clear => None,
         }
     }
 
+    /// The action of a single-key operation.
     fn action(self) -> Action {
         match self {
             Op::Insert(_, value) => Action::Insert(value),
             Op::Remove(_) => Action::Remove,
-            Op::Get(_) | Op::FlushGet(_) | Op::Iter => Action::Read,
+            Op::Get(_) | Op::FlushGet(_) => Action::Read,
             Op::Update(_, tag) => Action::Update(tag),
             Op::GetOrInsert(_, value) => Action::GetOrInsert(value),
+            Op::Iter | Op::Retain(_) | Op::Clear => {
+                unreachable!("{self:?} is not a single-key operation")
+            }
+        }
+    }
+
+    /// Whether the operation may change `key`'s entry.
+    fn may_write(self, key: u64) -> bool {
+        match self {
+            Op::Retain(_) | Op::Clear => true,
+            Op::Get(_) | Op::FlushGet(_) | Op::Iter => false,
+            Op::Insert(..) | Op::Remove(_) | Op::Update(..) | Op::GetOrInsert(..) => {
+                self.key() == Some(key)
+            }
         }
     }
 }
@@ -249,6 +285,12 @@ fn prefill_keys(count: usize) -> Vec<u64> {
 }
 
 fn decode_op(thread: usize, index: usize, kind: u8, key: u8) -> Op {
+    match kind % 16 {
+        // The key byte salts the predicate's coin.
+        14 => return Op::Retain(u64::from(key)),
+        15 => return Op::Clear,
+        _ => {}
+    }
     let key = if key & 1 == 0 {
         u64::from(key >> 1) % SHARED
     } else {
@@ -272,6 +314,20 @@ fn decode_op(thread: usize, index: usize, kind: u8, key: u8) -> Op {
 enum Outcome {
     Value(Option<u64>),
     Entries(Vec<(u64, u64)>),
+    /// `retain`'s predicate calls, in order.
+    Calls(Vec<Call>),
+    /// `clear` returns nothing.
+    Cleared,
+}
+
+/// One call of `retain`'s predicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Call {
+    key: u64,
+    value: u64,
+    kept: bool,
+    /// The global order's time of the call (its tick).
+    at: usize,
 }
 
 /// One executed operation, with its interval in the global order.
@@ -308,6 +364,9 @@ pub struct RaceStats {
     pub growths_during: usize,
     /// Whether a growth was still running when they finished.
     pub growing_at_end: bool,
+    /// `retain` calls whose predicate saw a key more than once: the walk restarted because the
+    /// next growth started under it.
+    pub retain_repeats: usize,
     /// The scheduler's report.
     pub report: RunReport,
 }
@@ -365,13 +424,25 @@ pub fn run_case(case: &Case) -> Result<RaceStats, String> {
             .collect();
         let report = run(threads, &case.choices);
         let after = map.stats();
+        let history = std::mem::take(&mut *history.lock().unwrap_or_else(PoisonError::into_inner));
         let stats = RaceStats {
             growing_at_start: before.growing,
             growths_during: after.growths - before.growths,
             growing_at_end: after.growing,
+            retain_repeats: history
+                .records
+                .iter()
+                .filter(|record| match &record.outcome {
+                    Outcome::Calls(calls) => {
+                        let mut keys: Vec<u64> = calls.iter().map(|call| call.key).collect();
+                        keys.sort_unstable();
+                        keys.windows(2).any(|pair| pair[0] == pair[1])
+                    }
+                    _ => false,
+                })
+                .count(),
             report,
         };
-        let history = std::mem::take(&mut *history.lock().unwrap_or_else(PoisonError::into_inner));
         audit(case, &map, &history.records, &stats).map_err(|failure| {
             let mut text = format!("resize_race: {failure}\n{case:?}\n");
             for record in &history.records {
@@ -423,6 +494,27 @@ fn run_thread(map: &RaceMap, history: &Mutex<History>, thread: usize, ops: &[Op]
             Op::FlushGet(key) => {
                 view.flush();
                 Outcome::Value(view.get(&key).copied())
+            }
+            Op::Retain(salt) => {
+                let mut calls = Vec::new();
+                view.retain(|&key, &value| {
+                    // The history's lock is the harness's own, taken and released here with
+                    // no scheduling point inside, so it cannot deadlock with the chain held.
+                    let at = History::tick(history);
+                    let kept = retained(salt, key, value);
+                    calls.push(Call {
+                        key,
+                        value,
+                        kept,
+                        at,
+                    });
+                    kept
+                });
+                Outcome::Calls(calls)
+            }
+            Op::Clear => {
+                view.clear();
+                Outcome::Cleared
             }
         };
         let returned = History::tick(history);
@@ -486,6 +578,27 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
             (Op::Iter, Outcome::Entries(entries)) => {
                 observe_iteration(record, entries, records, &keys, &mut per_key)?;
             }
+            (Op::Retain(_), Outcome::Calls(calls)) => {
+                observe_retain(record, calls, records, &keys, &mut per_key)?;
+            }
+            (Op::Clear, Outcome::Cleared) => {
+                for &key in &keys {
+                    let writes = overlapping_writes(record, key, records);
+                    // A pass over the key's chain removes it if present. Without writes to the
+                    // key meanwhile, every pass after the first finds it as the first left it,
+                    // so one removal stands for all; with writes, each can put it back once.
+                    let passes = if writes == 0 { 1 } else { writes + 1 };
+                    let ops = per_key.get_mut(&key).expect("a case key");
+                    ops.extend((0..passes).map(|_| KeyOp {
+                        invoked: record.invoked,
+                        returned: record.returned,
+                        action: Action::Clear,
+                        result: None,
+                        optional: writes > 0,
+                        by: (record.thread, record.index),
+                    }));
+                }
+            }
             (op, Outcome::Value(result)) => {
                 let key = op.key().expect("a single-key operation");
                 per_key.get_mut(&key).expect("a case key").push(KeyOp {
@@ -493,6 +606,7 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
                     returned: record.returned,
                     action: op.action(),
                     result: *result,
+                    optional: false,
                     by: (record.thread, record.index),
                 });
             }
@@ -520,6 +634,66 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
     Ok(())
 }
 
+/// How many operations other than `record` may have written `key` while `record` ran.
+fn overlapping_writes(record: &Record, key: u64, records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|other| {
+            !core::ptr::eq(*other, record)
+                && other.op.may_write(key)
+                && other.invoked < record.returned
+                && record.invoked < other.returned
+        })
+        .count()
+}
+
+/// Turns one `retain`'s predicate calls into per-key operations (see the module
+/// documentation).
+fn observe_retain(
+    retain: &Record,
+    calls: &[Call],
+    records: &[Record],
+    keys: &[u64],
+    per_key: &mut BTreeMap<u64, Vec<KeyOp>>,
+) -> Result<(), String> {
+    let who = (retain.thread, retain.index);
+    if let Some(call) = calls.iter().find(|c| keys.binary_search(&c.key).is_err()) {
+        return Err(format!(
+            "t{} op{} retain's predicate sees key {}, which no one inserted",
+            who.0, who.1, call.key
+        ));
+    }
+    for &key in keys {
+        let ops = per_key.get_mut(&key).expect("a case key");
+        let mut seen = false;
+        for call in calls.iter().filter(|c| c.key == key) {
+            seen = true;
+            // The predicate saw the value at `at`, with the chain held; a rejected entry
+            // leaves the chain before the chain is released, so before the retain returns.
+            ops.push(KeyOp {
+                invoked: call.at,
+                returned: retain.returned,
+                action: Action::Retained { drop: !call.kept },
+                result: Some(call.value),
+                optional: false,
+                by: who,
+            });
+        }
+        if !seen && overlapping_writes(retain, key, records) == 0 {
+            // Unchanged during the call and never tested: it must have been absent.
+            ops.push(KeyOp {
+                invoked: retain.invoked,
+                returned: retain.returned,
+                action: Action::Read,
+                result: None,
+                optional: false,
+                by: who,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Turns one iteration into per-key observations (see the module documentation).
 fn observe_iteration(
     iteration: &Record,
@@ -540,18 +714,14 @@ fn observe_iteration(
         yielded.entry(key).or_default().push(value);
     }
     for &key in keys {
-        let disturbed = records.iter().any(|other| {
-            other.op.key() == Some(key)
-                && other.op.action().writes()
-                && other.invoked < iteration.returned
-                && iteration.invoked < other.returned
-        });
+        let disturbed = overlapping_writes(iteration, key, records) > 0;
         let values = yielded.get(&key).map_or(&[][..], Vec::as_slice);
         let observe = |result| KeyOp {
             invoked: iteration.invoked,
             returned: iteration.returned,
             action: Action::Read,
             result,
+            optional: false,
             by: who,
         };
         let ops = per_key.get_mut(&key).expect("a case key");
