@@ -407,6 +407,46 @@ fn slot_table_growth_two_threads_install_one_segment() {
     });
 }
 
+/// [A2] `retain` whose walk meets a chain evacuated under it (a growth started and evacuated
+/// after `retain` found none running) starts over on the new table: every entry present
+/// throughout is tested and the rejected one is gone, not left behind in the new table. The
+/// walk may test an entry more than once; the entry inserted meanwhile may or may not be tested.
+#[test]
+fn retain_meeting_an_evacuated_chain_starts_over_on_the_new_table() {
+    model(|| {
+        let map = Map::with_capacity_and_hasher(13, Identity);
+        assert_eq!(map.log2_buckets(), 1);
+        {
+            let view = map.pin();
+            view.insert(0, 0);
+            view.insert(1, 1);
+        }
+        let map = Arc::new(map);
+        let other = {
+            let map = map.clone();
+            thread::spawn(move || {
+                // Starts a doubling, then the insert into chain 0 evacuates it and claims (and
+                // evacuates) both old chains: the growth ends within this thread.
+                assert!(map.force_growth(false));
+                assert_eq!(map.pin().insert(2, 2), None);
+            })
+        };
+        let mut tested = Vec::new();
+        map.retain(|&key, _| {
+            tested.push(key);
+            key != 1
+        });
+        other.join().unwrap();
+        assert!(
+            tested.contains(&0) && tested.contains(&1),
+            "an entry present throughout was not tested: {tested:?}"
+        );
+        assert_eq!(keys_of(&map), vec![0, 2], "tested {tested:?}");
+        assert_eq!(map.len(), 2);
+        assert_eq!(map.pin().get(&1), None);
+    });
+}
+
 /// [A1] `clear` (and so `retain`) racing the start of the *next* growth tests every entry. It
 /// finishes the running growth first, and meanwhile another thread may start the next one; the
 /// aggregate must then work on the table whose chains hold the entries (the one it finished),
