@@ -72,22 +72,27 @@ pub(crate) struct KeyOp {
     pub(crate) returned: usize,
     pub(crate) action: Action,
     pub(crate) result: Option<u64>,
-    /// Whether the operation may also not have taken effect at all (a `clear` pass over a key
-    /// written meanwhile: it happens once per pass, and passes restart when a growth starts).
-    pub(crate) optional: bool,
+    /// Whether the operation takes effect exactly once (`false`) or any number of times,
+    /// none included (`true`): a `clear` over a key written meanwhile, which removes it once
+    /// per pass over its chain, and passes restart when a growth starts.
+    pub(crate) repeats: bool,
     /// Who ran it, for the failure report: (thread, operation index).
     pub(crate) by: (usize, usize),
 }
 
 /// Whether `ops` can be ordered, respecting real time, so that the sequential register starting
-/// at `initial` gives every operation its recorded result and ends at `last`. An optional
-/// operation may instead be left out.
+/// at `initial` gives every operation its recorded result and ends at `last`. A repeating
+/// operation takes effect any number of times inside its interval, none included.
 pub(crate) fn is_linearizable(initial: Option<u64>, ops: &[KeyOp], last: Option<u64>) -> bool {
-    assert!(ops.len() <= 64, "a key's history is at most 64 operations");
-    let all: u64 = if ops.len() == 64 {
-        u64::MAX
+    assert!(
+        ops.len() <= 128,
+        "a key's history is at most 128 operations, this one has {}",
+        ops.len()
+    );
+    let all: u128 = if ops.len() == 128 {
+        u128::MAX
     } else {
-        (1u64 << ops.len()) - 1
+        (1u128 << ops.len()) - 1
     };
     let mut seen = HashSet::new();
     search(ops, all, 0, initial, last, &mut seen)
@@ -95,11 +100,11 @@ pub(crate) fn is_linearizable(initial: Option<u64>, ops: &[KeyOp], last: Option<
 
 fn search(
     ops: &[KeyOp],
-    all: u64,
-    done: u64,
+    all: u128,
+    done: u128,
     state: Option<u64>,
     last: Option<u64>,
-    seen: &mut HashSet<(u64, Option<u64>)>,
+    seen: &mut HashSet<(u128, Option<u64>)>,
 ) -> bool {
     if done == all {
         return state == last;
@@ -115,20 +120,29 @@ fn search(
         .min()
         .expect("an operation is pending");
     for i in 0..ops.len() {
-        if done & (1 << i) != 0 {
+        let bit = 1u128 << i;
+        if done & bit != 0 {
             continue;
         }
-        // Leaving an optional operation out is not an event in time: always allowed.
-        if ops[i].optional && search(ops, all, done | (1 << i), state, last, seen) {
+        // A repeating operation is retired (it takes no further effect; not an event in time,
+        // so always allowed), or takes effect once more and stays pending. Taking effect when
+        // it changes nothing is the same as not, so that branch is skipped.
+        if ops[i].repeats && search(ops, all, done | bit, state, last, seen) {
             return true;
         }
         if ops[i].invoked > earliest_return {
             continue;
         }
         let (next, result) = ops[i].action.apply(state);
-        if (!ops[i].action.checks_result() || result == ops[i].result)
-            && search(ops, all, done | (1 << i), next, last, seen)
-        {
+        if ops[i].action.checks_result() && result != ops[i].result {
+            continue;
+        }
+        let found = if ops[i].repeats {
+            next != state && search(ops, all, done, next, last, seen)
+        } else {
+            search(ops, all, done | bit, next, last, seen)
+        };
+        if found {
             return true;
         }
     }
@@ -145,14 +159,14 @@ mod tests {
             returned,
             action,
             result,
-            optional: false,
+            repeats: false,
             by: (0, 0),
         }
     }
 
-    fn optional(invoked: usize, returned: usize, action: Action) -> KeyOp {
+    fn repeating(invoked: usize, returned: usize, action: Action) -> KeyOp {
         KeyOp {
-            optional: true,
+            repeats: true,
             ..op(invoked, returned, action, None)
         }
     }
@@ -244,21 +258,37 @@ mod tests {
     }
 
     #[test]
-    fn an_optional_clear_may_be_left_out_but_a_mandatory_one_may_not() {
-        let mandatory = [op(0, 3, Action::Clear, None)];
-        assert!(is_linearizable(Some(5), &mandatory, None));
-        assert!(!is_linearizable(Some(5), &mandatory, Some(5)));
-        let maybe = [optional(0, 3, Action::Clear)];
-        assert!(is_linearizable(Some(5), &maybe, None));
-        assert!(is_linearizable(Some(5), &maybe, Some(5)));
-        // Left out, an optional operation does not hold back the ones after it in real time.
+    fn a_repeating_clear_may_take_effect_never_or_often_a_single_one_once() {
+        let once = [op(0, 3, Action::Clear, None)];
+        assert!(is_linearizable(Some(5), &once, None));
+        assert!(!is_linearizable(Some(5), &once, Some(5)));
+        let any = [repeating(0, 3, Action::Clear)];
+        assert!(is_linearizable(Some(5), &any, None));
+        assert!(is_linearizable(Some(5), &any, Some(5)));
+        // Retired, a repeating operation does not hold back the ones after it in real time.
         let ops = [
-            optional(0, 1, Action::Clear),
+            repeating(0, 1, Action::Clear),
             op(2, 3, Action::Read, Some(5)),
         ];
         assert!(is_linearizable(Some(5), &ops, Some(5)));
-        // Taken, it must still fit: a clear that removed the key cannot precede a later read of
-        // it, so the clear is left out and the key must still be there at the end.
+        // But it cannot take effect after them: a clear that returned before the read was
+        // invoked cannot explain the key's absence at the end.
+        assert!(!is_linearizable(Some(5), &ops, None));
+        // Twice around an insert inside its interval: the insert's value is gone too.
+        let ops = [
+            repeating(0, 9, Action::Clear),
+            op(1, 2, Action::Read, None),
+            op(3, 4, Action::Insert(6), None),
+            op(5, 6, Action::Read, Some(6)),
+        ];
+        assert!(is_linearizable(Some(5), &ops, None));
+        // A single clear cannot both remove 5 before the first read and 6 after the insert.
+        let ops = [
+            op(0, 9, Action::Clear, None),
+            op(1, 2, Action::Read, None),
+            op(3, 4, Action::Insert(6), None),
+            op(5, 6, Action::Read, Some(6)),
+        ];
         assert!(!is_linearizable(Some(5), &ops, None));
     }
 }

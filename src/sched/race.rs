@@ -31,8 +31,8 @@
 //!   no other write touched during the `retain` and that the predicate never saw must have been
 //!   absent throughout (every entry present for the whole call is tested);
 //! - **`clear`** (unobserved): for a key no other write touched meanwhile, one removal inside
-//!   the call; for a key written meanwhile, up to one removal per such write plus one, each
-//!   optional (passes restart when a growth starts, and an entry inserted meanwhile may
+//!   the call; for a key written meanwhile, any number of removals inside the call, none
+//!   included (passes restart when a growth starts, and an entry inserted meanwhile may
 //!   survive);
 //! - **iteration** (weakly consistent): a key that no write touched during an iteration is
 //!   yielded by it exactly when present, once, with its value; any yielded value is one the key
@@ -583,20 +583,19 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
             }
             (Op::Clear, Outcome::Cleared) => {
                 for &key in &keys {
-                    let writes = overlapping_writes(record, key, records);
                     // A pass over the key's chain removes it if present. Without writes to the
                     // key meanwhile, every pass after the first finds it as the first left it,
-                    // so one removal stands for all; with writes, each can put it back once.
-                    let passes = if writes == 0 { 1 } else { writes + 1 };
-                    let ops = per_key.get_mut(&key).expect("a case key");
-                    ops.extend((0..passes).map(|_| KeyOp {
+                    // so the removal happened once; with writes, it may have happened any
+                    // number of times (the key put back in between), or not at all.
+                    let repeats = overlapping_writes(record, key, records) > 0;
+                    per_key.get_mut(&key).expect("a case key").push(KeyOp {
                         invoked: record.invoked,
                         returned: record.returned,
                         action: Action::Clear,
                         result: None,
-                        optional: writes > 0,
+                        repeats,
                         by: (record.thread, record.index),
-                    }));
+                    });
                 }
             }
             (op, Outcome::Value(result)) => {
@@ -606,7 +605,7 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
                     returned: record.returned,
                     action: op.action(),
                     result: *result,
-                    optional: false,
+                    repeats: false,
                     by: (record.thread, record.index),
                 });
             }
@@ -675,7 +674,7 @@ fn observe_retain(
                 returned: retain.returned,
                 action: Action::Retained { drop: !call.kept },
                 result: Some(call.value),
-                optional: false,
+                repeats: false,
                 by: who,
             });
         }
@@ -686,7 +685,7 @@ fn observe_retain(
                 returned: retain.returned,
                 action: Action::Read,
                 result: None,
-                optional: false,
+                repeats: false,
                 by: who,
             });
         }
@@ -721,7 +720,7 @@ fn observe_iteration(
             returned: iteration.returned,
             action: Action::Read,
             result,
-            optional: false,
+            repeats: false,
             by: who,
         };
         let ops = per_key.get_mut(&key).expect("a case key");
