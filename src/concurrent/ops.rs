@@ -160,6 +160,11 @@ impl<K, V> RawMap<K, V> {
                     lock: head.lock(),
                 };
                 if held.lock.is_evacuated() {
+                    // NEGATIVE CONTROL (loom A2 and the race harness must fail): the walk skips
+                    // a chain evacuated under it instead of starting over on the new table.
+                    if cfg!(hmap_bug = "retain_skips_evacuated") {
+                        continue;
+                    }
                     continue 'restart;
                 }
                 let mut due = FlushDue::default();
