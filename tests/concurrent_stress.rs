@@ -907,16 +907,17 @@ fn aggregates_during_back_to_back_growths(size: Size) {
             }
         });
         let p = m.pin();
-        let survivors: Vec<u64> = (0..PREFILLED)
+        // Prefilled keys present when they should be gone, or gone when they should be kept.
+        let wrong: Vec<u64> = (0..PREFILLED)
             .filter(|&k| p.contains_key(&k) != (!clear && k % 2 == 1))
             .collect();
         assert!(
-            survivors.is_empty(),
+            wrong.is_empty(),
             "round {round} ({}, churn {churn}): {} prefilled keys wrong after the call, e.g. {:?}; \
              {:?}",
             if clear { "clear" } else { "retain" },
-            survivors.len(),
-            &survivors[..survivors.len().min(8)],
+            wrong.len(),
+            &wrong[..wrong.len().min(8)],
             m.stats()
         );
         if !clear {

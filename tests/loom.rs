@@ -61,9 +61,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-/// A map with 2 buckets (B = 1) holding `keys` (value = key), with a doubling to B = 2 started
-/// and nothing evacuated yet: old chain 0 holds the even keys, chain 1 the odd ones.
-fn growing_map(keys: &[u64]) -> Arc<Map> {
+/// A map with 2 buckets (B = 1) holding `keys` (value = key), not growing: chain 0 holds the
+/// even keys, chain 1 the odd ones.
+fn filled_map(keys: &[u64]) -> Map {
     let map = Map::with_capacity_and_hasher(13, Identity);
     assert_eq!(map.log2_buckets(), 1);
     {
@@ -72,6 +72,12 @@ fn growing_map(keys: &[u64]) -> Arc<Map> {
             view.insert(key, key);
         }
     }
+    map
+}
+
+/// [`filled_map`] with a doubling to B = 2 started and nothing evacuated yet.
+fn growing_map(keys: &[u64]) -> Arc<Map> {
+    let map = filled_map(keys);
     assert!(map.force_growth(false));
     let stats = map.stats();
     assert_eq!((stats.old_buckets, stats.old_evacuated), (2, 0));
@@ -414,14 +420,7 @@ fn slot_table_growth_two_threads_install_one_segment() {
 #[test]
 fn retain_meeting_an_evacuated_chain_starts_over_on_the_new_table() {
     model(|| {
-        let map = Map::with_capacity_and_hasher(13, Identity);
-        assert_eq!(map.log2_buckets(), 1);
-        {
-            let view = map.pin();
-            view.insert(0, 0);
-            view.insert(1, 1);
-        }
-        let map = Arc::new(map);
+        let map = Arc::new(filled_map(&[0, 1]));
         let other = {
             let map = map.clone();
             thread::spawn(move || {

@@ -341,6 +341,21 @@ struct Record {
     outcome: Outcome,
 }
 
+impl Record {
+    /// An operation on one key's history spanning this record's interval, run by its thread,
+    /// taking effect once.
+    fn key_op(&self, action: Action, result: Option<u64>) -> KeyOp {
+        KeyOp {
+            invoked: self.invoked,
+            returned: self.returned,
+            action,
+            result,
+            repeats: false,
+            by: (self.thread, self.index),
+        }
+    }
+}
+
 #[derive(Default)]
 struct History {
     clock: usize,
@@ -587,27 +602,18 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
                     // key meanwhile, every pass after the first finds it as the first left it,
                     // so the removal happened once; with writes, it may have happened any
                     // number of times (the key put back in between), or not at all.
-                    let repeats = overlapping_writes(record, key, records) > 0;
                     per_key.get_mut(&key).expect("a case key").push(KeyOp {
-                        invoked: record.invoked,
-                        returned: record.returned,
-                        action: Action::Clear,
-                        result: None,
-                        repeats,
-                        by: (record.thread, record.index),
+                        repeats: overlapping_writes(record, key, records) > 0,
+                        ..record.key_op(Action::Clear, None)
                     });
                 }
             }
             (op, Outcome::Value(result)) => {
                 let key = op.key().expect("a single-key operation");
-                per_key.get_mut(&key).expect("a case key").push(KeyOp {
-                    invoked: record.invoked,
-                    returned: record.returned,
-                    action: op.action(),
-                    result: *result,
-                    repeats: false,
-                    by: (record.thread, record.index),
-                });
+                per_key
+                    .get_mut(&key)
+                    .expect("a case key")
+                    .push(record.key_op(op.action(), *result));
             }
             (op, outcome) => unreachable!("{op:?} cannot return {outcome:?}"),
         }
@@ -655,11 +661,10 @@ fn observe_retain(
     keys: &[u64],
     per_key: &mut BTreeMap<u64, Vec<KeyOp>>,
 ) -> Result<(), String> {
-    let who = (retain.thread, retain.index);
     if let Some(call) = calls.iter().find(|c| keys.binary_search(&c.key).is_err()) {
         return Err(format!(
             "t{} op{} retain's predicate sees key {}, which no one inserted",
-            who.0, who.1, call.key
+            retain.thread, retain.index, call.key
         ));
     }
     for &key in keys {
@@ -671,23 +676,12 @@ fn observe_retain(
             // leaves the chain before the chain is released, so before the retain returns.
             ops.push(KeyOp {
                 invoked: call.at,
-                returned: retain.returned,
-                action: Action::Retained { drop: !call.kept },
-                result: Some(call.value),
-                repeats: false,
-                by: who,
+                ..retain.key_op(Action::Retained { drop: !call.kept }, Some(call.value))
             });
         }
         if !seen && overlapping_writes(retain, key, records) == 0 {
             // Unchanged during the call and never tested: it must have been absent.
-            ops.push(KeyOp {
-                invoked: retain.invoked,
-                returned: retain.returned,
-                action: Action::Read,
-                result: None,
-                repeats: false,
-                by: who,
-            });
+            ops.push(retain.key_op(Action::Read, None));
         }
     }
     Ok(())
@@ -715,14 +709,7 @@ fn observe_iteration(
     for &key in keys {
         let disturbed = overlapping_writes(iteration, key, records) > 0;
         let values = yielded.get(&key).map_or(&[][..], Vec::as_slice);
-        let observe = |result| KeyOp {
-            invoked: iteration.invoked,
-            returned: iteration.returned,
-            action: Action::Read,
-            result,
-            repeats: false,
-            by: who,
-        };
+        let observe = |result| iteration.key_op(Action::Read, result);
         let ops = per_key.get_mut(&key).expect("a case key");
         if disturbed {
             // Written during the iteration: it may be missed or seen more than once, but every
