@@ -240,6 +240,69 @@ fn end_of_growth_is_published_to_readers() {
     });
 }
 
+/// The keys an iteration of `view` yields, sorted (duplicates kept, so "exactly once" can be
+/// checked).
+fn iterated(view: &hmap::concurrent::Pinned<'_, u64, u64, Identity>) -> Vec<u64> {
+    let mut keys: Vec<u64> = view.keys().copied().collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// [I1] An iteration made while a doubling runs yields every key present and unchanged
+/// throughout exactly once, while another thread evacuates both old chains (ending the growth).
+/// Key 3 splits to Y (old chain 1, new chain 3): the walk meets old chain 1 at index 1, where
+/// it must skip key 3, and at index 3, where it must yield it, from the old chain if that is
+/// still not evacuated or else from new chain 3, whose copy the `EVACUATED` mark publishes (P7).
+/// Key 4 is inserted meanwhile and may or may not be yielded, at most once.
+#[test]
+fn iter_during_a_doubling_yields_every_unchanged_key_once() {
+    model(|| {
+        let map = growing_map(&[0, 3]);
+        let writer = {
+            let map = map.clone();
+            // Key 4: old chain 0; the insert evacuates it and claims both old chains.
+            thread::spawn(move || assert_eq!(map.pin().insert(4, 4), None))
+        };
+        let keys = iterated(&map.pin());
+        assert!(
+            keys == [0, 3] || keys == [0, 3, 4],
+            "unchanged keys exactly once: {keys:?}"
+        );
+        writer.join().unwrap();
+        assert!(!map.is_growing());
+        assert_eq!(keys_of(&map), vec![0, 3, 4]);
+    });
+}
+
+/// [I2] An iteration of a table that is not growing when the walk starts, racing a thread that
+/// starts a doubling and evacuates both chains (its insert ends the growth): the walk's table
+/// becomes the old one under it, and its chains, frozen once evacuated (B4), still hold every
+/// entry, so both unchanged keys are yielded exactly once. Depending on when the view is made,
+/// the walk starts on the old table, on the new one with the old still feeding it, or on the
+/// new one alone.
+#[test]
+fn iter_of_a_table_that_starts_growing_yields_every_unchanged_key_once() {
+    model(|| {
+        let map = Arc::new(filled_map(&[0, 3]));
+        let writer = {
+            let map = map.clone();
+            thread::spawn(move || {
+                assert!(map.force_growth(false));
+                assert_eq!(map.pin().insert(4, 4), None);
+            })
+        };
+        let keys = iterated(&map.pin());
+        assert!(
+            keys == [0, 3] || keys == [0, 3, 4],
+            "unchanged keys exactly once: {keys:?}"
+        );
+        writer.join().unwrap();
+        assert!(!map.is_growing());
+        assert_eq!(map.log2_buckets(), 2);
+        assert_eq!(keys_of(&map), vec![0, 3, 4]);
+    });
+}
+
 /// A value that counts its drops in a shared counter.
 struct Tracked {
     value: u64,

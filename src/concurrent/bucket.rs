@@ -277,6 +277,16 @@ impl Bucket {
         self.link.load(Ordering::Acquire).addr() & EVACUATED != 0
     }
 
+    /// NEGATIVE CONTROL `hmap_bug = "iter_relaxed_mark"` (design/testing.md, "Negative
+    /// controls"): [`is_evacuated`](Self::is_evacuated) without its Acquire, used by the
+    /// iterator only, so a walk that sees the mark may read the destination chain before the
+    /// evacuation's copies (loom models I1 and I2 must fail).
+    #[cfg(hmap_bug = "iter_relaxed_mark")]
+    pub(crate) fn is_evacuated_relaxed(&self) -> bool {
+        // ORDERING: Relaxed, the planted bug: pairs with nothing, where [P7] needs Acquire.
+        self.link.load(Ordering::Relaxed).addr() & EVACUATED != 0
+    }
+
     /// The state bits of the link ([`WRITING`] | [`EVACUATED`]), for the invariant checker.
     #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
     pub(crate) fn state_bits(&self) -> usize {

@@ -55,7 +55,12 @@ impl<'g, K, V> Iter<'g, K, V> {
         self.only = None;
         if let Some(old) = self.old {
             let source = old.bucket(index);
-            if !source.is_evacuated() {
+            #[cfg(not(hmap_bug = "iter_relaxed_mark"))]
+            let evacuated = source.is_evacuated();
+            // NEGATIVE CONTROL: the mark read without Acquire (P7); loom I1 and I2 must fail.
+            #[cfg(hmap_bug = "iter_relaxed_mark")]
+            let evacuated = source.is_evacuated_relaxed();
+            if !evacuated {
                 head = source;
                 if !self.table.same_size {
                     self.only = Some(index);
