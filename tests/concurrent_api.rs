@@ -1617,3 +1617,69 @@ fn panicking_closures_and_clone_leave_the_map_consistent() {
     drop(p);
     check(&model, "after retain's predicate panicked");
 }
+
+/// The map behind [`WritesOnDrop`] values: leaked, so that a value can reach it from `drop`.
+type DropWriterMap = ConcurrentHashMap<CloneBomb, WritesOnDrop, ConstantHasher>;
+
+/// A value whose destructor, when it has a map, inserts key 9999 into it: a write to the one
+/// chain of a [`ConstantHasher`] map, which waits forever if the destructor runs while that
+/// chain is held.
+struct WritesOnDrop(Option<&'static DropWriterMap>);
+
+impl Drop for WritesOnDrop {
+    fn drop(&mut self) {
+        if let Some(map) = self.0.take() {
+            map.pin().insert(CloneBomb(9999), WritesOnDrop(None));
+        }
+    }
+}
+
+/// What `update` makes or owns while it holds the chain is dropped after it releases it, so a
+/// destructor that writes to the map does not wait for the lock its own thread holds: the new
+/// value when the key's `Clone` panics after `f` made it, and `f` itself (with what it
+/// captured). Found in session 20 by a black-box test: before the fix both waited forever.
+#[test]
+fn update_drops_what_it_made_after_releasing_the_chain() {
+    quiet_armed_panics();
+    let map: &'static DropWriterMap =
+        Box::leak(Box::new(ConcurrentHashMap::with_hasher(ConstantHasher)));
+    map.pin().insert(CloneBomb(1), WritesOnDrop(None));
+
+    // The key's Clone panics after `f` returned a value that writes on drop.
+    let panicked = finishes_in_time("update whose key's Clone panics", || {
+        CLONE_BOMB_ARMED.with(|armed| armed.set(true));
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            map.pin().update(&CloneBomb(1), |_| WritesOnDrop(Some(map)));
+        }))
+        .is_err();
+        CLONE_BOMB_ARMED.with(|armed| armed.set(false));
+        panicked
+    });
+    assert!(panicked, "the key's Clone did not panic");
+    assert!(
+        map.pin().contains_key(&CloneBomb(9999)),
+        "the new value was not dropped"
+    );
+    assert!(map.pin().remove(&CloneBomb(9999)).is_some());
+
+    // `f` captures a value that writes on drop; the update itself succeeds.
+    finishes_in_time(
+        "update whose function owns a value that writes on drop",
+        || {
+            let captured = WritesOnDrop(Some(map));
+            let updated = map
+                .pin()
+                .update(&CloneBomb(1), move |_| {
+                    let _ = &captured;
+                    WritesOnDrop(None)
+                })
+                .is_some();
+            assert!(updated);
+        },
+    );
+    assert!(
+        map.pin().contains_key(&CloneBomb(9999)),
+        "the captured value was not dropped"
+    );
+    assert_eq!(map.len(), 2);
+}

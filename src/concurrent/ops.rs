@@ -4,7 +4,8 @@
 //! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `retain`, `Clone` of the
 //! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
 //! and nothing has been changed yet (every change happens after the last call into user code of
-//! that step), so the map stays consistent. That user code may read the map; a write to the
+//! that step), so the map stays consistent. Whatever an operation made under the lock before the
+//! panic (`update`'s new value) is dropped after the release. That user code may read the map; a write to the
 //! chain it runs under would wait for the held lock forever (the public docs say so). The
 //! destructors of retired entries are user code too, and they never run under a held chain (G3):
 //! operations retire after releasing it, and `retain`, which retires under it, flushes after.
@@ -116,6 +117,11 @@ impl<K, V> RawMap<K, V> {
     where
         K: Clone,
     {
+        // Declared before `held`, so that if the key's `Clone` panics after `f` made the new
+        // value, unwinding releases the chain before it drops the value: its destructor is user
+        // code, which may write to this chain (found by a black-box test in session 20: it
+        // waited forever for the lock its own thread held).
+        let mut made: Option<V>;
         let held = self.lock_chain(hash, guard);
         match Self::search_locked(&held, hash, eq) {
             Search::Found {
@@ -125,8 +131,10 @@ impl<K, V> RawMap<K, V> {
             } => {
                 // SAFETY: B1; we hold the chain, so it is not retired meanwhile.
                 let current = unsafe { &*entry };
-                let value = f(&current.value);
-                let new = Self::new_entry(hash, current.key.clone(), value, guard);
+                made = Some(f(&current.value));
+                let key = current.key.clone();
+                let value = made.take().expect("the new value was made just above");
+                let new = Self::new_entry(hash, key, value, guard);
                 bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
                 drop(held);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).

@@ -178,6 +178,8 @@ where
     /// of one key are never lost. `f` should be quick, as it delays other writers of the chain.
     /// It may read the map but must not write to it: a write that needs the held chain (a key
     /// of that chain, or, during a growth, that chain's evacuation) would wait for it forever.
+    /// `f` itself, and a value it returned when the key's `Clone` then panics, are dropped after
+    /// the chain is released, so their destructors may write to the map.
     ///
     /// Entries are immutable once published, so the new entry needs its own copy of the key:
     /// hence `K: Clone`.
@@ -193,7 +195,9 @@ where
             .update(
                 hash,
                 |candidate| candidate.borrow() == key,
-                f,
+                // By reference: `f`, and what it captured, is dropped when this returns, after
+                // the chain is released, not at the end of its call under the lock.
+                &f,
                 self.guard_for(hash),
             )
             .map(|entry| &entry.value)
