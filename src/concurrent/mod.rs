@@ -30,7 +30,9 @@
 //!   iteration is two entries, and may be yielded twice.
 //! - **Unwinding**: a panicking `Hash`, `Eq`, `Clone` or closure leaves the map consistent (the
 //!   chain lock is released on unwind and nothing was changed yet); a panicking `Drop` of a
-//!   retired value is contained and counted ([`ConcurrentStats::drop_panics`]).
+//!   retired value is contained and counted ([`ConcurrentStats::drop_panics`]); one of a value
+//!   still in the map when the map drops does not stop that drop: every other value is dropped,
+//!   the memory freed, and then the first such panic goes on to the caller.
 //!
 //! # Growth
 //! Incremental and cooperative. A write that finds the table over the load factor allocates the

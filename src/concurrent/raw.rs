@@ -4,7 +4,10 @@
 //! The protocol, the linearization points and the ordering table `[P1]`… that the `ORDERING:`
 //! comments cite are in `design/concurrent-protocol.md`.
 
+use core::any::Any;
 use core::marker::PhantomData;
+use core::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, resume_unwind};
 
 use super::bucket::{prefetch, Bucket, ChainLock, Entry, SplitHint, SLOTS};
 use super::counter::Counter;
@@ -408,16 +411,25 @@ impl<K, V> RawMap<K, V> {
         ptr
     }
 
-    /// Drops every entry of a live chain (exclusive access), for the map's drop.
-    fn drain_chain(table: &Table, index: usize) {
+    /// Drops every entry of a live chain (exclusive access), for the map's drop. A panicking
+    /// `Drop` of a key or value does not stop it: the first panic is kept in `panic`, for the
+    /// map's drop to resume once every entry is dropped and the memory freed; later ones are
+    /// discarded.
+    fn drain_chain(table: &Table, index: usize, panic: &mut Option<Box<dyn Any + Send>>) {
         for bucket in chain(table, index) {
             for slot in bucket.tophash_locked().full() {
                 let entry = bucket.entry_locked::<K, V>(slot);
                 if !entry.is_null() {
-                    // SAFETY: R1: this chain is live and we own the map exclusively (`&mut`
-                    // in `Drop`): the entry is owned here, dropped once. Its block goes with its
-                    // chunk when the reclaimer drops (K1).
-                    unsafe { core::ptr::drop_in_place(entry) };
+                    let dropped = catch_unwind(AssertUnwindSafe(|| {
+                        // SAFETY: R1: this chain is live and we own the map exclusively (`&mut`
+                        // in `Drop`): the entry is owned here, dropped once (a panic in its key's
+                        // drop still drops its value, and vice versa). Its block goes with its
+                        // chunk when the reclaimer drops (K1).
+                        unsafe { core::ptr::drop_in_place(entry) };
+                    }));
+                    if let Err(payload) = dropped {
+                        panic.get_or_insert(payload);
+                    }
                 }
             }
         }
@@ -438,6 +450,7 @@ impl<K, V> Drop for RawMap<K, V> {
         }
         // SAFETY: R2, and `&mut self`: nobody else can reach the table.
         let table = unsafe { Box::from_raw(table) };
+        let mut panic = None;
         // ORDERING: Relaxed. `&mut self`: no concurrency.
         let old = table.old.swap(core::ptr::null_mut(), Ordering::Relaxed);
         if !old.is_null() {
@@ -446,7 +459,7 @@ impl<K, V> Drop for RawMap<K, V> {
             for index in 0..old.len() {
                 if !old.bucket(index).is_evacuated() {
                     // R1: a chain not yet evacuated owns its entries.
-                    Self::drain_chain(&old, index);
+                    Self::drain_chain(&old, index, &mut panic);
                 }
             }
             Table::free(old);
@@ -454,9 +467,18 @@ impl<K, V> Drop for RawMap<K, V> {
         for index in 0..table.len() {
             // R1: every chain of the current table owns its entries (chains whose source is not
             // evacuated are still empty, E2).
-            Self::drain_chain(&table, index);
+            Self::drain_chain(&table, index, &mut panic);
         }
         Table::free(table);
+        // A key's or value's `Drop` panicked: every other entry is dropped and the tables are
+        // freed, so the panic goes on to the caller, as a `Vec`'s would (`reclaimer`, a field,
+        // is still dropped while it unwinds, freeing everything retired). Not while this thread
+        // is already unwinding: a second panic out of a destructor would abort the process.
+        if let Some(payload) = panic {
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
+        }
         // `reclaimer` drops next (a field), which frees everything retired (reclaim.rs).
     }
 }

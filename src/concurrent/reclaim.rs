@@ -36,7 +36,8 @@
 //! (`token & mask`), so a thread that got its home slot finds it in (segment index + 1) loads.
 //! Only past `MAX_SLOTS` live threads does `pin` fall back to a temporary handle for that guard
 //! (a registration, an allocation and a global list update per pin: correct, slow, counted in
-//! `stats().temporary_pins`). Pinning never blocks and never waits for another thread.
+//! `stats().temporary_pins`), and in a thread-local destructor that runs after its thread gave
+//! its slots back (`can_remember_owned`). Pinning never blocks and never waits for another thread.
 //!
 //! # Entry blocks
 //! Entries live in blocks of the map's own chunks (`blocks.rs`), allocated by
@@ -602,8 +603,8 @@ impl Reclaimer {
                 (guard, None)
             }
             None => {
-                // Every slot up to the cap is owned by another thread: a temporary participant
-                // (C2).
+                // Every slot up to the cap is owned by another thread, or this thread is past
+                // giving its slots back at exit: a temporary participant (C2).
                 let handle = self.temporary_handle();
                 (handle.pin(), Some(ManuallyDrop::new(handle)))
             }
@@ -618,9 +619,13 @@ impl Reclaimer {
     }
 
     /// The slot of a thread that owns none of this map's yet: it claims one (growing the table
-    /// if every slot is owned); `None` with the table full at its cap.
+    /// if every slot is owned); `None` with the table full at its cap, or when the thread is
+    /// exiting and has already given its slots back (see [`can_remember_owned`]).
     #[cold]
     fn claim_slot(&self, token: usize) -> Option<&HandleSlot> {
+        if !can_remember_owned() {
+            return None;
+        }
         let (index, slot) = self.slots.claim(token)?;
         remember_owned(&self.slots, index);
         Some(slot)
@@ -704,6 +709,24 @@ fn remember_owned(slots: &Arc<SlotTable>, index: usize) {
         owned.0.retain(|(table, _)| Arc::strong_count(table) > 1);
         owned.0.push((Arc::clone(slots), index));
     });
+}
+
+/// Whether this thread can still record a slot it claims, so as to give it back when it exits:
+/// false in a thread-local destructor that runs after the list of owned slots was destroyed
+/// (thread-local destructors run newest first, so a thread-local made before this thread's
+/// first pin is destroyed after it). A slot claimed then could never be given back, and
+/// recording it would panic inside a thread-local destructor, which aborts the process: such
+/// pins use a temporary handle instead (found by a black-box test in session 20: a
+/// thread-local's destructor that removed its thread's key from a map aborted the process).
+#[cfg(not(loom))]
+fn can_remember_owned() -> bool {
+    OWNED.try_with(|_| ()).is_ok()
+}
+
+/// Under loom threads never give slots back (see `remember_owned`).
+#[cfg(loom)]
+fn can_remember_owned() -> bool {
+    true
 }
 
 /// Gives back every slot the calling thread owns, as its exit does. For `crate::sched`, whose

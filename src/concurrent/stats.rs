@@ -44,8 +44,9 @@ pub struct ConcurrentStats {
     /// more threads pin the map at once than it has slots, up to 65,536; never shrinking while
     /// the map lives. [`len`](super::ConcurrentHashMap::len) is O(this).
     pub handle_slots: usize,
-    /// Pins that found every handle slot owned with the table at its cap (65,536 live threads)
-    /// and pinned through a temporary participant, a much slower path. 0 below the cap.
+    /// Pins that found every handle slot owned with the table at its cap (65,536 live threads),
+    /// or that ran in a thread-local destructor after the thread gave its slots back, and pinned
+    /// through a temporary participant, a much slower path. Otherwise 0.
     pub temporary_pins: usize,
     /// Bytes of the chunks that entries are carved from (about 64 KiB each): entries live and
     /// retired, and free blocks kept for later inserts. Never shrinks while the map lives, like
