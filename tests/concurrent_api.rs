@@ -1618,7 +1618,8 @@ fn panicking_closures_and_clone_leave_the_map_consistent() {
     check(&model, "after retain's predicate panicked");
 }
 
-/// The map behind [`WritesOnDrop`] values: leaked, so that a value can reach it from `drop`.
+/// The map behind [`WritesOnDrop`] values: a static, so that a value can reach it from `drop`
+/// (and LeakSanitizer still sees it reachable at exit).
 type DropWriterMap = ConcurrentHashMap<CloneBomb, WritesOnDrop, ConstantHasher>;
 
 /// A value whose destructor, when it has a map, inserts key 9999 into it: a write to the one
@@ -1641,8 +1642,9 @@ impl Drop for WritesOnDrop {
 #[test]
 fn update_drops_what_it_made_after_releasing_the_chain() {
     quiet_armed_panics();
+    static MAP: std::sync::OnceLock<DropWriterMap> = std::sync::OnceLock::new();
     let map: &'static DropWriterMap =
-        Box::leak(Box::new(ConcurrentHashMap::with_hasher(ConstantHasher)));
+        MAP.get_or_init(|| ConcurrentHashMap::with_hasher(ConstantHasher));
     map.pin().insert(CloneBomb(1), WritesOnDrop(None));
 
     // The key's Clone panics after `f` returned a value that writes on drop.

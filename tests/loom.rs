@@ -240,12 +240,26 @@ fn end_of_growth_is_published_to_readers() {
     });
 }
 
-/// The keys an iteration of `view` yields, sorted (duplicates kept, so "exactly once" can be
-/// checked).
-fn iterated(view: &hmap::concurrent::Pinned<'_, u64, u64, Identity>) -> Vec<u64> {
-    let mut keys: Vec<u64> = view.keys().copied().collect();
+/// Spawns a thread that starts a doubling of `map` (B = 1 to 2, no growth running) and ends
+/// it: its insert of `key` (old chain 0) evacuates that chain, then claims and evacuates both
+/// old chains.
+fn spawn_doubling(map: &Arc<Map>, key: u64) -> thread::JoinHandle<()> {
+    let map = map.clone();
+    thread::spawn(move || {
+        assert!(map.force_growth(false));
+        assert_eq!(map.pin().insert(key, key), None);
+    })
+}
+
+/// Iterates `map` once: the unchanged keys 0 and 3 must come exactly once, and `inserted`, put
+/// in by a racing thread, at most once.
+fn assert_iteration_yields_unchanged_keys_once(map: &Map, inserted: u64) {
+    let mut keys: Vec<u64> = map.pin().keys().copied().collect();
     keys.sort_unstable();
-    keys
+    assert!(
+        keys == [0, 3] || keys == [0, 3, inserted],
+        "unchanged keys exactly once: {keys:?}"
+    );
 }
 
 /// [I1] An iteration made while a doubling runs yields every key present and unchanged
@@ -263,11 +277,7 @@ fn iter_during_a_doubling_yields_every_unchanged_key_once() {
             // Key 4: old chain 0; the insert evacuates it and claims both old chains.
             thread::spawn(move || assert_eq!(map.pin().insert(4, 4), None))
         };
-        let keys = iterated(&map.pin());
-        assert!(
-            keys == [0, 3] || keys == [0, 3, 4],
-            "unchanged keys exactly once: {keys:?}"
-        );
+        assert_iteration_yields_unchanged_keys_once(&map, 4);
         writer.join().unwrap();
         assert!(!map.is_growing());
         assert_eq!(keys_of(&map), vec![0, 3, 4]);
@@ -284,18 +294,8 @@ fn iter_during_a_doubling_yields_every_unchanged_key_once() {
 fn iter_of_a_table_that_starts_growing_yields_every_unchanged_key_once() {
     model(|| {
         let map = Arc::new(filled_map(&[0, 3]));
-        let writer = {
-            let map = map.clone();
-            thread::spawn(move || {
-                assert!(map.force_growth(false));
-                assert_eq!(map.pin().insert(4, 4), None);
-            })
-        };
-        let keys = iterated(&map.pin());
-        assert!(
-            keys == [0, 3] || keys == [0, 3, 4],
-            "unchanged keys exactly once: {keys:?}"
-        );
+        let writer = spawn_doubling(&map, 4);
+        assert_iteration_yields_unchanged_keys_once(&map, 4);
         writer.join().unwrap();
         assert!(!map.is_growing());
         assert_eq!(map.log2_buckets(), 2);
@@ -484,15 +484,8 @@ fn slot_table_growth_two_threads_install_one_segment() {
 fn retain_meeting_an_evacuated_chain_starts_over_on_the_new_table() {
     model(|| {
         let map = Arc::new(filled_map(&[0, 1]));
-        let other = {
-            let map = map.clone();
-            thread::spawn(move || {
-                // Starts a doubling, then the insert into chain 0 evacuates it and claims (and
-                // evacuates) both old chains: the growth ends within this thread.
-                assert!(map.force_growth(false));
-                assert_eq!(map.pin().insert(2, 2), None);
-            })
-        };
+        // The growth starts and ends within this thread.
+        let other = spawn_doubling(&map, 2);
         let mut tested = Vec::new();
         map.retain(|&key, _| {
             tested.push(key);
