@@ -5,10 +5,11 @@
 //! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
 //! and nothing has been changed yet (every change happens after the last call into user code of
 //! that step), so the map stays consistent. Whatever an operation made under the lock before the
-//! panic (`update`'s new value) is dropped after the release. That user code may read the map; a write to the
-//! chain it runs under would wait for the held lock forever (the public docs say so). The
-//! destructors of retired entries are user code too, and they never run under a held chain (G3):
-//! operations retire after releasing it, and `retain`, which retires under it, flushes after.
+//! panic (`update`'s new value) is dropped after the release. That user code may read the map;
+//! a write to the chain it runs under would wait for the held lock forever (the public docs say
+//! so). The destructors of retired entries are user code too, and they never run under a held
+//! chain (G3): operations retire after releasing it, and `retain`, which retires under it,
+//! flushes after.
 
 use super::bucket::{Entry, SplitHint};
 use super::raw::{Held, RawMap, Search};
@@ -121,7 +122,7 @@ impl<K, V> RawMap<K, V> {
         // value, unwinding releases the chain before it drops the value: its destructor is user
         // code, which may write to this chain (found by a black-box test in session 20: it
         // waited forever for the lock its own thread held).
-        let mut made: Option<V>;
+        let made;
         let held = self.lock_chain(hash, guard);
         match Self::search_locked(&held, hash, eq) {
             Search::Found {
@@ -131,10 +132,9 @@ impl<K, V> RawMap<K, V> {
             } => {
                 // SAFETY: B1; we hold the chain, so it is not retired meanwhile.
                 let current = unsafe { &*entry };
-                made = Some(f(&current.value));
+                made = f(&current.value);
                 let key = current.key.clone();
-                let value = made.take().expect("the new value was made just above");
-                let new = Self::new_entry(hash, key, value, guard);
+                let new = Self::new_entry(hash, key, made, guard);
                 bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
                 drop(held);
                 // SAFETY: `entry` just left its live slot, under the lock (R1).

@@ -37,7 +37,8 @@
 //! Only past `MAX_SLOTS` live threads does `pin` fall back to a temporary handle for that guard
 //! (a registration, an allocation and a global list update per pin: correct, slow, counted in
 //! `stats().temporary_pins`), and in a thread-local destructor that runs after its thread gave
-//! its slots back (`can_remember_owned`). Pinning never blocks and never waits for another thread.
+//! its slots back (`can_remember_owned`). Pinning never blocks and never waits for another
+//! thread.
 //!
 //! # Entry blocks
 //! Entries live in blocks of the map's own chunks (`blocks.rs`), allocated by
