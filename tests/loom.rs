@@ -531,3 +531,53 @@ fn clear_racing_the_next_growth_removes_every_entry() {
         }
     });
 }
+
+/// [S2] A thread that exits leaves its retired entries in its handle slot (a pending batch,
+/// here one entry of two, and its crossbeam bag); a later `flush` by another thread sweeps the
+/// slot (claims it, hands that garbage to the collector, gives it back) so that it is freed
+/// while the map lives, and not while a reader that could have loaded it is pinned. Here the
+/// exiting thread replaces key 0's value and gives its slot back (as its exit does outside
+/// loom) while another thread flushes, which sweeps the slot if it finds it given back; the
+/// main thread reads key 0 meanwhile, then flushes until the collector has run. The sweep's
+/// claim must acquire the exited owner's uses of the slot's handle and batch (P8): loom
+/// reports a race on their cells otherwise (NEGATIVE CONTROL `sweep_relaxed_claim`).
+#[test]
+fn a_flush_frees_what_an_exited_thread_left_in_its_slot() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map: Map<Tracked> = Map::with_capacity_and_hasher(13, Identity);
+        map.pin().insert(
+            0,
+            Tracked {
+                value: 0,
+                drops: drops.clone(),
+            },
+        );
+        let map = Arc::new(map);
+        let exiting = {
+            let (map, drops) = (map.clone(), drops.clone());
+            thread::spawn(move || {
+                // Retires value 0 into this thread's pending batch (one entry of two).
+                map.pin().insert(0, Tracked { value: 1, drops });
+                map.give_back_thread_slot();
+            })
+        };
+        let sweeping = {
+            let map = map.clone();
+            thread::spawn(move || map.pin().flush())
+        };
+        exiting.join().unwrap();
+        sweeping.join().unwrap();
+        for _ in 0..3 {
+            map.pin().flush();
+        }
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the replaced value is freed while the map lives"
+        );
+        assert_eq!(map.stats().garbage_objects, 0);
+        drop(map);
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "one replaced, one kept");
+    });
+}

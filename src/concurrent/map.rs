@@ -128,6 +128,14 @@ impl<K, V, S> ConcurrentHashMap<K, V, S> {
         self.raw.start_growth(table, same_size)
     }
 
+    /// Under loom: gives back the handle slot the calling thread owns, as the thread's exit
+    /// does outside loom, so that a model can have a later flush sweep it.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn give_back_thread_slot(&self) {
+        super::reclaim::give_back_thread_slot(self.raw.reclaimer());
+    }
+
     pub(crate) fn raw(&self) -> &RawMap<K, V> {
         &self.raw
     }

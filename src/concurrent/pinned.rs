@@ -78,11 +78,16 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
         self.map.stats()
     }
 
-    /// Hands the garbage this thread retired to the map's collector and tries to free what no
-    /// pinned view can see any more. The map does this by itself (crossbeam collects every 128
-    /// pins and when a thread's bag of 64 retired objects is full); this is for tests and
-    /// experiments that want reclamation at a chosen point.
+    /// Hands the garbage this thread retired, and what exited threads left in the map's handle
+    /// slots, to the map's collector, and tries to free what no pinned view can see any more.
+    /// The map does the first by itself (crossbeam collects every 128 pins and when a thread's
+    /// bag of 64 retired objects is full); this is for tests and experiments that want
+    /// reclamation at a chosen point, and for a program whose threads have exited and left up
+    /// to about 128 retired values each that no later thread picked up. O(handle slots); runs
+    /// the destructors of retired keys and values that are due, so do not call it from a
+    /// closure that runs under one of this map's chain locks.
     pub fn flush(&self) {
+        self.map.raw().reclaimer().sweep_free_slots();
         self.guard().flush();
     }
 

@@ -259,7 +259,7 @@ fn garbage_tally_sums_across_threads() {
                     }
                     // Hand this thread's partial bag to the collector before exiting: a slot
                     // given back at thread exit keeps its handle's bag until the slot's next
-                    // owner pins (`reclaim.rs`, "Handle slots").
+                    // owner pins or a flush sweeps it (`reclaim.rs`, "Handle slots").
                     map.pin().flush();
                 });
             }
