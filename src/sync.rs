@@ -262,6 +262,44 @@ pub(crate) fn thread_token() -> usize {
     TOKEN.with(|token| *token)
 }
 
+/// Records that the calling thread now holds a chain of the map at address `map` (0: none),
+/// and returns what it recorded before: `concurrent::raw::Held` sets it while it holds a chain
+/// and restores the previous value when it releases it, so that a write by user code running
+/// under that chain can be refused (`RawMap::refuse_write_under_own_chain`). A `const` cell with
+/// no destructor, so it stays usable in thread-local destructors.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn replace_held_map(map: usize) -> usize {
+    HELD_MAP.replace(map)
+}
+
+/// The map (by address) one of whose chains the calling thread holds, or 0 (see
+/// [`replace_held_map`]).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn held_map() -> usize {
+    HELD_MAP.get()
+}
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// See `replace_held_map`.
+    static HELD_MAP: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Under loom the modelled threads share one OS thread's thread-locals, so nothing is
+/// recorded (the models never write from user code under a chain).
+#[cfg(loom)]
+pub(crate) fn replace_held_map(_map: usize) -> usize {
+    0
+}
+
+/// Under loom nothing is recorded (see `replace_held_map`).
+#[cfg(loom)]
+pub(crate) fn held_map() -> usize {
+    0
+}
+
 /// `std::cell::UnsafeCell` with loom's access API, so the same code compiles under both.
 #[cfg(not(loom))]
 #[derive(Debug, Default)]

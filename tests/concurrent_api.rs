@@ -1844,3 +1844,77 @@ fn flush_frees_what_exited_threads_retired() {
     assert_eq!(map.stats().garbage_objects, 0);
     assert!(map.is_empty());
 }
+
+/// A write to the map from code that runs under one of its chain locks (the closures of
+/// `update`, `get_or_insert_with` and `retain`, and the key's `Eq`) panics with a message that names the
+/// misuse, wherever the write would go; the panic releases the chain and the map stays
+/// consistent and usable. Before session 21 such a write waited forever when it needed the held
+/// chain (the same key's chain, or an evacuation of it) and went through otherwise. A write to
+/// another map from such code is fine.
+#[test]
+fn a_write_from_code_under_a_chain_lock_panics_instead_of_waiting_forever() {
+    /// Runs `f`, which must panic with the misuse message.
+    fn refused(what: &str, f: impl FnOnce() + Send) {
+        let outcome = finishes_in_time(what, || catch_unwind(AssertUnwindSafe(f)));
+        let payload = outcome.expect_err(what);
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(
+            message.contains("may read the map but not write to it"),
+            "{what}: {message}"
+        );
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let other: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    for key in 0..100 {
+        m.pin().insert(key, key);
+    }
+    refused("update writing its own key", || {
+        m.pin().update(&1, |v| {
+            m.pin().insert(1, 0);
+            v + 1
+        });
+    });
+    refused("update writing another key", || {
+        m.pin().update(&2, |v| {
+            m.pin().remove(&50);
+            v + 1
+        });
+    });
+    refused("get_or_insert_with inserting", || {
+        m.pin()
+            .get_or_insert_with(1000, || *m.pin().get_or_insert(1001, 1));
+    });
+    refused("retain clearing", || {
+        m.pin().retain(|_, _| {
+            m.clear();
+            true
+        })
+    });
+    // Every refused write left the map as it was, unlocked.
+    std::panic::set_hook(previous);
+    let expected: StdHashMap<u64, u64> = (0..100).map(|key| (key, key)).collect();
+    finishes_in_time("writes after the refusals", || {
+        for key in 0..100 {
+            assert_eq!(m.pin().insert(key, key), Some(&key));
+        }
+    });
+    assert_same_entries(&m, &expected);
+    // Reads under the lock, and writes to another map, are allowed; so are writes to the map
+    // once the operation is over.
+    let view = m.pin();
+    let updated = view.update(&3, |v| {
+        other.pin().insert(*v, *m.pin().get(&4).unwrap());
+        v + 100
+    });
+    assert_eq!(updated, Some(&103));
+    drop(view);
+    assert_eq!(other.pin().get(&3), Some(&4));
+    m.pin().insert(3, 3);
+    assert_same_entries(&m, &expected);
+}

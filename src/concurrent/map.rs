@@ -169,7 +169,8 @@ where
     /// Keeps only the entries `keep` accepts. Not atomic, like [`clear`](Self::clear): every
     /// entry present for the whole call is tested, and `keep` may see an entry more than once if
     /// a growth starts meanwhile. `keep` runs while the entry's chain is held: it may read the
-    /// map but must not write to it, as for [`Pinned::update`](crate::concurrent::Pinned::update).
+    /// map, and a write to the map from it panics, as for
+    /// [`Pinned::update`](crate::concurrent::Pinned::update).
     pub fn retain<F>(&self, keep: F)
     where
         F: FnMut(&K, &V) -> bool,

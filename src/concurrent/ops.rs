@@ -5,14 +5,15 @@
 //! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
 //! and nothing has been changed yet (every change happens after the last call into user code of
 //! that step), so the map stays consistent. Whatever an operation made under the lock before the
-//! panic (`update`'s new value) is dropped after the release. That user code may read the map;
-//! a write to the chain it runs under would wait for the held lock forever (the public docs say
-//! so). The destructors of retired entries are user code too, and they never run under a held
-//! chain (G3): operations retire after releasing it, and `retain`, which retires under it,
-//! flushes after.
+//! panic (`update`'s new value) is dropped after the release. That user code may read the map.
+//! The closures run inside an [`UnderChain`] record, so a write they make to the map panics
+//! (`RawMap::refuse_write_under_own_chain`; before session 21 one that needed the held chain
+//! waited for it forever); `Eq` and `Clone` are not watched. The destructors of retired entries
+//! are user code too, and they never run under a held chain (G3): operations retire after
+//! releasing it, and `retain`, which retires under it, flushes after.
 
 use super::bucket::{Entry, SplitHint};
-use super::raw::{Held, RawMap, Search};
+use super::raw::{Held, RawMap, Search, UnderChain};
 use super::reclaim::{FlushDue, Guard};
 use super::table::chain;
 
@@ -69,7 +70,10 @@ impl<K, V> RawMap<K, V> {
             // SAFETY: B1; a live entry, protected by `guard` from here on.
             Search::Found { entry, .. } => unsafe { &*entry },
             Search::Absent { vacancy, last } => {
-                let value = make();
+                let value = {
+                    let _closure = UnderChain::enter(self.address());
+                    make()
+                };
                 let new = Self::new_entry(hash, key, value, guard);
                 self.place_new(guard, held, vacancy, last, new, hash);
                 // SAFETY: just published; retired only by a later remove, after which `guard`
@@ -132,7 +136,10 @@ impl<K, V> RawMap<K, V> {
             } => {
                 // SAFETY: B1; we hold the chain, so it is not retired meanwhile.
                 let current = unsafe { &*entry };
-                made = f(&current.value);
+                made = {
+                    let _closure = UnderChain::enter(self.address());
+                    f(&current.value)
+                };
                 let key = current.key.clone();
                 let new = Self::new_entry(hash, key, made, guard);
                 bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
@@ -152,6 +159,7 @@ impl<K, V> RawMap<K, V> {
     /// new table, so `keep` may see an entry more than once; each entry present for the whole
     /// call is tested at least once.
     pub(crate) fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool, guard: &Guard<'_>) {
+        self.refuse_write_under_own_chain();
         'restart: loop {
             // The table the growth was finished in, not the current one loaded again: the next
             // growth may have started since, and its chains are empty until evacuated (A1).
@@ -181,7 +189,11 @@ impl<K, V> RawMap<K, V> {
                         let entry = bucket.entry_locked::<K, V>(slot);
                         // SAFETY: B1, B3; we hold the chain.
                         let current = unsafe { &*entry };
-                        if !keep(&current.key, &current.value) {
+                        let kept = {
+                            let _closure = UnderChain::enter(self.address());
+                            keep(&current.key, &current.value)
+                        };
+                        if !kept {
                             Self::clear_slot(&held, bucket, slot);
                             self.after_remove(guard);
                             // SAFETY: `entry` just left its live slot, under the lock (R1).

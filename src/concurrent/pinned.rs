@@ -181,8 +181,9 @@ where
     /// Replaces the value of `key` with `f(&old)` and returns the new value, or `None` if the key
     /// is absent. Atomic per key: `f` runs while the key's chain is held, so concurrent updates
     /// of one key are never lost. `f` should be quick, as it delays other writers of the chain.
-    /// It may read the map but must not write to it: a write that needs the held chain (a key
-    /// of that chain, or, during a growth, that chain's evacuation) would wait for it forever.
+    /// It may read the map; a write to the map from `f` panics (one that needed the held chain,
+    /// a key of that chain or, during a growth, that chain's evacuation, would otherwise wait
+    /// for it forever, so every write is refused; writes to other maps are fine).
     /// `f` itself, and a value it returned when the key's `Clone` then panics, are dropped after
     /// the chain is released, so their destructors may write to the map.
     ///
@@ -210,7 +211,8 @@ where
 
     /// The value for `key`, inserting `f()` first if the key is absent. Concurrent callers for
     /// one key agree: `f` runs at most once per insertion, while the key's chain is held (so,
-    /// as for [`update`](Self::update), it may read the map but must not write to it).
+    /// as for [`update`](Self::update), it may read the map, and a write to the map from it
+    /// panics).
     pub fn get_or_insert_with<F>(&self, key: K, f: F) -> &V
     where
         F: FnOnce() -> V,

@@ -68,6 +68,33 @@ pub(crate) struct Held<'t> {
     pub(crate) lock: ChainLock<'t>,
 }
 
+/// While it lives, the calling thread is recorded as running user code under a chain of the
+/// map at `map` (`sync::replace_held_map`): the closures of `update`, `get_or_insert_with` and
+/// `retain` run inside one, so that a write they make to that map panics
+/// ([`RawMap::refuse_write_under_own_chain`]) instead of waiting for a chain their own thread
+/// holds. Dropped right after the call, also when it unwinds, restoring what was recorded
+/// before (another map whose closure this one runs in, or 0).
+pub(crate) struct UnderChain {
+    outer: usize,
+}
+
+impl UnderChain {
+    /// Records that user code runs under a chain of the map at address `map`.
+    #[inline]
+    pub(crate) fn enter(map: usize) -> Self {
+        Self {
+            outer: crate::sync::replace_held_map(map),
+        }
+    }
+}
+
+impl Drop for UnderChain {
+    #[inline]
+    fn drop(&mut self) {
+        crate::sync::replace_held_map(self.outer);
+    }
+}
+
 /// Growth policy: the load factor that doubles the table (Go 1.22's 6.5).
 pub(crate) const LOAD_FACTOR: LoadFactor = LoadFactor::Go122;
 
@@ -199,6 +226,7 @@ impl<K, V> RawMap<K, V> {
     /// claimed and evacuated. The returned chain is not evacuated (so writes to it are not
     /// lost) and, if a growth runs, its source chain is.
     pub(crate) fn lock_chain<'g>(&'g self, hash: u64, guard: &'g Guard<'_>) -> Held<'g> {
+        self.refuse_write_under_own_chain();
         loop {
             let table = self.table(guard);
             let old = table.old();
@@ -220,6 +248,26 @@ impl<K, V> RawMap<K, V> {
                 continue;
             }
             return Held { table, head, lock };
+        }
+    }
+
+    /// This map's address, which identifies it in the record of held chains while it lives.
+    #[inline]
+    pub(crate) fn address(&self) -> usize {
+        core::ptr::from_ref(self).addr()
+    }
+
+    /// Panics if the calling thread runs a closure under a chain of this map ([`UnderChain`]):
+    /// the write about to start comes from the closure of `update`, `get_or_insert_with` or
+    /// `retain`. Such a write would wait forever if it needed the held
+    /// chain (its own chain, or an evacuation of it), and could also finish if it did not; the
+    /// panic makes the misuse fail the same way every time, where it happens (GO: Go's runtime
+    /// throws "concurrent map writes" for a write that finds `hashWriting` set). The panic
+    /// unwinds through the user code and the operation holding the chain, which releases it.
+    #[inline]
+    pub(crate) fn refuse_write_under_own_chain(&self) {
+        if crate::sync::held_map() == self.address() {
+            write_under_own_chain();
         }
     }
 
@@ -521,4 +569,15 @@ pub(crate) fn read_head(table: &Table, hash: u64) -> &Bucket {
 #[inline]
 pub(crate) fn chain_from(head: &Bucket) -> super::bucket::Chain<'_> {
     super::bucket::Chain::new(head)
+}
+
+/// The panic of [`RawMap::refuse_write_under_own_chain`].
+#[cold]
+#[inline(never)]
+fn write_under_own_chain() -> ! {
+    panic!(
+        "ConcurrentHashMap: a write to the map from the closure of `update`, \
+         `get_or_insert_with` or `retain`, which runs while this thread holds one of the map's \
+         chains; such a closure may read the map but not write to it"
+    )
 }
