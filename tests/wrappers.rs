@@ -493,6 +493,25 @@ fn using_a_safe_map_inside_its_own_range_panics_instead_of_deadlocking() {
     assert_eq!(b.load(&1), Some(1));
 }
 
+/// `ShardedMap`'s `Debug` inside a `range` over the same map panics like its other methods.
+/// Before session 21 it took the shards' read locks without the check: a second read lock of
+/// the shard the range holds, which waits forever once a writer is queued on that shard (std's
+/// `RwLock` on Linux lets a queued writer go first). Found by a black-box test.
+#[test]
+fn formatting_a_sharded_map_inside_its_own_range_panics_instead_of_deadlocking() {
+    let map: ShardedMap<u64, u64> = ShardedMap::with_shards(1);
+    map.store(1, 1);
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        map.range(|_, _| {
+            let _ = format!("{map:?}");
+            true
+        })
+    }))
+    .unwrap_err();
+    assert!(panic_message(&*payload).contains("`fmt` called from inside a `range` callback"));
+    assert_eq!(format!("{map:?}"), "{1: 1}");
+}
+
 #[test]
 fn actor_range_exits_early_without_copying_the_rest() {
     let map: SafeMap<u64, u64, ActorBackend> = (0..10_000).map(|i| (i, i)).collect();

@@ -214,7 +214,13 @@ impl<K, V, S: Default + Clone> Default for ShardedMap<K, V, S> {
 }
 
 impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for ShardedMap<K, V, S> {
+    /// # Panics
+    /// Inside a `range` over this map, like every other method: it takes the shards' read
+    /// locks, and a second read lock of the shard the range holds waits forever once a writer
+    /// is queued on it (found by a black-box test in session 21: `{map:?}` in a `range`
+    /// callback hung while another thread's `store` waited for that shard).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        reentry::check(core::ptr::from_ref(self).cast(), "fmt");
         let mut map = f.debug_map();
         for shard in self.shards.iter() {
             map.entries(read(shard).iter());
