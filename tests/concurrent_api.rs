@@ -1918,3 +1918,68 @@ fn a_write_from_code_under_a_chain_lock_panics_instead_of_waiting_forever() {
     m.pin().insert(3, 3);
     assert_same_entries(&m, &expected);
 }
+
+/// `flush` called from a closure that runs under a chain lock does nothing: it would run the
+/// destructors of retired values there, and a destructor may write to the map (G3). Found by a
+/// black-box test in session 21: an `update` closure that flushed ran a retired value's
+/// destructor, whose insert into the same chain (constant hasher) waited forever for the lock
+/// its own thread held. The destructors run later, outside any lock, and their writes land.
+#[test]
+fn flush_from_a_closure_under_a_chain_lock_runs_no_destructors() {
+    type Map = ConcurrentHashMap<u64, WritesWhenDropped, ConstantHasher>;
+    static MAP: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
+    /// Inserts key `1_000_000 + k % 10` into `MAP` when dropped, if `writes`.
+    struct WritesWhenDropped {
+        key: u64,
+        writes: bool,
+    }
+    impl Drop for WritesWhenDropped {
+        fn drop(&mut self) {
+            if self.writes {
+                let value = WritesWhenDropped {
+                    key: self.key,
+                    writes: false,
+                };
+                MAP.get()
+                    .expect("set")
+                    .pin()
+                    .insert(1_000_000 + self.key % 10, value);
+            }
+        }
+    }
+    let map = MAP.get_or_init(|| ConcurrentHashMap::with_hasher(ConstantHasher));
+    map.pin().insert(
+        0,
+        WritesWhenDropped {
+            key: 0,
+            writes: false,
+        },
+    );
+    let rounds = scaled(300) as u64;
+    finishes_in_time("updates whose closure flushes", || {
+        for key in 1..rounds {
+            {
+                let view = map.pin();
+                view.insert(key, WritesWhenDropped { key, writes: true });
+                view.remove(&key);
+            }
+            map.pin().update(&0, |value| {
+                map.pin().flush();
+                WritesWhenDropped {
+                    key: value.key + 1,
+                    writes: false,
+                }
+            });
+        }
+    });
+    for _ in 0..100 {
+        map.pin().flush();
+    }
+    let stats = map.stats();
+    assert_eq!(stats.drop_panics, 0, "a destructor's write was refused");
+    assert_eq!(map.pin().get(&0).map(|value| value.key), Some(rounds - 1));
+    let written = (1_000_000..1_000_010)
+        .filter(|key| map.pin().contains_key(key))
+        .count();
+    assert_eq!(written, 10, "the destructors' inserts landed");
+}

@@ -966,6 +966,11 @@ impl FlushDue {
 ///   may collect there.) A destructor may use the map, and under a held chain its write to that
 ///   chain would wait for the lock forever. Retirements under a lock (`retain`) therefore take
 ///   the [`FlushDue`] variants and flush after the release; the others retire after unlocking.
+///   `Pinned::flush` does nothing while its thread runs a closure under any map's chain lock
+///   (session 21). Not covered: a closure of map A that pins map B makes an outermost pin of
+///   B, which may run B's destructors under A's chain; a write to A from one of them panics
+///   (`RawMap::refuse_write_under_own_chain`), and the panic is contained and counted in
+///   `drop_panics` like any destructor's.
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
     /// The handle slot this guard's thread owns, if it is pinned on one (C1).
