@@ -366,6 +366,20 @@ fn retired_memory_is_freed_only_after_readers_unpin() {
     });
 }
 
+/// A map with 2 buckets holding key 0 with a [`Tracked`] value 0, and the drop counter.
+fn map_with_tracked_key_0() -> (Arc<Map<Tracked>>, Arc<AtomicUsize>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let map: Map<Tracked> = Map::with_capacity_and_hasher(13, Identity);
+    map.pin().insert(
+        0,
+        Tracked {
+            value: 0,
+            drops: drops.clone(),
+        },
+    );
+    (Arc::new(map), drops)
+}
+
 /// [G1] Retired entries go to the collector in batches (decision 0010; two entries per batch
 /// under loom): the writer's second replacement fills its batch, which is deferred and flushed
 /// at once, while the reader may still hold either replaced value. Neither is dropped while a
@@ -373,16 +387,7 @@ fn retired_memory_is_freed_only_after_readers_unpin() {
 #[test]
 fn a_full_batch_of_retired_entries_waits_for_readers() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let map: Map<Tracked> = Map::with_capacity_and_hasher(13, Identity);
-        map.pin().insert(
-            0,
-            Tracked {
-                value: 0,
-                drops: drops.clone(),
-            },
-        );
-        let map = Arc::new(map);
+        let (map, drops) = map_with_tracked_key_0();
         let writer = {
             let (map, drops) = (map.clone(), drops.clone());
             thread::spawn(move || {
@@ -535,25 +540,16 @@ fn clear_racing_the_next_growth_removes_every_entry() {
 /// [S2] A thread that exits leaves its retired entries in its handle slot (a pending batch,
 /// here one entry of two, and its crossbeam bag); a later `flush` by another thread sweeps the
 /// slot (claims it, hands that garbage to the collector, gives it back) so that it is freed
-/// while the map lives, and not while a reader that could have loaded it is pinned. Here the
+/// while the map lives (that nothing is freed under a pinned reader is C6's and G1's). Here the
 /// exiting thread replaces key 0's value and gives its slot back (as its exit does outside
-/// loom) while another thread flushes, which sweeps the slot if it finds it given back; the
-/// main thread reads key 0 meanwhile, then flushes until the collector has run. The sweep's
+/// loom) while another thread flushes, which sweeps the slot if it finds it given back; then
+/// the main thread flushes until the collector has run. The sweep's
 /// claim must acquire the exited owner's uses of the slot's handle and batch (P8): loom
 /// reports a race on their cells otherwise (NEGATIVE CONTROL `sweep_relaxed_claim`).
 #[test]
 fn a_flush_frees_what_an_exited_thread_left_in_its_slot() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let map: Map<Tracked> = Map::with_capacity_and_hasher(13, Identity);
-        map.pin().insert(
-            0,
-            Tracked {
-                value: 0,
-                drops: drops.clone(),
-            },
-        );
-        let map = Arc::new(map);
+        let (map, drops) = map_with_tracked_key_0();
         let exiting = {
             let (map, drops) = (map.clone(), drops.clone());
             thread::spawn(move || {
