@@ -262,19 +262,20 @@ pub(crate) fn thread_token() -> usize {
     TOKEN.with(|token| *token)
 }
 
-/// Records that the calling thread now holds a chain of the map at address `map` (0: none),
-/// and returns what it recorded before: `concurrent::raw::Held` sets it while it holds a chain
-/// and restores the previous value when it releases it, so that a write by user code running
-/// under that chain can be refused (`RawMap::refuse_write_under_own_chain`). A `const` cell with
-/// no destructor, so it stays usable in thread-local destructors.
+/// Records that the calling thread now runs user code under a chain of the map at address
+/// `map` (0: none), and returns what it recorded before: `concurrent::raw::UnderChain` sets it
+/// around the closures of `update`, `get_or_insert_with` and `retain` and restores the previous
+/// value after them, so that a write from such a closure can be refused
+/// (`RawMap::refuse_write_under_own_chain`). A `const` cell with no destructor, so it stays
+/// usable in thread-local destructors.
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn replace_held_map(map: usize) -> usize {
     HELD_MAP.replace(map)
 }
 
-/// The map (by address) one of whose chains the calling thread holds, or 0 (see
-/// [`replace_held_map`]).
+/// The map (by address) under one of whose chains the calling thread runs a closure, or 0
+/// (see [`replace_held_map`]).
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn held_map() -> usize {

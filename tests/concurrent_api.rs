@@ -32,8 +32,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use common::{
-    quiet_armed_panics, Config, ConstantHasher, FixedHasher, HasherKind, Hook, MatrixHasher,
-    PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger, ARMED_PANIC_MESSAGE,
+    panic_message, quiet_armed_panics, Config, ConstantHasher, FixedHasher, HasherKind, Hook,
+    MatrixHasher, PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger, ARMED_PANIC_MESSAGE,
 };
 use hmap::concurrent::ConcurrentStats;
 use hmap::ConcurrentHashMap;
@@ -1857,11 +1857,7 @@ fn a_write_from_code_under_a_chain_lock_panics_instead_of_waiting_forever() {
     fn refused(what: &str, f: impl FnOnce() + Send) {
         let outcome = finishes_in_time(what, || catch_unwind(AssertUnwindSafe(f)));
         let payload = outcome.expect_err(what);
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let message = panic_message(&*payload);
         assert!(
             message.contains("may read the map but not write to it"),
             "{what}: {message}"

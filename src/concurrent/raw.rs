@@ -259,11 +259,11 @@ impl<K, V> RawMap<K, V> {
 
     /// Panics if the calling thread runs a closure under a chain of this map ([`UnderChain`]):
     /// the write about to start comes from the closure of `update`, `get_or_insert_with` or
-    /// `retain`. Such a write would wait forever if it needed the held
-    /// chain (its own chain, or an evacuation of it), and could also finish if it did not; the
-    /// panic makes the misuse fail the same way every time, where it happens (GO: Go's runtime
-    /// throws "concurrent map writes" for a write that finds `hashWriting` set). The panic
-    /// unwinds through the user code and the operation holding the chain, which releases it.
+    /// `retain`. Such a write would wait forever if it needed the held chain (its own chain, or
+    /// an evacuation of it), and could also finish if it did not; the panic makes the misuse
+    /// fail the same way every time, where it happens (GO: Go's runtime throws "concurrent map
+    /// writes" for a write that finds `hashWriting` set; C-D3). The panic unwinds through the
+    /// user code and the operation holding the chain, which releases it.
     #[inline]
     pub(crate) fn refuse_write_under_own_chain(&self) {
         if crate::sync::held_map() == self.address() {

@@ -398,9 +398,8 @@ impl SlotTable {
                 // ORDERING: Relaxed. A hint only; the CAS below re-validates it.
                 let free = slot.owner.load(Ordering::Relaxed) == 0;
                 // ORDERING: Acquire on success: the previous owner's uses of the handle, block
-                // lists and stripe happen before ours. Pairs with [P8]: `give_back` (thread exit) and the end
-                // of a sweep.
-                // Relaxed on failure: nothing is read.
+                // lists and stripe happen before ours. Pairs with [P8]: `give_back` (thread
+                // exit) and the end of a sweep. Relaxed on failure: nothing is read.
                 if free
                     && slot
                         .owner
