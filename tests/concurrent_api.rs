@@ -35,7 +35,7 @@ use common::{
     panic_message, quiet_armed_panics, Config, ConstantHasher, FixedHasher, HasherKind, Hook,
     MatrixHasher, PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger, ARMED_PANIC_MESSAGE,
 };
-use hmap::concurrent::ConcurrentStats;
+use hmap::concurrent::{Computed, ConcurrentStats, Operation};
 use hmap::ConcurrentHashMap;
 
 /// Scales an iteration count down under Miri.
@@ -632,6 +632,71 @@ fn random_parity<S: BuildHasher>(
                 }
                 model.clear();
             }
+            91..=94 => {
+                // compute, choosing to set, remove or keep by what it sees.
+                let choice = rng.below(3);
+                let before = model.get(&key).copied();
+                let got = p.compute(key, |current| {
+                    assert_eq!(
+                        current.copied(),
+                        before,
+                        "{context} step {step}: compute {key}"
+                    );
+                    match choice {
+                        0 => Operation::Set(current.map_or(fresh, |v| v ^ 1)),
+                        1 => Operation::Remove,
+                        _ => Operation::Keep,
+                    }
+                });
+                // What happened, as (variant, value before, value after).
+                let want = match (choice, before) {
+                    (0, None) => ("Inserted", None, Some(fresh)),
+                    (0, Some(old)) => ("Updated", Some(old), Some(old ^ 1)),
+                    (1, Some(old)) => ("Removed", Some(old), None),
+                    _ => ("Unchanged", before, before),
+                };
+                match want.2 {
+                    Some(new) => model.insert(key, new),
+                    None => model.remove(&key),
+                };
+                let variant = match got {
+                    Computed::Inserted(_) => "Inserted",
+                    Computed::Updated { .. } => "Updated",
+                    Computed::Removed(_) => "Removed",
+                    Computed::Unchanged(_) => "Unchanged",
+                };
+                let got = (variant, got.previous().copied(), got.current().copied());
+                assert_eq!(got, want, "{context} step {step}: compute {key}");
+            }
+            95..=97 => {
+                // The map's own methods, which pin for one call and return clones.
+                drop(p);
+                let what = rng.below(6);
+                let (got, want) = match what {
+                    0 => (m.insert(key, fresh), model.insert(key, fresh)),
+                    1 => (m.remove(&key), model.remove(&key)),
+                    2 => (m.get_cloned(&key), model.get(&key).copied()),
+                    3 => (
+                        Some(u64::from(m.contains_key(&key))),
+                        Some(u64::from(model.contains_key(&key))),
+                    ),
+                    4 => (
+                        m.update(&key, |v| v.wrapping_add(7)),
+                        model.get_mut(&key).map(|v| {
+                            *v = v.wrapping_add(7);
+                            *v
+                        }),
+                    ),
+                    _ => (
+                        Some(m.get_or_insert_with(key, || fresh)),
+                        Some(*model.entry(key).or_insert(fresh)),
+                    ),
+                };
+                assert_eq!(
+                    got, want,
+                    "{context} step {step}: map method {what} on {key}"
+                );
+            }
             _ => {
                 assert_eq!(p.len(), model.len(), "{context} step {step}: Pinned::len");
                 assert_eq!(p.is_empty(), model.is_empty(), "{context} step {step}");
@@ -898,6 +963,184 @@ fn update_is_atomic_under_contention() {
     );
     assert_eq!(m.len(), (COUNTERS + total) as usize);
     assert!(m.stats().growths > 0, "the map never grew during the test");
+}
+
+/// Threads count into shared counters with `compute` (insert 1 if absent, else add 1) while the
+/// map grows from empty under them, and claim shared tokens with `compute` (remove if present):
+/// no increment is lost, each counter is inserted exactly once, each token is claimed by
+/// exactly one thread, and every result reports the step it made.
+#[test]
+fn compute_is_atomic_under_contention() {
+    const THREADS: u64 = 4;
+    const COUNTERS: u64 = 8;
+    const TOKENS: u64 = 500;
+    let increments = scaled(1500) as u64;
+    let m: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let barrier = Barrier::new(THREADS as usize);
+    let (inserted, claimed): (Vec<u64>, Vec<Vec<u64>>) = thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (m, barrier) = (&m, &barrier);
+                s.spawn(move || {
+                    let mut inserted = 0;
+                    let mut last = [0u64; COUNTERS as usize];
+                    barrier.wait();
+                    for i in 0..increments {
+                        let p = m.pin();
+                        for k in 0..COUNTERS {
+                            let done = p.compute(k, |count| {
+                                Operation::Set(count.map_or(1, |count| count + 1))
+                            });
+                            let new = match done {
+                                Computed::Inserted(&new) => {
+                                    inserted += 1;
+                                    assert_eq!(new, 1, "counter {k} inserted at {new}");
+                                    new
+                                }
+                                Computed::Updated { old, new } => {
+                                    assert_eq!(*new, old + 1, "counter {k}: {old} -> {new}");
+                                    *new
+                                }
+                                other => panic!("counter {k}: {other:?}"),
+                            };
+                            assert!(new > last[k as usize], "counter {k} went backwards");
+                            last[k as usize] = new;
+                        }
+                        // Grow the map under the other threads, and leave tokens to claim.
+                        p.insert(1_000 + t * increments + i, i);
+                        if t == 0 && i < TOKENS {
+                            p.insert(1_000_000 + i, i);
+                        }
+                    }
+                    barrier.wait();
+                    let p = m.pin();
+                    let mut claimed = Vec::new();
+                    for token in 1_000_000..1_000_000 + TOKENS.min(increments) {
+                        let done = p.compute(token, |value| match value {
+                            Some(_) => Operation::Remove,
+                            None => Operation::Keep,
+                        });
+                        match done {
+                            Computed::Removed(&value) => {
+                                assert_eq!(value, token - 1_000_000);
+                                claimed.push(token);
+                            }
+                            Computed::Unchanged(None) => {}
+                            other => panic!("token {token}: {other:?}"),
+                        }
+                    }
+                    (inserted, claimed)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("computing thread"))
+            .unzip()
+    });
+    let total = THREADS * increments;
+    let p = m.pin();
+    for k in 0..COUNTERS {
+        assert_eq!(p.get(&k), Some(&total), "counter {k}: increments were lost");
+    }
+    assert_eq!(
+        inserted.iter().sum::<u64>(),
+        COUNTERS,
+        "each counter is inserted exactly once"
+    );
+    let mut claimed: Vec<u64> = claimed.into_iter().flatten().collect();
+    claimed.sort_unstable();
+    let tokens: Vec<u64> = (1_000_000..1_000_000 + TOKENS.min(increments)).collect();
+    assert_eq!(claimed, tokens, "each token claimed by exactly one thread");
+    assert_eq!(m.len(), (COUNTERS + total) as usize);
+    assert!(m.stats().growths > 0, "the map never grew during the test");
+}
+
+/// A key whose destructor writes to the map it is a key of.
+struct WritingKey {
+    id: u64,
+    map: Option<&'static ConcurrentHashMap<WritingKey, u64>>,
+}
+
+impl PartialEq for WritingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for WritingKey {}
+
+impl Hash for WritingKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl Drop for WritingKey {
+    fn drop(&mut self) {
+        if let Some(map) = self.map {
+            map.pin().insert(
+                WritingKey {
+                    id: self.id + 1_000,
+                    map: None,
+                },
+                self.id,
+            );
+        }
+    }
+}
+
+/// `compute` drops the key it was given and did not store after releasing the chain: the key's
+/// destructor is user code and may write to the map (under the chain, or inside the closure's
+/// record, that write would wait forever or panic).
+#[test]
+fn compute_drops_an_unused_key_after_releasing_the_chain() {
+    let m: &'static ConcurrentHashMap<WritingKey, u64> = Box::leak(Box::default());
+    m.pin().insert(WritingKey { id: 1, map: None }, 1);
+    finishes_in_time("compute keeping a present key", || {
+        let view = m.pin();
+        let done = view.compute(
+            WritingKey {
+                id: 1,
+                map: Some(m),
+            },
+            |_| Operation::Keep,
+        );
+        assert_eq!(done, Computed::Unchanged(Some(&1)));
+    });
+    finishes_in_time("compute removing an absent key", || {
+        let view = m.pin();
+        let done = view.compute(
+            WritingKey {
+                id: 2,
+                map: Some(m),
+            },
+            |_| Operation::Remove,
+        );
+        assert_eq!(done, Computed::Unchanged(None));
+    });
+    finishes_in_time("compute removing a present key", || {
+        let view = m.pin();
+        let done = view.compute(
+            WritingKey {
+                id: 1,
+                map: Some(m),
+            },
+            |_| Operation::Remove,
+        );
+        assert_eq!(done, Computed::Removed(&1));
+    });
+    let p = m.pin();
+    for (id, value) in [(1001, 1), (1002, 2)] {
+        let key = WritingKey { id, map: None };
+        assert_eq!(
+            p.get(&key),
+            Some(&value),
+            "the destructor of key {}",
+            id - 1000
+        );
+    }
+    assert_eq!(p.len(), 2);
 }
 
 /// Many threads call `get_or_insert_with` for the same keys at the same time while the map
@@ -1529,7 +1772,7 @@ fn finishes_in_time<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> T {
 }
 
 /// Closures the map runs under a chain lock (`update`'s function, `get_or_insert_with`'s
-/// constructor, `retain`'s predicate) and the key's `Clone` in `update` panic: the panic
+/// constructor, `compute`'s closure, `retain`'s predicate) and the key's `Clone` in `update` panic: the panic
 /// reaches the caller, nothing half-done is visible, the chain is not left locked, and the map
 /// keeps working (under the constant hasher every key shares the one chain).
 #[test]
@@ -1588,6 +1831,20 @@ fn panicking_closures_and_clone_leave_the_map_consistent() {
         "get_or_insert_with's panic did not reach the caller"
     );
     check(&model, "after get_or_insert_with's constructor panicked");
+
+    for (key, present) in [(12, true), (778, false)] {
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            m.pin().compute(CloneBomb(key), |current| {
+                assert_eq!(current.is_some(), present);
+                panic!("compute {ARMED_PANIC_MESSAGE}")
+            });
+        }));
+        assert!(
+            panicked.is_err(),
+            "compute's panic did not reach the caller"
+        );
+        check(&model, "after compute's closure panicked");
+    }
 
     // retain: the predicate removes odd keys, then panics at its 50th call. Keys it already
     // answered `false` for may be gone, every other key must still be there.
@@ -1885,6 +2142,18 @@ fn a_write_from_code_under_a_chain_lock_panics_instead_of_waiting_forever() {
     refused("get_or_insert_with inserting", || {
         m.pin()
             .get_or_insert_with(1000, || *m.pin().get_or_insert(1001, 1));
+    });
+    refused("compute inserting another key", || {
+        m.pin().compute(3, |_| {
+            m.pin().insert(500, 0);
+            Operation::Keep
+        });
+    });
+    refused("compute removing its own key", || {
+        m.pin().compute(4, |_| {
+            m.remove(&4);
+            Operation::Remove
+        });
     });
     refused("retain clearing", || {
         m.pin().retain(|_, _| {

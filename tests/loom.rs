@@ -20,6 +20,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use hmap::concurrent::{Computed, Operation};
 use hmap::ConcurrentHashMap;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -437,6 +438,44 @@ fn concurrent_updates_of_one_key_during_growth_are_not_lost() {
         assert!(map.pin().update(&1, |v| v + 100).is_some());
         other.join().unwrap();
         assert_eq!(map.pin().get(&1), Some(&111));
+    });
+}
+
+/// [C8] `compute` sees, decides and writes in one step, also during a growth: two threads
+/// compute key 2 (absent; old chain 0, new chain 2) at once, each inserting its own value if
+/// the key is absent and adding its own amount otherwise. Exactly one inserts, the other
+/// updates what the first inserted, and the final value is the updater's: none is lost, none
+/// is computed twice.
+#[test]
+fn concurrent_computes_of_one_key_during_growth_are_atomic() {
+    /// Inserts `first` or adds `add`; returns (inserted?, the value written).
+    fn count(map: &Map, first: u64, add: u64) -> (bool, u64) {
+        let view = map.pin();
+        match view.compute(2, |value| Operation::Set(value.map_or(first, |v| v + add))) {
+            Computed::Inserted(&new) => (true, new),
+            Computed::Updated { old, new } => {
+                assert_eq!(*new, old + add);
+                (false, *new)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    model(|| {
+        let map = growing_map(&[0, 1]);
+        let other = {
+            let map = map.clone();
+            thread::spawn(move || count(&map, 1, 10))
+        };
+        let mine = count(&map, 2, 100);
+        let theirs = other.join().unwrap();
+        let expected = match (mine, theirs) {
+            ((true, 2), (false, 12)) => 12,
+            ((false, 101), (true, 1)) => 101,
+            outcomes => panic!("lost or doubled compute: {outcomes:?}"),
+        };
+        assert_eq!(map.pin().get(&2), Some(&expected));
+        assert_eq!(keys_of(&map), vec![0, 1, 2]);
+        assert_eq!(map.len(), 3);
     });
 }
 

@@ -147,8 +147,15 @@ fn a_replay_is_identical() {
 #[test]
 fn decoding_covers_every_setup() {
     let mut growths = [false; 3];
+    let mut computes = 0;
     for seed in 0..200 {
         let case = Case::decode(&input(seed));
+        computes += case
+            .threads
+            .iter()
+            .flatten()
+            .filter(|op| matches!(op, Op::Compute(..)))
+            .count();
         growths[match case.growth {
             Growth::AtThreshold => 0,
             Growth::Doubling => 1,
@@ -157,6 +164,7 @@ fn decoding_covers_every_setup() {
         assert!((2..=3).contains(&case.threads.len()));
     }
     assert_eq!(growths, [true; 3]);
+    assert!(computes > 0, "no compute in 200 random inputs");
     // Short inputs decode too (missing bytes read as 0).
     race::check(&[]);
     race::check(&[0xFF]);

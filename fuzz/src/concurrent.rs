@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::collections::HashMap as StdHashMap;
 
 use arbitrary::Arbitrary;
-use hmap::concurrent::Pinned;
+use hmap::concurrent::{Operation, Pinned};
 use hmap::ConcurrentHashMap;
 
 use crate::{assert_same_multiset, FuzzHasher, HasherChoice, MAX_OPS};
@@ -60,6 +60,9 @@ pub enum ConcurrentOp {
     GetOrInsert(u16, u8),
     /// `get_or_insert_with(key, || value)`, counting the closure's calls.
     GetOrInsertWith(u16, u8),
+    /// `compute(key, ..)`: inserts `value` if absent, removes a value divisible by 3, otherwise
+    /// adds `value`; the closure must see the model's value.
+    Compute(u16, u8),
     /// `retain(|k, v| (k + v) % (modulus + 1) != 0)`.
     Retain {
         /// The predicate's modulus, minus one.
@@ -249,6 +252,29 @@ impl<'m> Replay<'m> {
                 );
                 let want = *self.model.entry(k).or_insert(v.into());
                 check(Some(got), Some(want), "get_or_insert_with");
+            }
+            ConcurrentOp::Compute(k, v) => {
+                let k = self.key(k);
+                let before = self.model.get(&k).copied();
+                let next = |current: Option<u32>| match current {
+                    None => Some(u32::from(v)),
+                    Some(old) if old % 3 == 0 => None,
+                    Some(old) => Some(old.wrapping_add(v.into())),
+                };
+                let done = view.compute(k, |current| {
+                    assert_eq!(current.map(|b| **b), before, "step {step}: compute sees");
+                    match next(current.map(|b| **b)) {
+                        Some(new) => Operation::Set(Box::new(new)),
+                        None => Operation::Remove,
+                    }
+                });
+                let after = next(before);
+                match after {
+                    Some(new) => self.model.insert(k, new),
+                    None => self.model.remove(&k),
+                };
+                check(done.previous(), before, "compute (previous)");
+                check(done.current(), after, "compute (current)");
             }
             ConcurrentOp::Retain { modulus } => {
                 let keep = |k: u16, v: u32| {

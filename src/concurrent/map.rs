@@ -1,6 +1,7 @@
 //! [`ConcurrentHashMap`]: the public type, its constructors, statistics and trait impls.
 #![deny(unsafe_code)]
 
+use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
 
 use super::pinned::Pinned;
@@ -158,6 +159,73 @@ where
     /// GO: Go seeds its hash with the map's `hash0`; here the `BuildHasher` is the seed (C-D8).
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hash_builder.hash_one(key)
+    }
+
+    /// The value for `key`, cloned. A convenience for one lookup: it pins for the call, like
+    /// `self.pin().get(key).cloned()`. To read without cloning, or to do several operations
+    /// under one pin, use [`pin`](Self::pin).
+    pub fn get_cloned<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.pin().get(key).cloned()
+    }
+
+    /// Whether `key` is present (pins for the call).
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.pin().contains_key(key)
+    }
+
+    /// Inserts `key` → `value` and returns a clone of the previous value, if any (pins for the
+    /// call; [`Pinned::insert`](crate::concurrent::Pinned::insert) returns a reference instead
+    /// and needs no `V: Clone`). The previous value itself cannot be moved out: readers may
+    /// still be looking at it, so it is dropped when the map reclaims it.
+    pub fn insert(&self, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        self.pin().insert(key, value).cloned()
+    }
+
+    /// Removes `key` and returns a clone of its value (pins for the call; see
+    /// [`insert`](Self::insert) for why a clone).
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.pin().remove(key).cloned()
+    }
+
+    /// Replaces the value of `key` with `f(&old)`, atomically per key, and returns a clone of
+    /// the new value, or `None` if the key is absent (pins for the call; the rules for `f` are
+    /// [`Pinned::update`](crate::concurrent::Pinned::update)'s).
+    pub fn update<Q, F>(&self, key: &Q, f: F) -> Option<V>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+        F: Fn(&V) -> V,
+    {
+        self.pin().update(key, f).cloned()
+    }
+
+    /// A clone of the value for `key`, inserting `f()` first if the key is absent (pins for the
+    /// call; the rules for `f` are
+    /// [`Pinned::get_or_insert_with`](crate::concurrent::Pinned::get_or_insert_with)'s).
+    pub fn get_or_insert_with<F>(&self, key: K, f: F) -> V
+    where
+        V: Clone,
+        F: FnOnce() -> V,
+    {
+        self.pin().get_or_insert_with(key, f).clone()
     }
 
     /// Removes every entry. Not atomic: it finishes a running growth, then empties one chain at

@@ -22,7 +22,13 @@
 //! - **Writers** exclude each other per chain: the chain's head bucket carries Go's
 //!   `hashWriting` flag, so writers of different chains never contend.
 //! - **Writes are linearizable**, including [`Pinned::update`], which applies its function
-//!   while holding the key's chain: concurrent updates of one key are never lost.
+//!   while holding the key's chain: concurrent updates of one key are never lost; and
+//!   [`Pinned::compute`], whose closure sees the key's value and chooses to keep it, set a new
+//!   one (inserting the key if absent) or remove the key, in the same single step.
+//! - **API**: every operation goes through a [`Pinned`] view from [`ConcurrentHashMap::pin`],
+//!   whose references live as long as the view; for one-off calls the map itself has
+//!   `insert`, `remove`, `get_cloned`, `contains_key`, `update` and `get_or_insert_with`, which
+//!   pin for the call and return owned values (clones).
 //! - **[`ConcurrentHashMap::len`]** is exact whenever no write is in flight, and costs one load
 //!   per handle slot (striped counter), independent of the number of entries.
 //! - **Iteration** is weakly consistent: an entry present and unchanged for the whole iteration
@@ -70,6 +76,7 @@ mod blocks;
 mod bucket;
 #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
 mod check;
+mod compute;
 mod counter;
 mod evacuate;
 mod iter;
@@ -83,6 +90,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub use self::compute::{Computed, Operation};
 pub use self::iter::Iter;
 pub use self::map::ConcurrentHashMap;
 pub use self::pinned::Pinned;

@@ -1,7 +1,7 @@
 //! The map's operations below the hasher: each one locks a chain (`lock_chain`, which does the
 //! write's share of a running growth), changes it, and retires what it unlinked.
 //!
-//! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `retain`, `Clone` of the
+//! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `compute` / `retain`, `Clone` of the
 //! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
 //! and nothing has been changed yet (every change happens after the last call into user code of
 //! that step), so the map stays consistent. Whatever an operation made under the lock before the
@@ -13,6 +13,7 @@
 //! releasing it, and `retain`, which retires under it, flushes after.
 
 use super::bucket::{Entry, SplitHint};
+use super::compute::{Computed, Operation};
 use super::raw::{Held, RawMap, Search, UnderChain};
 use super::reclaim::{FlushDue, Guard};
 use super::table::chain;
@@ -150,6 +151,91 @@ impl<K, V> RawMap<K, V> {
                 Some(unsafe { &*new })
             }
             Search::Absent { .. } => None,
+        }
+    }
+
+    /// Keeps, sets (inserts or replaces) or removes the entry of `key`, as `f` decides from its
+    /// current value; `f` runs once, while the chain is held, so the decision and the change are
+    /// one atomic step with respect to every other write of the key. Linearizes where the
+    /// write it makes does (the Release store of the new or null entry pointer), or, for
+    /// [`Operation::Keep`] and the removal of an absent key, while the chain is held.
+    ///
+    /// `key` becomes the stored key when `f` sets a value (as `insert` does); otherwise it is
+    /// dropped after the chain is released. A panic in `f` or in `Eq` changes nothing.
+    pub(crate) fn compute<'g>(
+        &'g self,
+        hash: u64,
+        key: K,
+        f: impl FnOnce(Option<&V>) -> Operation<V>,
+        guard: &'g Guard<'_>,
+    ) -> Computed<'g, V>
+    where
+        K: Eq,
+    {
+        // `key` is a parameter, so it is dropped after every local, `held` included: when `f`
+        // keeps or removes, or when `f` or `Eq` panics, its destructor runs with the chain
+        // released (it is user code and may write to this chain).
+        let held = self.lock_chain(hash, guard);
+        let search = Self::search_locked(&held, hash, |candidate| *candidate == key);
+        let current = match search {
+            // SAFETY: B1; we hold the chain, so it is not retired before we release it, and a
+            // later retirement comes after our pin, so it lives while `guard` does ('g).
+            Search::Found { entry, .. } => Some(unsafe { &*entry }),
+            Search::Absent { .. } => None,
+        };
+        let operation = {
+            let _closure = UnderChain::enter(self.address());
+            f(current.map(|entry| &entry.value))
+        };
+        match (operation, search) {
+            (Operation::Keep, _) | (Operation::Remove, Search::Absent { .. }) => {
+                drop(held);
+                Computed::Unchanged(current.map(|entry| &entry.value))
+            }
+            (
+                Operation::Set(value),
+                Search::Found {
+                    bucket,
+                    slot,
+                    entry,
+                },
+            ) => {
+                let new = Self::new_entry(hash, key, value, guard);
+                bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
+                drop(held);
+                // SAFETY: `entry` just left its live slot, under the lock (R1).
+                unsafe { Self::retire_entry(guard, entry) };
+                // SAFETY: `entry` was retired after we pinned, and `new` is protected like any
+                // loaded entry: both stay alive while `guard` is ('g).
+                let (old, new) = unsafe { (&*entry, &*new) };
+                Computed::Updated {
+                    old: &old.value,
+                    new: &new.value,
+                }
+            }
+            (Operation::Set(value), Search::Absent { vacancy, last }) => {
+                let new = Self::new_entry(hash, key, value, guard);
+                self.place_new(guard, held, vacancy, last, new, hash);
+                // SAFETY: just published; retired only by a later write, after which `guard`
+                // (pinned before) still protects it.
+                Computed::Inserted(unsafe { &(*new).value })
+            }
+            (
+                Operation::Remove,
+                Search::Found {
+                    bucket,
+                    slot,
+                    entry,
+                },
+            ) => {
+                Self::clear_slot(&held, bucket, slot);
+                drop(held);
+                self.after_remove(guard);
+                // SAFETY: `entry` just left its live slot, under the lock (R1).
+                unsafe { Self::retire_entry(guard, entry) };
+                // SAFETY: retired after we pinned, so alive while `guard` is ('g).
+                Computed::Removed(unsafe { &(*entry).value })
+            }
         }
     }
 

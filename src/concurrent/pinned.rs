@@ -11,6 +11,7 @@ use core::borrow::Borrow;
 use core::cell::OnceCell;
 use core::hash::{BuildHasher, Hash};
 
+use super::compute::{Computed, Operation};
 use super::iter::Iter;
 use super::map::ConcurrentHashMap;
 use super::reclaim::Guard;
@@ -235,6 +236,45 @@ where
     /// The value for `key`, inserting `value` first if the key is absent.
     pub fn get_or_insert(&self, key: K, value: V) -> &V {
         self.get_or_insert_with(key, || value)
+    }
+
+    /// Inserts, replaces or removes `key`'s entry as `f` decides from the key's current value
+    /// (`None` if absent), and returns what it did. Atomic per key: `f` runs once, while the
+    /// key's chain is held, so no other write of the key comes between what `f` sees and what
+    /// it decides (Java's `ConcurrentHashMap.compute`). `update` and `get_or_insert_with` are its
+    /// two common cases. As for [`update`](Self::update), `f` should be quick, may read the map,
+    /// and a write to the map from it panics.
+    ///
+    /// `key` becomes the stored key if `f` sets a value (as with [`insert`](Self::insert));
+    /// otherwise it is dropped after the chain is released. `f` is consumed by its call, so
+    /// what it captures and does not return is dropped under the lock, as part of running it
+    /// (as for `get_or_insert_with`). If `f` panics, the map is unchanged.
+    ///
+    /// ```
+    /// use hmap::concurrent::{Computed, Operation};
+    /// use hmap::ConcurrentHashMap;
+    ///
+    /// let map = ConcurrentHashMap::new();
+    /// let view = map.pin();
+    /// // Count words: insert 1 or add 1, in one atomic step.
+    /// for word in ["a", "b", "a"] {
+    ///     view.compute(word, |count| Operation::Set(count.map_or(1, |c| c + 1)));
+    /// }
+    /// assert_eq!(view.get("a"), Some(&2));
+    /// // Remove "a" only if its count is still 2.
+    /// let done = view.compute("a", |count| match count {
+    ///     Some(2) => Operation::Remove,
+    ///     _ => Operation::Keep,
+    /// });
+    /// assert_eq!(done, Computed::Removed(&2));
+    /// assert_eq!(view.get("a"), None);
+    /// ```
+    pub fn compute<F>(&self, key: K, f: F) -> Computed<'_, V>
+    where
+        F: FnOnce(Option<&V>) -> Operation<V>,
+    {
+        let hash = self.map.hash(&key);
+        self.map.raw().compute(hash, key, f, self.guard_for(hash))
     }
 
     /// Keeps only the entries `keep` accepts; see [`ConcurrentHashMap::retain`].

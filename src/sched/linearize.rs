@@ -21,6 +21,9 @@ pub(crate) enum Action {
     Update(u64),
     /// `get_or_insert_with(key, || value)`: returns the value now present.
     GetOrInsert(u64),
+    /// `compute(key, ...)` moving the key to `compute_next(state, tag)`: returns the previous
+    /// value.
+    Compute(u64),
     /// One call of a `retain` predicate on the key: it saw the value (the result) and the entry
     /// was removed if `drop` (the predicate said no), atomically, under the key's chain.
     Retained {
@@ -38,6 +41,17 @@ pub(crate) fn update_value(old: u64, tag: u64) -> u64 {
     old.wrapping_mul(3).wrapping_add(tag)
 }
 
+/// The state the harness's `compute` moves a key to: an absent key is inserted with `tag`, a
+/// value divisible by 3 is removed, any other is replaced by `update_value(old, tag)`. All three
+/// outcomes of `compute` occur, and a lost or reordered one changes later results.
+pub(crate) fn compute_next(state: Option<u64>, tag: u64) -> Option<u64> {
+    match state {
+        None => Some(tag),
+        Some(old) if old % 3 == 0 => None,
+        Some(old) => Some(update_value(old, tag)),
+    }
+}
+
 impl Action {
     /// Applies the action to `state`; returns the new state and the result.
     fn apply(self, state: Option<u64>) -> (Option<u64>, Option<u64>) {
@@ -53,6 +67,7 @@ impl Action {
                 let new = state.or(Some(value));
                 (new, new)
             }
+            Action::Compute(tag) => (compute_next(state, tag), state),
             Action::Retained { drop } => (if drop { None } else { state }, state),
             Action::Clear => (None, None),
         }
@@ -205,6 +220,31 @@ mod tests {
             op(1, 2, Action::Update(20), Some(update_value(1, 20))),
         ];
         assert!(!is_linearizable(Some(1), &ops, Some(update_value(1, 20))));
+    }
+
+    #[test]
+    fn computes_chain_their_three_outcomes_and_a_lost_one_is_caught() {
+        // Absent -> inserted 4 -> replaced by update_value(4, 5) = 17 (4 % 3 != 0).
+        assert_eq!(compute_next(None, 4), Some(4));
+        assert_eq!(compute_next(Some(4), 5), Some(17));
+        assert_eq!(compute_next(Some(6), 5), None);
+        let ops = [
+            op(0, 3, Action::Compute(4), None),
+            op(1, 2, Action::Compute(5), Some(4)),
+        ];
+        assert!(is_linearizable(None, &ops, Some(17)));
+        // Both saw the key absent: one insert was lost.
+        let ops = [
+            op(0, 3, Action::Compute(4), None),
+            op(1, 2, Action::Compute(5), None),
+        ];
+        assert!(!is_linearizable(None, &ops, Some(5)));
+        // A removal by compute (6 is divisible by 3), then a read that still sees 6.
+        let ops = [
+            op(0, 1, Action::Compute(5), Some(6)),
+            op(2, 3, Action::Read, Some(6)),
+        ];
+        assert!(!is_linearizable(Some(6), &ops, None));
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! | 38.. | the scheduler's choices (`sched::run`) |
 //!
 //! Missing bytes read as 0. Kinds: `kind % 16` is 14 for `retain` (its key byte salts the
-//! predicate), 15 for `clear`; otherwise `kind % 8` names insert (0, 1), remove, get, update,
-//! get_or_insert_with, iter, flush-then-get. Keys: an even key byte names one of 4 *shared* keys
+//! predicate), 15 for `clear`, 13 for `compute` (insert, replace or remove, by the key's
+//! value); otherwise `kind % 8` names insert (0, 1), remove, get, update, get_or_insert_with,
+//! iter, flush-then-get. Keys: an even key byte names one of 4 *shared* keys
 //! (any thread may use them), an odd one one of 6 keys *owned* by the thread. Values are unique
 //! per operation. The prefill holds some shared and owned keys (so that threads find some keys
 //! present and others absent) and filler keys no thread touches.
@@ -47,6 +48,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::linearize::{is_linearizable, Action, KeyOp};
 use super::{run, session, RunReport};
+use crate::concurrent::Operation;
 use crate::ConcurrentHashMap;
 
 /// Where the operation bytes start and how many there are at most.
@@ -137,6 +139,9 @@ pub enum Op {
     Update(u64, u64),
     /// `get_or_insert_with(key, || value)`.
     GetOrInsert(u64, u64),
+    /// `compute(key, ...)`, moving the key to `compute_next(current, tag)`: insert, replace or
+    /// remove.
+    Compute(u64, u64),
     /// `iter()`, collected.
     Iter,
     /// `flush()` (hand this thread's garbage to the collector, try to free it), then `get(key)`.
@@ -162,6 +167,7 @@ impl Op {
             | Op::Get(key)
             | Op::Update(key, _)
             | Op::GetOrInsert(key, _)
+            | Op::Compute(key, _)
             | Op::FlushGet(key) => Some(key),
             Op::Iter | Op::Retain(_) | Op::Clear => None,
         }
@@ -175,6 +181,7 @@ impl Op {
             Op::Get(_) | Op::FlushGet(_) => Action::Read,
             Op::Update(_, tag) => Action::Update(tag),
             Op::GetOrInsert(_, value) => Action::GetOrInsert(value),
+            Op::Compute(_, tag) => Action::Compute(tag),
             Op::Iter | Op::Retain(_) | Op::Clear => {
                 unreachable!("{self:?} is not a single-key operation")
             }
@@ -186,9 +193,11 @@ impl Op {
         match self {
             Op::Retain(_) | Op::Clear => true,
             Op::Get(_) | Op::FlushGet(_) | Op::Iter => false,
-            Op::Insert(..) | Op::Remove(_) | Op::Update(..) | Op::GetOrInsert(..) => {
-                self.key() == Some(key)
-            }
+            Op::Insert(..)
+            | Op::Remove(_)
+            | Op::Update(..)
+            | Op::GetOrInsert(..)
+            | Op::Compute(..) => self.key() == Some(key),
         }
     }
 }
@@ -298,6 +307,9 @@ fn decode_op(thread: usize, index: usize, kind: u8, key: u8) -> Op {
     };
     // Unique per operation, never a prefill value.
     let value = 1000 * (thread as u64 + 1) + 10 * index as u64 + 1;
+    if kind % 16 == 13 {
+        return Op::Compute(key, value);
+    }
     match kind % 8 {
         0 | 1 => Op::Insert(key, value),
         2 => Op::Remove(key),
@@ -504,6 +516,21 @@ fn run_thread(map: &RaceMap, history: &Mutex<History>, thread: usize, ops: &[Op]
             ),
             Op::GetOrInsert(key, value) => {
                 Outcome::Value(Some(*view.get_or_insert_with(key, || value)))
+            }
+            Op::Compute(key, tag) => {
+                let done = view.compute(key, |current| {
+                    match super::linearize::compute_next(current.copied(), tag) {
+                        Some(next) => Operation::Set(next),
+                        None => Operation::Remove,
+                    }
+                });
+                let previous = done.previous().copied();
+                assert_eq!(
+                    done.current().copied(),
+                    super::linearize::compute_next(previous, tag),
+                    "compute({key}) reported {done:?}"
+                );
+                Outcome::Value(previous)
             }
             Op::Iter => Outcome::Entries(view.iter().map(|(&k, &v)| (k, v)).collect()),
             Op::FlushGet(key) => {
