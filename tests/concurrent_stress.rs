@@ -2,7 +2,7 @@
 //! the concurrency claims on every read.
 //!
 //! * No torn entry: every value carries a checksum of its key and version, verified on every
-//!   `get`, `insert`/`remove` result, `update` argument and iteration item.
+//!   `get`, `insert`/`remove` result, `update` argument, `compute` result and iteration item.
 //! * Reads during growth see a value the key had at some instant: threads own disjoint key
 //!   ranges and check every result against a private model (exactly, since no one else writes
 //!   their keys); at the end the map equals the union of the models and `len` matches.
@@ -30,6 +30,7 @@ use std::sync::Barrier;
 use std::thread;
 
 use common::{ConstantHasher, Rng, SyncDropCounter, SyncLedger};
+use hmap::concurrent::Operation;
 use hmap::ConcurrentHashMap;
 
 // ---------------------------------------------------------------------------------------------
@@ -226,7 +227,42 @@ where
                                 });
                                 assert_eq!(new, want, "update {key}");
                             }
-                            70..=79 => {
+                            75..=79 => {
+                                // compute: insert if absent; keep, remove or bump by version.
+                                let next = |current: Option<u64>| match current {
+                                    None => Some(version),
+                                    Some(v) if v % 5 == 0 => Some(v),
+                                    Some(v) if v % 3 == 0 => None,
+                                    Some(v) => Some(v + 1),
+                                };
+                                let done = p.compute(key, |current| {
+                                    let current = current.map(|v| v.verify(key));
+                                    match (current, next(current)) {
+                                        (Some(v), Some(new)) if new == v => Operation::Keep,
+                                        (_, Some(new)) => {
+                                            Operation::Set(Checked::new(ledger, key, new))
+                                        }
+                                        (_, None) => Operation::Remove,
+                                    }
+                                });
+                                let before = model.get(&key).copied();
+                                let after = next(before);
+                                assert_eq!(
+                                    done.previous().map(|v| v.verify(key)),
+                                    before,
+                                    "compute {key} (previous)"
+                                );
+                                assert_eq!(
+                                    done.current().map(|v| v.verify(key)),
+                                    after,
+                                    "compute {key} (current)"
+                                );
+                                match after {
+                                    Some(new) => model.insert(key, new),
+                                    None => model.remove(&key),
+                                };
+                            }
+                            70..=74 => {
                                 let got = p
                                     .get_or_insert_with(key, || Checked::new(ledger, key, version))
                                     .verify(key);
