@@ -1133,6 +1133,16 @@ fn compute_drops_an_unused_key_after_releasing_the_chain() {
         );
         assert_eq!(done, Computed::Removed(&1));
     });
+    // `Computed` is `Copy` for any value type: it holds references only.
+    let strings: ConcurrentHashMap<u64, String> = ConcurrentHashMap::new();
+    let view = strings.pin();
+    let done = view.compute(1, |_| Operation::Set("one".to_owned()));
+    let copy = done;
+    assert_eq!(
+        (done.current(), copy.previous()),
+        (Some(&"one".to_owned()), None)
+    );
+    drop(view);
     let p = m.pin();
     for (id, value) in [(1001, 1), (1002, 2)] {
         let key = WritingKey { id, map: None };

@@ -25,7 +25,7 @@ pub enum Operation<V> {
 /// What [`Pinned::compute`](super::Pinned::compute) did. The references are valid while the
 /// view that made the call lives, like those of every other operation of the view (a replaced
 /// or removed value is retired, not dropped, until no view can see it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Computed<'g, V> {
     /// The key was absent; it now holds this value.
     Inserted(&'g V),
@@ -42,6 +42,16 @@ pub enum Computed<'g, V> {
     /// [`Operation::Keep`], or [`Operation::Remove`] for an absent key).
     Unchanged(Option<&'g V>),
 }
+
+// By hand, not derived: a derive would require `V: Clone` / `V: Copy`, and only references
+// are copied.
+impl<V> Clone for Computed<'_, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for Computed<'_, V> {}
 
 impl<'g, V> Computed<'g, V> {
     /// The key's value after the call, or `None` if it is absent after the call.

@@ -1,10 +1,10 @@
 //! The map's operations below the hasher: each one locks a chain (`lock_chain`, which does the
 //! write's share of a running growth), changes it, and retires what it unlinked.
 //!
-//! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `compute` / `retain`, `Clone` of the
-//! key) runs while the chain is held; if it panics, the `ChainLock` releases the chain on unwind
-//! and nothing has been changed yet (every change happens after the last call into user code of
-//! that step), so the map stays consistent. Whatever an operation made under the lock before the
+//! User code (`Eq`, the closures of `update` / `get_or_insert_with` / `compute` / `retain`,
+//! `Clone` of the key) runs while the chain is held; if it panics, the `ChainLock` releases the
+//! chain on unwind and nothing has been changed yet (every change happens after the last call
+//! into user code of that step), so the map stays consistent. Whatever an operation made under the lock before the
 //! panic (`update`'s new value) is dropped after the release. That user code may read the map.
 //! The closures run inside an [`UnderChain`] record, so a write they make to the map panics
 //! (`RawMap::refuse_write_under_own_chain`; before session 21 one that needed the held chain
