@@ -1156,6 +1156,68 @@ fn compute_drops_an_unused_key_after_releasing_the_chain() {
     assert_eq!(p.len(), 2);
 }
 
+/// A value of map B whose destructor writes to map A (each to its own key of A).
+struct WritesToA(u64);
+
+/// Map A of [`WritesToA`].
+static MAP_A: std::sync::OnceLock<ConcurrentHashMap<u64, u64>> = std::sync::OnceLock::new();
+
+impl Drop for WritesToA {
+    fn drop(&mut self) {
+        MAP_A
+            .get()
+            .expect("map A is made first")
+            .pin()
+            .insert(1_000_000 + self.0, self.0);
+    }
+}
+
+/// A closure of map A's `update` that pins map B makes an outermost pin of B, where crossbeam
+/// collects B's garbage; B's retired values have destructors that write to A. The batches due
+/// there are postponed (G4) and freed by B's next flush outside the closure, so every
+/// destructor's write to A lands. Before session 22 they ran inside the closure, where the
+/// write to A panicked (contained, counted in `drop_panics`) and was lost: a black-box test of
+/// session 21 (`design/results/2026-11-28-vm-session21/blackbox-api/tests/crossmap.rs`).
+#[test]
+fn destructors_due_inside_another_maps_closure_run_after_it() {
+    let rounds = scaled(20_000) as u64;
+    let a = MAP_A.get_or_init(ConcurrentHashMap::new);
+    a.pin().insert(0, 0);
+    let b: ConcurrentHashMap<u64, WritesToA> = ConcurrentHashMap::new();
+    finishes_in_time("retiring B's values under A's closures", || {
+        for i in 0..rounds {
+            let view = b.pin();
+            view.insert(i, WritesToA(i));
+            view.remove(&i);
+            drop(view);
+            a.pin().update(&0, |v| {
+                // Two outermost pins of B, so that B's pin count (crossbeam collects at every
+                // 128th) reaches a multiple of 128 inside the closure in one round of three.
+                assert!(b.pin().get(&(i + 1)).is_none());
+                assert!(b.pin().get(&(i + 2)).is_none());
+                v + 1
+            });
+        }
+        b.pin().flush();
+    });
+    assert_eq!(
+        b.stats().drop_panics,
+        0,
+        "a destructor's write to A was refused"
+    );
+    assert_eq!(
+        b.stats().garbage_objects,
+        0,
+        "the flush freed every retired value"
+    );
+    let view = a.pin();
+    assert_eq!(view.get(&0), Some(&rounds));
+    let written = (0..rounds)
+        .filter(|&i| view.get(&(1_000_000 + i)) == Some(&i))
+        .count() as u64;
+    assert_eq!(written, rounds, "every destructor wrote to A");
+}
+
 /// Many threads call `get_or_insert_with` for the same keys at the same time while the map
 /// grows: for each key exactly one value wins, every caller gets that value, and the values
 /// that lost are dropped.
@@ -2060,6 +2122,64 @@ fn a_thread_local_destructor_can_use_the_map_after_the_thread_gave_its_slots_bac
     .expect("the thread-local destructor's insert");
     assert_eq!(map.pin().get(&7), Some(&7), "inserted at thread exit");
     assert!(map.stats().temporary_pins >= 2);
+}
+
+/// Entries retired by a thread without a handle slot (here thread-local destructors that run
+/// after their thread gave its slots back, so every pin is a temporary handle) are counted as
+/// garbage and freed like the others: since session 22 each goes to crossbeam as a batch of
+/// one (G4), where it was a deferred function of its own.
+#[test]
+fn values_removed_without_a_handle_slot_are_dropped_and_counted() {
+    static MAP: std::sync::OnceLock<ConcurrentHashMap<u64, CountsDrops>> =
+        std::sync::OnceLock::new();
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    const PER_THREAD: u64 = 20;
+
+    /// Removes this thread's keys from `MAP` when the thread exits.
+    struct RemoveAtExit(u64);
+    impl Drop for RemoveAtExit {
+        fn drop(&mut self) {
+            let map = MAP.get().expect("made before the threads");
+            for i in 0..PER_THREAD {
+                assert!(map.pin().remove(&(self.0 << 32 | i)).is_some());
+            }
+        }
+    }
+    thread_local! {
+        static REMOVAL: core::cell::Cell<Option<RemoveAtExit>> =
+            const { core::cell::Cell::new(None) };
+    }
+
+    let map = MAP.get_or_init(ConcurrentHashMap::new);
+    let temporary_before = map.stats().temporary_pins;
+    for t in 0..4u64 {
+        thread::spawn(move || {
+            REMOVAL.with(|removal| removal.set(Some(RemoveAtExit(t))));
+            for i in 0..PER_THREAD {
+                let value = CountsDrops {
+                    drops: &DROPS,
+                    panics: false,
+                };
+                map.pin().insert(t << 32 | i, value);
+            }
+        })
+        .join()
+        .expect("the thread-local destructor's removals");
+    }
+    let removed = 4 * PER_THREAD as usize;
+    assert!(map.stats().temporary_pins >= temporary_before + removed);
+    assert!(map.is_empty());
+    let mut flushes = 0;
+    while DROPS.load(Ordering::SeqCst) < removed && flushes < 1000 {
+        map.pin().flush();
+        flushes += 1;
+    }
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        removed,
+        "after {flushes} flushes"
+    );
+    assert_eq!(map.stats().garbage_objects, 0);
 }
 
 /// Garbage that exited threads left in their handle slots is freed by a later `flush`, while

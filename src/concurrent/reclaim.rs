@@ -501,9 +501,59 @@ pub(crate) struct Counters {
     slots: *const SlotTable,
     /// The map's entry blocks (`blocks.rs`): chunks, and blocks shared between threads.
     pool: BlockPool,
+    /// Batches of retired entries whose grace period ended while their thread ran a closure
+    /// under a chain of some map (G4), with their number. Freed by the next [`Guard::flush`]
+    /// of this map that runs outside such a closure, or when the map drops.
+    // NOTE: a std `Mutex`, not a facade type: no critical section contains a facade operation
+    // (as for `BlockPool`). Under loom nothing is ever postponed (`sync::held_map` records
+    // nothing there), and `free_postponed` returns before its load, so models see no new
+    // operation. Boxed batches: they come boxed from the deferred function (528 bytes each).
+    #[allow(
+        clippy::vec_box,
+        reason = "the batches arrive boxed; unboxing would copy each one out of its box"
+    )]
+    postponed: std::sync::Mutex<Vec<Box<RetiredBatch>>>,
+    postponed_batches: AtomicUsize,
 }
 
 impl Counters {
+    /// Keeps `batch` for a later flush instead of freeing it now (G4).
+    fn postpone(&self, batch: Box<RetiredBatch>) {
+        let mut postponed = self
+            .postponed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        postponed.push(batch);
+        // ORDERING: Relaxed. A hint for `free_postponed`, written under the lock; a flush that
+        // misses a batch pushed meanwhile leaves it to the next flush or to the map's drop.
+        self.postponed_batches
+            .store(postponed.len(), Ordering::Relaxed);
+    }
+
+    /// Frees the postponed batches (G4), on the calling thread, which must not run a closure
+    /// under any map's chain (unless the map is dropping) and must hold no chain lock (G3).
+    fn free_postponed(&self) {
+        // ORDERING: Relaxed. A hint (see `postpone`); the lock below orders the batches.
+        if cfg!(loom) || self.postponed_batches.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let batches = {
+            let mut postponed = self
+                .postponed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // ORDERING: Relaxed, under the lock, as in `postpone`.
+            self.postponed_batches.store(0, Ordering::Relaxed);
+            core::mem::take(&mut *postponed)
+        };
+        // Outside the lock: the destructors may retire, flush and postpone again.
+        for batch in batches {
+            // SAFETY: G1: a batch whose grace period has passed, taken out of the list, so
+            // in no other place; this thread's slot, if any, is found as a destructor would.
+            unsafe { batch.free_all(self, self.running_slot()) };
+        }
+    }
+
     /// The slot of the thread running a deferred destructor, if it owns one of this map's. The
     /// thread is pinned on this map (crossbeam runs destructors from a participant's pin or
     /// flush) or is dropping it; its slot is usually at its home position in segment 0.
@@ -554,6 +604,8 @@ impl Reclaimer {
             drop_panics: AtomicUsize::new(0),
             slots: Arc::as_ptr(&slots),
             pool: BlockPool::new(block),
+            postponed: std::sync::Mutex::new(Vec::new()),
+            postponed_batches: AtomicUsize::new(0),
         })));
         Self {
             collector: ManuallyDrop::new(epoch::Collector::new()),
@@ -907,6 +959,10 @@ impl Drop for Reclaimer {
         // reference: crossbeam then runs every deferred destructor still queued (C3 reaches 0)
         // before this function returns, while `counters` is still alive.
         unsafe { ManuallyDrop::drop(&mut self.collector) };
+        // The batches postponed by destructors that ran inside a closure under a chain (G4),
+        // those of the collector's drop just now included: the map is going away, so they are
+        // freed here even if this drop itself runs inside such a closure.
+        self.counters().free_postponed();
         debug_assert_eq!(
             self.garbage(),
             0,
@@ -966,10 +1022,19 @@ impl FlushDue {
 ///   chain would wait for the lock forever. Retirements under a lock (`retain`) therefore take
 ///   the [`FlushDue`] variants and flush after the release; the others retire after unlocking.
 ///   `Pinned::flush` does nothing while its thread runs a closure under any map's chain lock
-///   (session 21). Not covered: a closure of map A that pins map B makes an outermost pin of
-///   B, which may run B's destructors under A's chain; a write to A from one of them panics
-///   (`RawMap::refuse_write_under_own_chain`), and the panic is contained and counted in
-///   `drop_panics` like any destructor's.
+///   (session 21). A closure of map A that pins map B makes an outermost pin of B (and one
+///   that writes to B may flush B): crossbeam may run B's due deferred functions there, under
+///   A's chain; G4 keeps entry destructors out of them.
+/// - **G4** (session 22) The deferred function of a batch of retired entries frees it only if
+///   its thread runs no closure under any map's chain (`sync::held_map() == 0`); otherwise it
+///   hands the batch to the map's postponed list (`Counters::postpone`), which the map's next
+///   [`Guard::flush`] outside such a closure, or its drop, frees. Every retired entry goes
+///   through that function (a thread without a slot defers batches of one), so entry
+///   destructors never run inside a closure of `update`, `get_or_insert_with`, `compute` or
+///   `retain` of any map, except when a map is dropped inside one. Before, one that wrote to
+///   the closure's map panicked there (`RawMap::refuse_write_under_own_chain`, contained and
+///   counted in `drop_panics`) and its write was lost. Retired tables run no user code and are
+///   freed where they fall due.
 pub(crate) struct Guard<'r> {
     guard: ManuallyDrop<epoch::Guard>,
     /// The handle slot this guard's thread owns, if it is pinned on one (C1).
@@ -1119,9 +1184,16 @@ impl Guard<'_> {
     pub(crate) unsafe fn retire_block_held<T>(&self, ptr: *mut T) -> FlushDue {
         debug_assert_eq!(Layout::new::<T>(), self.reclaimer.counters().pool.block);
         let Some(slot) = self.slot else {
-            // SAFETY: forwarded contract; `recycle` drops the contents in place and keeps the
-            // block.
-            return unsafe { self.retire_with_held(ptr, recycle::<T>) };
+            // A thread without a slot has no pending batch: it defers the entry as a batch of
+            // one, so that every retired entry is freed through `defer_batch`'s function (G4).
+            // An allocation per entry, on a path that already registers a participant per pin.
+            count_garbage(None, self.reclaimer.counters(), 1);
+            let mut batch = RetiredBatch::new(recycle_erased::<T>);
+            let _ = batch.push(ptr.cast());
+            // SAFETY: G1: the entry is retired (forwarded contract), in this batch only; G2: a
+            // block of this map holds its entry type (the layout check above).
+            unsafe { self.defer_batch(batch) };
+            return self.count_retired(false);
         };
         count_garbage(Some(slot), self.reclaimer.counters(), 1);
         // SAFETY: we own the slot (C1), and nothing else of ours borrows its pending batch now
@@ -1157,6 +1229,12 @@ impl Guard<'_> {
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`; the batch was leaked for this function.
             let (counters, batch) = unsafe { (counters.as_ref(), Box::from_raw(batch)) };
+            if crate::sync::held_map() != 0 {
+                // G4: this thread runs a closure under a chain of some map, which the entries'
+                // destructors may write to.
+                counters.postpone(batch);
+                return;
+            }
             // SAFETY: crossbeam runs this after the grace period (G1).
             unsafe { batch.free_all(counters, counters.running_slot()) };
         };
@@ -1182,6 +1260,9 @@ impl Guard<'_> {
     pub(crate) fn flush(&self) {
         self.defer_pending();
         self.guard.flush();
+        if crate::sync::held_map() == 0 {
+            self.reclaimer.counters().free_postponed();
+        }
     }
 }
 
