@@ -264,9 +264,10 @@ pub(crate) fn thread_token() -> usize {
 
 /// Records that the calling thread now runs user code under a chain of the map at address
 /// `map` (0: none), and returns what it recorded before: `concurrent::raw::UnderChain` sets it
-/// around the closures of `update`, `get_or_insert_with` and `retain` and restores the previous
-/// value after them, so that a write from such a closure can be refused
-/// (`RawMap::refuse_write_under_own_chain`). A `const` cell with no destructor, so it stays
+/// around the closures of `update`, `get_or_insert_with`, `compute` and `retain` and restores the
+/// previous value after them, so that a write from such a closure can be refused
+/// (`RawMap::refuse_write_under_own_chain`) and the destructors that fall due there are
+/// postponed (G4 in `concurrent/reclaim.rs`). A `const` cell with no destructor, so it stays
 /// usable in thread-local destructors.
 #[cfg(not(loom))]
 #[inline]

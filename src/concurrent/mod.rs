@@ -54,6 +54,11 @@
 //! view can see them, through **the map's own collector**: dropping the map drops every value it
 //! still holds or has retired, whatever threads used it. [`ConcurrentStats::garbage_objects`]
 //! counts what awaits reclamation. Large old tables are unmapped on the `hmap-reclaimer` thread.
+//! Retired entries whose time comes while their thread runs a closure under a chain of any map
+//! (crossbeam collects in pins and flushes, and such a closure may pin or write to this map)
+//! are not dropped there, where a destructor writing to that closure's map would be refused:
+//! they wait for this map's next flush outside such a closure (every 64 retirements, or
+//! [`Pinned::flush`]) or its drop.
 //! Entries live in the map's own chunks of about 64 KiB: a reclaimed entry's value is dropped
 //! and its block reused by a later insert; the chunks are freed when the map drops
 //! ([`ConcurrentStats::entry_chunk_bytes`]; `design/decisions/0007-entry-pool.md`).

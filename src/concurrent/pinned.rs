@@ -88,9 +88,11 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     ///
     /// It runs the destructors of retired keys and values that are due, which must not run
     /// while the thread holds a chain lock (a destructor may write to the map): called from the
-    /// closure of `update`, `get_or_insert_with` or `retain` of any `ConcurrentHashMap`, it
-    /// does nothing (found by a black-box test in session 21: a `flush` in an `update` closure
-    /// ran a destructor that then waited forever for the chain its thread held).
+    /// closure of `update`, `get_or_insert_with`, `compute` or `retain` of any
+    /// `ConcurrentHashMap`, it does nothing (found by a black-box test in session 21: a `flush`
+    /// in an `update` closure ran a destructor that then waited forever for the chain its
+    /// thread held). It also frees what the map postponed because it fell due inside such a
+    /// closure (see the module docs, "Memory").
     pub fn flush(&self) {
         if crate::sync::held_map() != 0 {
             return;

@@ -577,7 +577,7 @@ pub(crate) fn chain_from(head: &Bucket) -> super::bucket::Chain<'_> {
 fn write_under_own_chain() -> ! {
     panic!(
         "ConcurrentHashMap: a write to the map from the closure of `update`, \
-         `get_or_insert_with` or `retain`, which runs while this thread holds one of the map's \
-         chains; such a closure may read the map but not write to it"
+         `get_or_insert_with`, `compute` or `retain`, which runs while this thread holds one of \
+         the map's chains; such a closure may read the map but not write to it"
     )
 }
