@@ -262,44 +262,101 @@ pub(crate) fn thread_token() -> usize {
     TOKEN.with(|token| *token)
 }
 
-/// Records that the calling thread now runs user code under a chain of the map at address
-/// `map` (0: none), and returns what it recorded before: `concurrent::raw::UnderChain` sets it
-/// around the closures of `update`, `get_or_insert_with`, `compute` and `retain` and restores the
-/// previous value after them, so that a write from such a closure can be refused
-/// (`RawMap::refuse_write_under_own_chain`) and the destructors that fall due there are
-/// postponed (G4 in `concurrent/reclaim.rs`). A `const` cell with no destructor, so it stays
-/// usable in thread-local destructors.
+/// How many nested closures' maps the record of held chains keeps: deeper ones are counted but
+/// not recorded, so a write from them to one of their own maps is not caught. Eight maps whose
+/// closures run one inside another is far past any real use.
 #[cfg(not(loom))]
-#[inline]
-pub(crate) fn replace_held_map(map: usize) -> usize {
-    HELD_MAP.replace(map)
-}
+const HELD_RECORDED: usize = 8;
 
-/// The map (by address) under one of whose chains the calling thread runs a closure, or 0
-/// (see [`replace_held_map`]).
+/// The maps (by address) under whose chains the calling thread runs user code, outermost first
+/// (see [`enter_held_map`]).
 #[cfg(not(loom))]
-#[inline]
-pub(crate) fn held_map() -> usize {
-    HELD_MAP.get()
+struct HeldMaps {
+    /// Closures entered and not left, recorded or not.
+    depth: core::cell::Cell<usize>,
+    /// The first `min(depth, HELD_RECORDED)` are the maps of those closures.
+    maps: [core::cell::Cell<usize>; HELD_RECORDED],
 }
 
 #[cfg(not(loom))]
 std::thread_local! {
-    /// See `replace_held_map`.
-    static HELD_MAP: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// See `enter_held_map`. `const` cells with no destructor, so the record stays usable in
+    /// thread-local destructors.
+    static HELD: HeldMaps = const {
+        HeldMaps {
+            depth: core::cell::Cell::new(0),
+            maps: [const { core::cell::Cell::new(0) }; HELD_RECORDED],
+        }
+    };
+}
+
+/// Records that the calling thread now runs user code under a chain of the map at address
+/// `map`, until the matching [`leave_held_map`]: `concurrent::raw::UnderChain` brackets the
+/// closures of `update`, `get_or_insert_with`, `compute` and `retain` with them, so that a write
+/// from such a closure to that map, or to the map of any closure it runs inside, can be refused
+/// (`RawMap::refuse_write_under_own_chain`), and the destructors that fall due there are
+/// postponed (G4 in `concurrent/reclaim.rs`). Until session 22 only the innermost map was kept,
+/// so a closure of map A that ran a closure of map B could write to A (and hang on A's held
+/// chain; found by a black-box test).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn enter_held_map(map: usize) {
+    HELD.with(|held| {
+        let depth = held.depth.get();
+        if let Some(slot) = held.maps.get(depth) {
+            slot.set(map);
+        }
+        held.depth.set(depth + 1);
+    });
+}
+
+/// Ends the innermost record of [`enter_held_map`].
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn leave_held_map() {
+    HELD.with(|held| held.depth.set(held.depth.get() - 1));
+}
+
+/// Whether the calling thread runs user code under a chain of any map.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn under_any_chain() -> bool {
+    HELD.with(|held| held.depth.get() != 0)
+}
+
+/// Whether the calling thread runs user code under a chain of the map at address `map`, in the
+/// innermost closure or any closure around it (up to [`HELD_RECORDED`] deep).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn under_chain_of(map: usize) -> bool {
+    HELD.with(|held| {
+        let depth = held.depth.get();
+        depth != 0
+            && held.maps[..depth.min(HELD_RECORDED)]
+                .iter()
+                .any(|slot| slot.get() == map)
+    })
 }
 
 /// Under loom the modelled threads share one OS thread's thread-locals, so nothing is
 /// recorded (the models never write from user code under a chain).
 #[cfg(loom)]
-pub(crate) fn replace_held_map(_map: usize) -> usize {
-    0
+pub(crate) fn enter_held_map(_map: usize) {}
+
+/// Under loom nothing is recorded (see `enter_held_map`).
+#[cfg(loom)]
+pub(crate) fn leave_held_map() {}
+
+/// Under loom nothing is recorded (see `enter_held_map`).
+#[cfg(loom)]
+pub(crate) fn under_any_chain() -> bool {
+    false
 }
 
-/// Under loom nothing is recorded (see `replace_held_map`).
+/// Under loom nothing is recorded (see `enter_held_map`).
 #[cfg(loom)]
-pub(crate) fn held_map() -> usize {
-    0
+pub(crate) fn under_chain_of(_map: usize) -> bool {
+    false
 }
 
 /// `std::cell::UnsafeCell` with loom's access API, so the same code compiles under both.

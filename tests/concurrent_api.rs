@@ -2288,6 +2288,34 @@ fn a_write_from_code_under_a_chain_lock_panics_instead_of_waiting_forever() {
             Operation::Remove
         });
     });
+    // Through another map's closure: A's closure runs B's, which writes to A (before session
+    // 22 only the innermost map was recorded: a write to A's held chain hung, others went
+    // through; found by a black-box test).
+    refused(
+        "compute of another map inside update, writing the held key",
+        || {
+            m.pin().update(&6, |v| {
+                other.pin().compute(6, |_| {
+                    m.insert(6, 0);
+                    Operation::Keep
+                });
+                v + 1
+            });
+        },
+    );
+    refused(
+        "update of another map inside compute, writing another key",
+        || {
+            m.pin().compute(7, |_| {
+                other.pin().insert(7, 7);
+                other.pin().update(&7, |v| {
+                    m.remove(&60);
+                    v + 1
+                });
+                Operation::Keep
+            });
+        },
+    );
     refused("retain clearing", || {
         m.pin().retain(|_, _| {
             m.clear();

@@ -94,7 +94,7 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     /// thread held). It also frees what the map postponed because it fell due inside such a
     /// closure (see the module docs, "Memory").
     pub fn flush(&self) {
-        if crate::sync::held_map() != 0 {
+        if crate::sync::under_any_chain() {
             return;
         }
         self.map.raw().reclaimer().sweep_free_slots();

@@ -69,29 +69,29 @@ pub(crate) struct Held<'t> {
 }
 
 /// While it lives, the calling thread is recorded as running user code under a chain of the
-/// map at `map` (`sync::replace_held_map`): the closures of `update`, `get_or_insert_with` and
-/// `retain` run inside one, so that a write they make to that map panics
-/// ([`RawMap::refuse_write_under_own_chain`]) instead of waiting for a chain their own thread
-/// holds. Dropped right after the call, also when it unwinds, restoring what was recorded
-/// before (another map whose closure this one runs in, or 0).
+/// map at `map` (`sync::enter_held_map`): the closures of `update`, `get_or_insert_with`,
+/// `compute` and `retain` run inside one, so that a write they make to that map, or to the map
+/// of any closure they run inside, panics ([`RawMap::refuse_write_under_own_chain`]) instead of
+/// waiting for a chain their own thread holds. Dropped right after the call, also when it
+/// unwinds, which ends the record (records nest: the closure may run another map's).
 pub(crate) struct UnderChain {
-    outer: usize,
+    /// Made only by `enter`, so that every record is left exactly once.
+    _entered: (),
 }
 
 impl UnderChain {
     /// Records that user code runs under a chain of the map at address `map`.
     #[inline]
     pub(crate) fn enter(map: usize) -> Self {
-        Self {
-            outer: crate::sync::replace_held_map(map),
-        }
+        crate::sync::enter_held_map(map);
+        Self { _entered: () }
     }
 }
 
 impl Drop for UnderChain {
     #[inline]
     fn drop(&mut self) {
-        crate::sync::replace_held_map(self.outer);
+        crate::sync::leave_held_map();
     }
 }
 
@@ -257,16 +257,16 @@ impl<K, V> RawMap<K, V> {
         core::ptr::from_ref(self).addr()
     }
 
-    /// Panics if the calling thread runs a closure under a chain of this map ([`UnderChain`]):
-    /// the write about to start comes from the closure of `update`, `get_or_insert_with` or
-    /// `retain`. Such a write would wait forever if it needed the held chain (its own chain, or
+    /// Panics if the calling thread runs a closure under a chain of this map ([`UnderChain`]),
+    /// directly or through closures of other maps: the write about to start comes from the
+    /// closure of `update`, `get_or_insert_with`, `compute` or `retain`. Such a write would wait forever if it needed the held chain (its own chain, or
     /// an evacuation of it), and could also finish if it did not; the panic makes the misuse
     /// fail the same way every time, where it happens (GO: Go's runtime throws "concurrent map
     /// writes" for a write that finds `hashWriting` set; C-D3). The panic unwinds through the
     /// user code and the operation holding the chain, which releases it.
     #[inline]
     pub(crate) fn refuse_write_under_own_chain(&self) {
-        if crate::sync::held_map() == self.address() {
+        if crate::sync::under_chain_of(self.address()) {
             write_under_own_chain();
         }
     }

@@ -505,7 +505,7 @@ pub(crate) struct Counters {
     /// under a chain of some map (G4), with their number. Freed by the next [`Guard::flush`]
     /// of this map that runs outside such a closure, or when the map drops.
     // NOTE: a std `Mutex`, not a facade type: no critical section contains a facade operation
-    // (as for `BlockPool`). Under loom nothing is ever postponed (`sync::held_map` records
+    // (as for `BlockPool`). Under loom nothing is ever postponed (`sync::enter_held_map` records
     // nothing there), and `free_postponed` returns before its load, so models see no new
     // operation. Boxed batches: they come boxed from the deferred function (528 bytes each).
     #[allow(
@@ -1026,7 +1026,7 @@ impl FlushDue {
 ///   that writes to B may flush B): crossbeam may run B's due deferred functions there, under
 ///   A's chain; G4 keeps entry destructors out of them.
 /// - **G4** (session 22) The deferred function of a batch of retired entries frees it only if
-///   its thread runs no closure under any map's chain (`sync::held_map() == 0`); otherwise it
+///   its thread runs no closure under any map's chain (`sync::under_any_chain()` is false); otherwise it
 ///   hands the batch to the map's postponed list (`Counters::postpone`), which the map's next
 ///   [`Guard::flush`] outside such a closure, or its drop, frees. Every retired entry goes
 ///   through that function (a thread without a slot defers batches of one), so entry
@@ -1229,7 +1229,7 @@ impl Guard<'_> {
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`; the batch was leaked for this function.
             let (counters, batch) = unsafe { (counters.as_ref(), Box::from_raw(batch)) };
-            if crate::sync::held_map() != 0 {
+            if crate::sync::under_any_chain() {
                 // G4: this thread runs a closure under a chain of some map, which the entries'
                 // destructors may write to.
                 counters.postpone(batch);
@@ -1260,7 +1260,7 @@ impl Guard<'_> {
     pub(crate) fn flush(&self) {
         self.defer_pending();
         self.guard.flush();
-        if crate::sync::held_map() == 0 {
+        if !crate::sync::under_any_chain() {
             self.reclaimer.counters().free_postponed();
         }
     }
