@@ -11,6 +11,23 @@ pub(crate) fn count(text: &str) -> Result<usize, String> {
     keys::parse_count(text)
 }
 
+/// The most threads `stress` and `crash` start: more is a typo rather than an experiment, and
+/// would run into the process's limits on threads and memory.
+pub(crate) const MAX_THREADS: usize = 4096;
+
+/// A thread count: a count, at most [`MAX_THREADS`].
+pub(crate) fn threads(text: &str) -> Result<usize, String> {
+    at_most(count(text)?, MAX_THREADS, "threads")
+}
+
+/// `value` if it is at most `max`, else an error naming the limit in `unit`s.
+pub(crate) fn at_most(value: usize, max: usize, unit: &str) -> Result<usize, String> {
+    if value > max {
+        return Err(format!("at most {max} {unit}"));
+    }
+    Ok(value)
+}
+
 /// A comma-separated list of counts (`1,2,4`, `100K,1M`), none of them zero.
 pub(crate) fn count_list(text: &str) -> Result<Vec<usize>, String> {
     let items: Vec<&str> = text
@@ -124,6 +141,13 @@ mod tests {
         let err = name_list("c", &accepted).unwrap_err();
         assert!(err.contains("unknown name 'c'") && err.contains("accepted: a, b, all"));
         assert!(name_list(" , ", &accepted).is_err());
+    }
+
+    #[test]
+    fn thread_counts_have_a_ceiling() {
+        assert_eq!(threads("4096"), Ok(4096));
+        assert_eq!(threads("4097"), Err("at most 4096 threads".to_owned()));
+        assert!(threads("0").is_err());
     }
 
     #[test]

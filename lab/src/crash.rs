@@ -9,9 +9,7 @@
 //! state is checked: every key present with `key * 2`, nothing else, and no reader ever saw a
 //! value other than nothing or `key * 2`.
 
-use std::panic;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Barrier;
 use std::thread;
 use std::time::Instant;
 
@@ -22,18 +20,28 @@ use hmap::wrappers::SharedMap;
 
 use crate::report::{Csv, Meta, Output};
 use crate::shared::{parse_shared_maps, SharedKind, SharedMaps, Visit};
+use crate::workers::{self, StartLine};
 use crate::{args, LabError};
+
+/// The most `--iterations`, and the most keys the writers store in all: about 21 bytes each, so
+/// 1.4 GB at most, where larger sizes would abort the process when the allocation fails.
+const MAX_ITERATIONS: usize = 1 << 24;
+const MAX_KEYS: usize = 1 << 26;
+
+fn parse_iterations(text: &str) -> Result<usize, String> {
+    args::at_most(args::count(text)?, MAX_ITERATIONS, "iterations")
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct CrashArgs {
     /// Writer threads (the seed program has 10).
-    #[arg(long, value_name = "N", default_value = "10", value_parser = args::count)]
+    #[arg(long, value_name = "N", default_value = "10", value_parser = args::threads)]
     pub(crate) writers: usize,
     /// Reader threads (the seed program has 10).
-    #[arg(long, value_name = "N", default_value = "10", value_parser = args::count)]
+    #[arg(long, value_name = "N", default_value = "10", value_parser = args::threads)]
     pub(crate) readers: usize,
     /// Keys each writer stores, and each reader loads (the seed program has 1).
-    #[arg(long, value_name = "N", default_value = "1000", value_parser = args::count)]
+    #[arg(long, value_name = "N", default_value = "1000", value_parser = parse_iterations)]
     pub(crate) iterations: usize,
     /// Rounds `failfast` may take to catch an overlap (each round a fresh start of all threads).
     #[arg(long, value_name = "N", default_value = "100", value_parser = args::count)]
@@ -55,14 +63,22 @@ pub(crate) struct CrashPlan {
 }
 
 impl CrashArgs {
-    pub(crate) fn plan(&self) -> CrashPlan {
-        CrashPlan {
+    pub(crate) fn plan(&self) -> Result<CrashPlan, LabError> {
+        // At most 4096 writers and 2^24 iterations: the product cannot overflow.
+        let keys = self.writers * self.iterations;
+        if keys > MAX_KEYS {
+            return Err(LabError::Usage(format!(
+                "--writers {} with --iterations {}: {keys} keys stored, at most {MAX_KEYS}; give fewer writers or iterations",
+                self.writers, self.iterations
+            )));
+        }
+        Ok(CrashPlan {
             writers: self.writers,
             readers: self.readers,
             iterations: self.iterations,
             rounds: self.rounds,
             maps: self.maps.0.iter().map(|m| m.name().to_owned()).collect(),
-        }
+        })
     }
 }
 
@@ -102,38 +118,51 @@ const GO_MESSAGES: [&str; 2] = ["concurrent map writes", "concurrent map read an
 
 /// `crash`: run, save, render; a map that broke its contract fails the command.
 pub(crate) fn run(args: &CrashArgs, out: &Output) -> Result<(), LabError> {
-    let result = measure_plan(&args.plan(), out)?;
+    let result = measure_plan(&args.plan()?, out)?;
     render(&result, out);
     save(&result, out)?;
     check(&result)
 }
 
 /// Exit status of a crash result: every map must have behaved as its contract says.
+/// A detector with nothing to catch did nothing wrong, but the experiment showed nothing either
+/// (the tour and the default program must show the catch), so it fails with its own message.
 pub(crate) fn check(result: &CrashResult) -> Result<(), LabError> {
-    let bad: Vec<&str> = result
+    let (idle, bad): (Vec<&CrashOutcome>, Vec<&CrashOutcome>) = result
         .outcomes
         .iter()
         .filter(|o| !o.ok)
-        .map(|o| o.map.as_str())
-        .collect();
-    if bad.is_empty() {
-        Ok(())
-    } else {
+        .partition(|o| o.verdict.starts_with(NO_OVERLAP));
+    let names = |outcomes: &[&CrashOutcome]| {
+        outcomes
+            .iter()
+            .map(|o| o.map.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !bad.is_empty() {
         Err(LabError::Failed(format!(
             "crash: wrong behaviour from {}",
-            bad.join(", ")
+            names(&bad)
         )))
+    } else if let Some(first) = idle.first() {
+        Err(LabError::Failed(format!(
+            "crash: no overlap occurred on {} in {} round(s), so there was nothing to catch (the map did nothing wrong: the threads finished before they met); more --iterations or --writers make an overlap likely",
+            names(&idle),
+            first.rounds
+        )))
+    } else {
+        Ok(())
     }
 }
+
+/// The verdict of a detector that saw no overlap: its contract held, there was nothing to catch.
+const NO_OVERLAP: &str = "no overlap occurred";
 
 pub(crate) fn measure_plan(plan: &CrashPlan, out: &Output) -> Result<CrashResult, LabError> {
     let kinds = SharedKind::parse_all(&plan.maps)?;
     let bar = out.ui.bar(kinds.len() as u64, "crash");
     let started = Instant::now();
-    // The panics are expected (failfast) or reported in the table (any other map): keep the
-    // default hook from printing a message and a backtrace hint for each.
-    let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
     let mut outcomes = Vec::new();
     for kind in kinds {
         bar.set_message(kind.name());
@@ -150,7 +179,9 @@ pub(crate) fn measure_plan(plan: &CrashPlan, out: &Output) -> Result<CrashResult
             rounds,
             expect_panic: kind.one_thread_only(),
         };
-        let mut outcome = kind.dispatch(plan.writers * plan.iterations, program);
+        let mut outcome = kind
+            .dispatch(plan.writers * plan.iterations, program)
+            .map_err(|e| LabError::Failed(format!("crash on {}: {e}", kind.name())))?;
         outcome.map = kind.name().to_owned();
         outcome.type_name = kind.type_name().to_owned();
         outcome.elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -158,7 +189,6 @@ pub(crate) fn measure_plan(plan: &CrashPlan, out: &Output) -> Result<CrashResult
         outcomes.push(outcome);
         bar.inc(1);
     }
-    panic::set_hook(previous_hook);
     bar.finish_and_clear();
     Ok(CrashResult {
         meta: out.meta("crash", started.elapsed().as_secs_f64()),
@@ -176,8 +206,11 @@ fn judge(outcome: &mut CrashOutcome, detector: bool) {
     let consistent = outcome.wrong_values == 0 && outcome.wrong_reads == 0;
     if detector {
         outcome.ok = outcome.panics > 0 && go_messages && consistent;
-        outcome.verdict = if outcome.panics == 0 {
-            format!("no overlap caught in {} round(s)", outcome.rounds)
+        outcome.verdict = if outcome.panics == 0 && !consistent {
+            "no panic, but the map was left inconsistent".to_owned()
+        } else if outcome.panics == 0 {
+            // The detector misses no overlap (design/concurrent-protocol.md, W1).
+            format!("{NO_OVERLAP} in {} round(s)", outcome.rounds)
         } else if !go_messages {
             "caught, but not with Go's message".to_owned()
         } else if !consistent {
@@ -212,9 +245,10 @@ struct Program {
 
 impl Visit for Program {
     type Value = u64;
-    type Output = CrashOutcome;
+    /// An error when a round could not start its threads.
+    type Output = Result<CrashOutcome, String>;
 
-    fn visit<M: SharedMap<u64, u64> + Sync>(self, map: M) -> CrashOutcome {
+    fn visit<M: SharedMap<u64, u64> + Sync>(self, map: M) -> Self::Output {
         let (w, iterations) = (self.writers as u64, self.iterations as u64);
         let wrong_reads = AtomicU64::new(0);
         let mut outcome = CrashOutcome {
@@ -223,40 +257,58 @@ impl Visit for Program {
         };
         for round in 1..=self.rounds {
             outcome.rounds = round;
-            let start = Barrier::new(self.writers + self.readers);
-            let messages: Vec<String> = thread::scope(|s| {
-                let handles: Vec<_> = (0..self.writers + self.readers)
-                    .map(|t| {
-                        let (map, start, wrong_reads) = (&map, &start, &wrong_reads);
-                        s.spawn(move || {
-                            start.wait();
-                            let t = t as u64;
-                            if t < w {
-                                // Writer `t`: m[key] = key * 2 for its keys t, t + W, t + 2W, ...
-                                for j in 0..iterations {
-                                    let key = t + w * j;
-                                    map.store(key, key * 2);
-                                }
-                            } else {
-                                // Reader: _ = m[key] over the keys of writer (t - W) mod W.
-                                for j in 0..iterations {
-                                    let key = (t - w) % w + w * j;
-                                    if let Some(value) = map.load(&key) {
-                                        if value != key * 2 {
-                                            wrong_reads.fetch_add(1, Ordering::Relaxed);
-                                        }
+            let threads = self.writers + self.readers;
+            let start = StartLine::new(threads);
+            let (messages, spawn_error) = thread::scope(|s| {
+                let mut handles = Vec::with_capacity(threads);
+                let mut spawn_error = None;
+                for t in 0..threads {
+                    let (map, start, wrong_reads) = (&map, &start, &wrong_reads);
+                    let spawned = thread::Builder::new().spawn_scoped(s, move || {
+                        // Its panic is the outcome, collected by `join` below.
+                        workers::record_panics_of_this_thread();
+                        if !start.wait() {
+                            return;
+                        }
+                        let t = t as u64;
+                        if t < w {
+                            // Writer `t`: m[key] = key * 2 for its keys t, t + W, t + 2W, ...
+                            for j in 0..iterations {
+                                let key = t + w * j;
+                                map.store(key, key * 2);
+                            }
+                        } else {
+                            // Reader: _ = m[key] over the keys of writer (t - W) mod W.
+                            for j in 0..iterations {
+                                let key = (t - w) % w + w * j;
+                                if let Some(value) = map.load(&key) {
+                                    if value != key * 2 {
+                                        wrong_reads.fetch_add(1, Ordering::Relaxed);
                                     }
                                 }
                             }
-                        })
-                    })
-                    .collect();
-                handles
+                        }
+                    });
+                    match spawned {
+                        Ok(handle) => handles.push(handle),
+                        Err(e) => {
+                            start.call_off();
+                            spawn_error =
+                                Some(format!("cannot start thread {} of {threads}: {e}", t + 1));
+                            break;
+                        }
+                    }
+                }
+                let messages: Vec<String> = handles
                     .into_iter()
                     .filter_map(|h| h.join().err())
                     .map(|payload| panic_message(&*payload))
-                    .collect()
+                    .collect();
+                (messages, spawn_error)
             });
+            if let Some(e) = spawn_error {
+                return Err(e);
+            }
             outcome.panics += messages.len();
             for message in messages {
                 if !outcome.messages.contains(&message) {
@@ -278,7 +330,7 @@ impl Visit for Program {
         });
         outcome.wrong_values = wrong_values;
         outcome.final_len = map.len();
-        outcome
+        Ok(outcome)
     }
 }
 
@@ -385,4 +437,55 @@ pub(crate) fn render(result: &CrashResult, out: &Output) {
                  panic took effect).";
     }
     out.ui.out(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector(panics: usize, wrong_values: usize) -> CrashOutcome {
+        let mut outcome = CrashOutcome {
+            map: "failfast".to_owned(),
+            rounds: 100,
+            panics,
+            messages: vec!["concurrent map writes".to_owned(); panics.min(1)],
+            wrong_values,
+            ..CrashOutcome::default()
+        };
+        judge(&mut outcome, true);
+        outcome
+    }
+
+    fn message(outcome: CrashOutcome) -> Option<String> {
+        let result = CrashResult {
+            meta: Output::new(crate::ui::Ui::new(true), Some(std::env::temp_dir()), vec![])
+                .unwrap()
+                .meta("crash", 0.0),
+            plan: CrashPlan {
+                writers: 1,
+                readers: 1,
+                iterations: 1,
+                rounds: 100,
+                maps: vec!["failfast".to_owned()],
+            },
+            outcomes: vec![outcome],
+        };
+        match check(&result) {
+            Ok(()) => None,
+            Err(LabError::Failed(m) | LabError::Usage(m)) => Some(m),
+        }
+    }
+
+    #[test]
+    fn a_detector_without_an_overlap_is_not_called_wrong() {
+        assert_eq!(message(detector(1, 0)), None);
+        let idle = message(detector(0, 0)).unwrap();
+        assert!(
+            idle.contains("no overlap occurred on failfast in 100 round(s)")
+                && !idle.contains("wrong behaviour from"),
+            "{idle}"
+        );
+        let broken = message(detector(0, 1)).unwrap();
+        assert!(broken.contains("wrong behaviour from failfast"), "{broken}");
+    }
 }

@@ -62,6 +62,7 @@ mod stress_round;
 mod throughput;
 mod tour;
 mod ui;
+mod workers;
 mod wrappers;
 
 use std::path::PathBuf;
@@ -164,8 +165,12 @@ pub(crate) enum LabError {
 }
 
 fn main() -> ExitCode {
-    let command_line: Vec<String> = std::env::args().collect();
-    let cli = match Cli::try_parse() {
+    // `args_os`: a path that is not UTF-8 is a path all the same (`args` would panic). The
+    // copy in the result files is for people, so lossy is fine there.
+    let command_line: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return clap_error(&e),
     };

@@ -34,7 +34,14 @@ impl Output {
         command_line: Vec<String>,
     ) -> Result<Output, LabError> {
         let timestamp = utc_timestamp();
-        let dir = dir.unwrap_or_else(|| PathBuf::from("lab-results").join(&timestamp));
+        let dir = match dir {
+            Some(dir) => dir,
+            None => fresh_dir(&PathBuf::from("lab-results").join(&timestamp)).map_err(|e| {
+                LabError::Usage(format!(
+                    "cannot create a results directory under lab-results ({e}); give one with --out DIR"
+                ))
+            })?,
+        };
         prepare_dir(&dir).map_err(|e| {
             LabError::Usage(format!(
                 "--out {}: not a writable directory ({e}); give a directory you can write, e.g. --out /tmp/lab",
@@ -302,9 +309,31 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 /// Creates `dir` and checks that a file can be written in it, before any experiment runs.
 pub(crate) fn prepare_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    let probe = dir.join(".hmap-lab-write-test");
+    // One name per process: runs sharing `--out` would otherwise remove each other's probe.
+    let probe = dir.join(format!(".hmap-lab-write-test-{}", std::process::id()));
     fs::write(&probe, b"")?;
     fs::remove_file(&probe)
+}
+
+/// Creates `base`, or `base-2`, `base-3`, ... if it exists: the timestamp has one-second
+/// resolution, and two runs in the same second must not write into one directory.
+fn fresh_dir(base: &Path) -> io::Result<PathBuf> {
+    if let Some(parent) = base.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let (mut dir, mut n) = (base.to_path_buf(), 1);
+    loop {
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => {
+                n += 1;
+                let mut name = base.as_os_str().to_owned();
+                name.push(format!("-{n}"));
+                dir = PathBuf::from(name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The newest directory under `lab-results/` (the names are UTC timestamps, so the largest).
@@ -326,6 +355,41 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_783), (2026, 11, 26));
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn default_results_directories_made_in_one_second_differ() {
+        let root = scratch("fresh");
+        let base = root.join("20260101T000000Z");
+        let made: Vec<PathBuf> = (0..3).map(|_| fresh_dir(&base).unwrap()).collect();
+        assert_eq!(
+            made,
+            [
+                base.clone(),
+                root.join("20260101T000000Z-2"),
+                root.join("20260101T000000Z-3")
+            ]
+        );
+        assert!(made.iter().all(|d| d.is_dir()));
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_write_probe_leaves_other_processes_probes_alone() {
+        let dir = scratch("probe");
+        fs::create_dir_all(&dir).unwrap();
+        // What another run's probe, or an older lab's, may have left there just now.
+        let theirs = dir.join(".hmap-lab-write-test");
+        fs::write(&theirs, b"").unwrap();
+        prepare_dir(&dir).unwrap();
+        assert!(theirs.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -24,7 +24,6 @@
 //! A panic in a worker (e.g. `failfast` shared by several threads, which is its purpose) is a
 //! violation too. The round itself is `stress_round.rs`.
 
-use std::panic;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -51,14 +50,30 @@ fn parse_mix(text: &str) -> Result<OpMix, String> {
         .split('/')
         .map(|p| p.trim().parse::<u32>().map_err(|_| bad()))
         .collect::<Result<_, _>>()?;
+    // Checked: parts near u32::MAX must not wrap around to a sum of 100.
+    let total = |parts: &[u32]| {
+        parts
+            .iter()
+            .try_fold(0u32, |sum, part| sum.checked_add(*part))
+    };
     match parts[..] {
-        [read, write, delete] if read + write + delete == 100 => Ok(OpMix {
+        [read, write, delete] if total(&parts) == Some(100) => Ok(OpMix {
             read,
             write,
             delete,
         }),
         _ => Err(bad()),
     }
+}
+
+/// The most `--keys`, and the most keys of a round in all (`--keys` shared ones and `--keys`
+/// per thread): about 75 bytes each with the threads' models, so 2.5 GB at most, where larger
+/// sizes would abort the process when the allocation fails.
+const MAX_KEYS: usize = 1 << 24;
+const MAX_ROUND_KEYS: usize = 1 << 25;
+
+fn parse_keys(text: &str) -> Result<usize, String> {
+    args::at_most(args::count(text)?, MAX_KEYS, "keys")
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +83,7 @@ pub(crate) struct StressArgs {
     #[arg(long, alias = "maps", value_name = "LIST", default_value = "concurrent", value_parser = parse_shared_maps)]
     pub(crate) map: SharedMaps,
     /// Worker threads sharing the map.
-    #[arg(long, value_name = "N", default_value = "4", value_parser = args::count)]
+    #[arg(long, value_name = "N", default_value = "4", value_parser = args::threads)]
     pub(crate) threads: usize,
     /// How long each map runs (500ms, 10s, 2m).
     #[arg(long, value_name = "D", default_value = "10s", value_parser = args::duration)]
@@ -77,7 +92,7 @@ pub(crate) struct StressArgs {
     #[arg(long, value_name = "D", default_value = "1s", value_parser = args::duration)]
     pub(crate) round: Duration,
     /// Key range: the shared keys, and the keys each thread owns (K/M suffixes).
-    #[arg(long, value_name = "K", default_value = "4096", value_parser = args::count)]
+    #[arg(long, value_name = "K", default_value = "4096", value_parser = parse_keys)]
     pub(crate) keys: usize,
     /// Operation mix, read/write/delete percentages (deletes hit owned keys only).
     #[arg(long, value_name = "R/W/D", default_value = "80/15/5", value_parser = parse_mix)]
@@ -123,6 +138,14 @@ pub(crate) struct StressResult {
 
 /// `stress`: run, save, render; any violation fails the command.
 pub(crate) fn run(args: &StressArgs, out: &Output) -> Result<(), LabError> {
+    // Both at most 2^24, so neither the product nor the sum can overflow.
+    let round_keys = args.keys * (args.threads + 1);
+    if round_keys > MAX_ROUND_KEYS {
+        return Err(LabError::Usage(format!(
+            "--keys {} with --threads {}: {round_keys} keys in a round (the shared ones and each thread's own), at most {MAX_ROUND_KEYS}; give fewer keys or threads",
+            args.keys, args.threads
+        )));
+    }
     let plan = StressPlan {
         maps: args.map.0.iter().map(|m| m.name().to_owned()).collect(),
         threads: args.threads,
@@ -186,9 +209,6 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
     let ticks_per_map = (plan.duration_s * 10.0).ceil() as u64;
     let bar = out.ui.bar(ticks_per_map * kinds.len() as u64, "stress");
     let started = Instant::now();
-    // Worker panics are caught and reported as violations; keep the default hook quiet.
-    let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
     let mut outcomes = Vec::new();
     for (index, kind) in kinds.iter().enumerate() {
         bar.set_message(kind.name());
@@ -209,7 +229,9 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
                 ticks_before: ticks_per_map * index as u64,
                 map_started: t0,
             };
-            let outcome = kind.dispatch(plan.keys * (plan.threads + 1), round);
+            let outcome = kind
+                .dispatch(plan.keys * (plan.threads + 1), round)
+                .map_err(|e| LabError::Failed(format!("stress on {}: {e}", kind.name())))?;
             totals.ops += outcome.ops;
             totals.violations += outcome.violations;
             for v in outcome.described {
@@ -232,7 +254,6 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
             elapsed_s,
         });
     }
-    panic::set_hook(previous_hook);
     bar.finish_and_clear();
     Ok(StressResult {
         meta: out.meta("stress", started.elapsed().as_secs_f64()),
@@ -289,5 +310,8 @@ mod tests {
         assert!(parse_mix("80/15/6").is_err());
         assert!(parse_mix("80/20").is_err());
         assert!(parse_mix("a/b/c").is_err());
+        // Sums that overflow u32 and would wrap to 100.
+        assert!(parse_mix("4294967295/1/100").is_err());
+        assert!(parse_mix("4294967200/196/0").is_err());
     }
 }

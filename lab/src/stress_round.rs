@@ -12,6 +12,7 @@ use hmap::wrappers::SharedMap;
 use crate::keys::{hit_key, mix};
 use crate::shared::Visit;
 use crate::stress::OpMix;
+use crate::workers;
 
 /// How many violations are described in full.
 pub(crate) const DESCRIBED: usize = 10;
@@ -122,9 +123,10 @@ struct Board {
 
 impl Visit for Round<'_> {
     type Value = Stamp;
-    type Output = RoundOutcome;
+    /// An error when the round could not start its threads.
+    type Output = Result<RoundOutcome, String>;
 
-    fn visit<M: SharedMap<u64, Stamp> + Sync>(self, map: M) -> RoundOutcome {
+    fn visit<M: SharedMap<u64, Stamp> + Sync>(self, map: M) -> Self::Output {
         let (threads, keys) = (self.threads, self.keys);
         let board = Board {
             started: (0..keys).map(|_| AtomicU64::new(1)).collect(),
@@ -139,32 +141,45 @@ impl Visit for Round<'_> {
                 Stamp::new(shared_key(i), 1, (i % threads) as u64),
             );
         }
-        let models: Vec<Vec<Option<u64>>> = thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (map, board, round) = (&map, &board, &self);
-                    s.spawn(move || {
-                        let mut model = vec![None; keys];
-                        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                            worker(map, board, round, t, &mut model)
-                        }));
-                        if let Err(payload) = result {
-                            let message = payload
-                                .downcast_ref::<&str>()
-                                .map(|s| (*s).to_owned())
-                                .or_else(|| payload.downcast_ref::<String>().cloned())
-                                .unwrap_or_default();
-                            board
-                                .violations
-                                .report(format!("thread {t} panicked: {message}"));
-                        }
-                        model
-                    })
-                })
-                .collect();
+        let (models, spawn_error) = thread::scope(|s| {
+            let mut workers = Vec::with_capacity(threads);
+            let mut spawn_error = None;
+            for t in 0..threads {
+                let (map, board, round) = (&map, &board, &self);
+                let spawned = thread::Builder::new().spawn_scoped(s, move || {
+                    // Its panics are caught below and reported as violations.
+                    workers::record_panics_of_this_thread();
+                    let mut model = vec![None; keys];
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                        worker(map, board, round, t, &mut model)
+                    }));
+                    if let Err(payload) = result {
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        board
+                            .violations
+                            .report(format!("thread {t} panicked: {message}"));
+                    }
+                    model
+                });
+                match spawned {
+                    Ok(worker) => workers.push(worker),
+                    Err(e) => {
+                        // The workers already running stop with the round, at once.
+                        spawn_error = Some(format!(
+                            "cannot start worker thread {} of {threads}: {e}",
+                            t + 1
+                        ));
+                        break;
+                    }
+                }
+            }
             // The clock: stop the round on time, move the bar meanwhile.
             let round_end = Instant::now() + self.length;
-            while Instant::now() < round_end {
+            while spawn_error.is_none() && Instant::now() < round_end {
                 thread::sleep(
                     Duration::from_millis(20)
                         .min(round_end.saturating_duration_since(Instant::now())),
@@ -173,13 +188,17 @@ impl Visit for Round<'_> {
                 self.bar.set_position(self.ticks_before + ticks);
             }
             board.stop.store(true, Ordering::Relaxed);
-            workers
+            let models: Vec<Vec<Option<u64>>> = workers
                 .into_iter()
                 .map(|w| w.join().unwrap_or_default())
-                .collect()
+                .collect();
+            (models, spawn_error)
         });
+        if let Some(e) = spawn_error {
+            return Err(e);
+        }
         audit(&map, &board, &models, keys);
-        RoundOutcome {
+        Ok(RoundOutcome {
             ops: board.ops.load(Ordering::Relaxed),
             violations: board.violations.count.load(Ordering::Relaxed),
             described: board
@@ -187,7 +206,7 @@ impl Visit for Round<'_> {
                 .described
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner),
-        }
+        })
     }
 }
 

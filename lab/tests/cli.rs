@@ -173,6 +173,46 @@ fn bad_input_is_one_line_and_status_2() {
         &["percentage", "0..=100"],
     );
     usage_error(&["layout", "--from-b", "50"], &["--from-b", "0..=10"]);
+    // Parts that overflow u32 must not wrap around to 100.
+    for mix in ["4294967295/1/100", "4294967200/196/0"] {
+        usage_error(&["stress", "--mix", mix], &["read/write/delete", "80/15/5"]);
+    }
+    // Sizes that would exhaust threads or memory (a panic, an abort or a hang before).
+    usage_error(
+        &["stress", "--keys", "18446744073709551615"],
+        &["--keys", "at most 16777216 keys"],
+    );
+    usage_error(
+        &["stress", "--keys", "1000M"],
+        &["--keys", "at most 16777216 keys"],
+    );
+    usage_error(
+        &["stress", "--keys", "16M", "--threads", "4"],
+        &["--keys 16000000 with --threads 4", "at most 33554432"],
+    );
+    usage_error(
+        &["stress", "--threads", "5000"],
+        &["--threads", "at most 4096 threads"],
+    );
+    usage_error(
+        &["crash", "--writers", "20000", "--readers", "1"],
+        &["--writers", "at most 4096 threads"],
+    );
+    usage_error(
+        &["crash", "--readers", "4097"],
+        &["--readers", "at most 4096 threads"],
+    );
+    usage_error(
+        &["crash", "--iterations", "100000M"],
+        &["--iterations", "at most 16777216 iterations"],
+    );
+    usage_error(
+        &["crash", "--iterations", "16M"],
+        &[
+            "--writers 10 with --iterations 16000000",
+            "at most 67108864",
+        ],
+    );
     usage_error(&["grow", "--bogus"], &["--bogus", "--help"]);
     usage_error(&["report", "/definitely/not/here"], &["not a directory"]);
     // An output path that cannot be a directory: a file stands in the way.
@@ -410,4 +450,133 @@ fn every_experiment_runs_small() {
     let layout = read_json(&dir.join("layout/layout.json"));
     assert_meta(&layout, "layout");
     assert_eq!(layout["finished"], true);
+}
+
+#[test]
+fn layout_follows_the_doubling_that_finishes_within_one_insert() {
+    // At B = 0 and 1 the insert that starts the doubling also finishes it.
+    for b in ["0", "1", "2"] {
+        let dir = scratch(&format!("layout-b{b}"));
+        succeeds(&["layout", "--from-b", b, "--out", dir.to_str().unwrap()]);
+        assert_eq!(
+            read_json(&dir.join("layout.json"))["finished"],
+            true,
+            "B = {b}"
+        );
+    }
+}
+
+#[test]
+fn runs_in_the_same_second_get_their_own_default_directories() {
+    let dir = scratch("default-dirs");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Three runs take well under three seconds, so two at least share a timestamp.
+    for _ in 0..3 {
+        let out = Command::new(env!("CARGO_BIN_EXE_hmap-lab"))
+            .args(["--quiet", "layout", "--from-b", "0"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let runs = std::fs::read_dir(dir.join("lab-results")).unwrap().count();
+    assert_eq!(runs, 3);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_path_that_is_not_utf8_is_still_a_path() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = scratch("not-utf8").join(OsStr::from_bytes(b"bad\xffname"));
+    let out = Command::new(env!("CARGO_BIN_EXE_hmap-lab"))
+        .arg("layout")
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.join("layout.json").exists());
+}
+
+#[test]
+fn a_crash_run_with_no_overlap_says_so_rather_than_blame_the_detector() {
+    let dir = scratch("crash-idle");
+    let out = lab(&[
+        "crash",
+        "--writers",
+        "1",
+        "--readers",
+        "1",
+        "--iterations",
+        "1",
+        "--rounds",
+        "3",
+        "--maps",
+        "failfast",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    if out.status.success() {
+        // An overlap of two one-operation threads is rare, but it can happen.
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no overlap occurred on failfast in 3 round(s)")
+            && !stderr.contains("wrong behaviour from"),
+        "{stderr}"
+    );
+}
+
+/// With address space for a dozen thread stacks only, thread spawns fail part way: the run
+/// must end with an error naming it, not wait forever for the threads that never started.
+/// Large stacks make the spawn that fails fail at its stack, not later at the small signal
+/// stack std gives each new thread (which aborts the process instead).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_thread_that_cannot_start_ends_the_run_with_an_error() {
+    use std::time::{Duration, Instant};
+
+    for (command, args) in [
+        (
+            "crash",
+            "--writers 4096 --readers 4096 --iterations 1 --maps concurrent",
+        ),
+        (
+            "stress",
+            "--threads 4096 --keys 1 --duration 1s --map concurrent",
+        ),
+    ] {
+        let dir = scratch(&format!("spawn-fails-{command}"));
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 1000000 && exec \"$0\" {command} {args} --out \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_hmap-lab"))
+            .arg(&dir)
+            .env("RUST_MIN_STACK", "67108864")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{command}: still running after 60 s (deadlocked?)");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        // Where the limit leaves room for every thread, the run simply succeeds.
+        if !out.status.success() {
+            assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+            assert!(stderr.contains("cannot start"), "{command}: {stderr}");
+        }
+    }
 }
