@@ -1,0 +1,1 @@
+//! Black-box tests for hmap's ConcurrentHashMap::compute live in tests/.
