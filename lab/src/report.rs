@@ -1,6 +1,7 @@
 //! Result files: where they go, the facts that make a number reproducible (machine, toolchain,
 //! commit, hasher, exact command line: [`Meta`], in every JSON file and as the last columns of
-//! every CSV row), and the writers. JSON is written from, and read back into (`report`), the
+//! every row of the tables, `crash.csv`, `grow.csv` and the others; `grow_series.csv`, the
+//! points of the growth plot, leaves them to `grow.json`), and the writers. JSON is written from, and read back into (`report`), the
 //! same serde structs.
 
 use std::fs;
@@ -336,14 +337,49 @@ fn fresh_dir(base: &Path) -> io::Result<PathBuf> {
     }
 }
 
-/// The newest directory under `lab-results/` (the names are UTC timestamps, so the largest).
+/// The newest directory under `lab-results/`: see [`latest_results_dir_in`].
 pub(crate) fn latest_results_dir() -> Option<PathBuf> {
-    fs::read_dir("lab-results")
+    latest_results_dir_in(Path::new("lab-results"))
+}
+
+/// The newest results directory under `root` that the lab named itself (`<UTC timestamp>`, or
+/// `<UTC timestamp>-N` for the N-th run in the same second), ordered by timestamp and then N
+/// as a number, so that `-10` comes after `-9`; a directory named otherwise (`baseline`) is
+/// chosen only when there is no such directory, then the largest name. Before session 22 the
+/// largest name always won, so `baseline` beat every timestamp (a black-box test).
+fn latest_results_dir_in(root: &Path) -> Option<PathBuf> {
+    let dirs: Vec<PathBuf> = fs::read_dir(root)
         .ok()?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| path.is_dir())
-        .max()
+        .collect();
+    let runs = dirs.iter().filter_map(|path| {
+        let order = run_order(path.file_name()?.to_str()?)?;
+        Some((order, path))
+    });
+    match runs.max_by(|a, b| a.0.cmp(&b.0)) {
+        Some((_, path)) => Some(path.clone()),
+        None => dirs.into_iter().max(),
+    }
+}
+
+/// Where a directory name the lab made sorts among runs: its timestamp, then its suffix (1 for
+/// none); `None` for names the lab does not make.
+fn run_order(name: &str) -> Option<(&str, u32)> {
+    let (stamp, n) = match name.split_once('-') {
+        Some((stamp, n)) => (stamp, n.parse().ok()?),
+        None => (name, 1),
+    };
+    let bytes = stamp.as_bytes();
+    let is_stamp = bytes.len() == 16
+        && bytes[8] == b'T'
+        && bytes[15] == b'Z'
+        && bytes[..8]
+            .iter()
+            .chain(&bytes[9..15])
+            .all(u8::is_ascii_digit);
+    is_stamp.then_some((stamp, n))
 }
 
 #[cfg(test)]
@@ -361,6 +397,33 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn the_latest_results_directory_is_the_newest_run_not_the_largest_name() {
+        let root = scratch("latest");
+        for name in [
+            "20251231T235959Z",
+            "20260101T000000Z",
+            "20260101T000000Z-9",
+            "20260101T000000Z-10",
+            "baseline",
+        ] {
+            fs::create_dir_all(root.join(name)).unwrap();
+        }
+        assert_eq!(
+            latest_results_dir_in(&root),
+            Some(root.join("20260101T000000Z-10"))
+        );
+        // With no directory the lab named, the largest name.
+        let other = scratch("latest-other");
+        for name in ["alpha", "baseline"] {
+            fs::create_dir_all(other.join(name)).unwrap();
+        }
+        assert_eq!(latest_results_dir_in(&other), Some(other.join("baseline")));
+        assert_eq!(latest_results_dir_in(&other.join("missing")), None);
+        let _ = fs::remove_dir_all(&root);
+        let _ = fs::remove_dir_all(&other);
     }
 
     #[test]
