@@ -39,10 +39,7 @@ impl<K, V> RawMap<K, V> {
                 entry,
             } => {
                 let new = Self::new_entry(hash, key, value, guard);
-                bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
-                drop(held);
-                // SAFETY: `entry` just left its live slot, under the lock (R1).
-                unsafe { Self::retire_entry(guard, entry) };
+                Self::replace_found(guard, held, bucket, slot, entry, new, hash);
                 // SAFETY: retired after we pinned, so alive while `guard` is ('g).
                 Some(unsafe { &*entry })
             }
@@ -99,11 +96,7 @@ impl<K, V> RawMap<K, V> {
                 slot,
                 entry,
             } => {
-                Self::clear_slot(&held, bucket, slot);
-                drop(held);
-                self.after_remove(guard);
-                // SAFETY: `entry` just left its live slot, under the lock (R1).
-                unsafe { Self::retire_entry(guard, entry) };
+                self.remove_found(guard, held, bucket, slot, entry);
                 // SAFETY: retired after we pinned, so alive while `guard` is ('g).
                 Some(unsafe { &*entry })
             }
@@ -143,10 +136,7 @@ impl<K, V> RawMap<K, V> {
                 };
                 let key = current.key.clone();
                 let new = Self::new_entry(hash, key, made, guard);
-                bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
-                drop(held);
-                // SAFETY: `entry` just left its live slot, under the lock (R1).
-                unsafe { Self::retire_entry(guard, entry) };
+                Self::replace_found(guard, held, bucket, slot, entry, new, hash);
                 // SAFETY: just published; protected by `guard` like any loaded entry.
                 Some(unsafe { &*new })
             }
@@ -201,10 +191,7 @@ impl<K, V> RawMap<K, V> {
                 },
             ) => {
                 let new = Self::new_entry(hash, key, value, guard);
-                bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
-                drop(held);
-                // SAFETY: `entry` just left its live slot, under the lock (R1).
-                unsafe { Self::retire_entry(guard, entry) };
+                Self::replace_found(guard, held, bucket, slot, entry, new, hash);
                 // SAFETY: `entry` was retired after we pinned, and `new` is protected like any
                 // loaded entry: both stay alive while `guard` is ('g).
                 let (old, new) = unsafe { (&*entry, &*new) };
@@ -228,11 +215,7 @@ impl<K, V> RawMap<K, V> {
                     entry,
                 },
             ) => {
-                Self::clear_slot(&held, bucket, slot);
-                drop(held);
-                self.after_remove(guard);
-                // SAFETY: `entry` just left its live slot, under the lock (R1).
-                unsafe { Self::retire_entry(guard, entry) };
+                self.remove_found(guard, held, bucket, slot, entry);
                 // SAFETY: retired after we pinned, so alive while `guard` is ('g).
                 Computed::Removed(unsafe { &(*entry).value })
             }
@@ -293,6 +276,44 @@ impl<K, V> RawMap<K, V> {
             }
             return;
         }
+    }
+
+    /// Puts `new` in the place of the found `entry` (slot `slot` of `bucket`, a held chain),
+    /// releases the chain, and retires `entry`: the replacing write of `insert`, `update` and
+    /// `compute`. Linearizes at the Release store of `new`'s pointer.
+    #[inline]
+    fn replace_found(
+        guard: &Guard<'_>,
+        held: Held<'_>,
+        bucket: &super::bucket::Bucket,
+        slot: usize,
+        entry: *mut Entry<K, V>,
+        new: *mut Entry<K, V>,
+        hash: u64,
+    ) {
+        bucket.set_entry(slot, new, SplitHint::from_hash(hash, held.table.log2));
+        drop(held);
+        // SAFETY: `entry` just left its live slot, under the lock (R1).
+        unsafe { Self::retire_entry(guard, entry) };
+    }
+
+    /// Empties the found `entry`'s slot (`slot` of `bucket`, a held chain), releases the chain,
+    /// does the remove bookkeeping and retires `entry`: the removing write of `remove` and
+    /// `compute`. Linearizes at the Release store of the null pointer.
+    #[inline]
+    fn remove_found(
+        &self,
+        guard: &Guard<'_>,
+        held: Held<'_>,
+        bucket: &super::bucket::Bucket,
+        slot: usize,
+        entry: *mut Entry<K, V>,
+    ) {
+        Self::clear_slot(&held, bucket, slot);
+        drop(held);
+        self.after_remove(guard);
+        // SAFETY: `entry` just left its live slot, under the lock (R1).
+        unsafe { Self::retire_entry(guard, entry) };
     }
 
     /// Places a new entry in a held chain, releases it, and does the insert bookkeeping.
