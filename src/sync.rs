@@ -262,11 +262,12 @@ pub(crate) fn thread_token() -> usize {
     TOKEN.with(|token| *token)
 }
 
-/// How many nested closures' maps the record of held chains keeps: deeper ones are counted but
-/// not recorded, so a write from them to one of their own maps is not caught. Eight maps whose
+/// How many nested closures' maps the record of held chains keeps. Deeper ones are counted but
+/// not recorded, so from them no write can be told safe: [`under_chain_of`] answers yes for
+/// every map, and the write is refused (until session 23 it answered from the recorded eight
+/// only, so a write from the ninth closure to its own map waited forever). Eight maps whose
 /// closures run one inside another is far past any real use.
-#[cfg(not(loom))]
-const HELD_RECORDED: usize = 8;
+pub(crate) const HELD_RECORDED: usize = 8;
 
 /// The maps (by address) under whose chains the calling thread runs user code, outermost first
 /// (see [`enter_held_map`]).
@@ -325,17 +326,23 @@ pub(crate) fn under_any_chain() -> bool {
 }
 
 /// Whether the calling thread runs user code under a chain of the map at address `map`, in the
-/// innermost closure or any closure around it (up to [`HELD_RECORDED`] deep).
+/// innermost closure or any closure around it, or may do so: past [`HELD_RECORDED`] nested
+/// closures the maps are not recorded, and the answer is yes for every map.
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn under_chain_of(map: usize) -> bool {
     HELD.with(|held| {
         let depth = held.depth.get();
         depth != 0
-            && held.maps[..depth.min(HELD_RECORDED)]
-                .iter()
-                .any(|slot| slot.get() == map)
+            && (depth > HELD_RECORDED || held.maps[..depth].iter().any(|slot| slot.get() == map))
     })
+}
+
+/// Whether the calling thread runs user code inside more nested closures of maps than the
+/// record keeps ([`HELD_RECORDED`]), for the message of a refused write.
+#[cfg(not(loom))]
+pub(crate) fn past_held_record() -> bool {
+    HELD.with(|held| held.depth.get() > HELD_RECORDED)
 }
 
 /// Under loom the modelled threads share one OS thread's thread-locals, so nothing is
@@ -356,6 +363,12 @@ pub(crate) fn under_any_chain() -> bool {
 /// Under loom nothing is recorded (see `enter_held_map`).
 #[cfg(loom)]
 pub(crate) fn under_chain_of(_map: usize) -> bool {
+    false
+}
+
+/// Under loom nothing is recorded (see `enter_held_map`).
+#[cfg(loom)]
+pub(crate) fn past_held_record() -> bool {
     false
 }
 

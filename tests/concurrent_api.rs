@@ -2345,6 +2345,72 @@ fn a_write_from_code_under_a_chain_lock_panics_instead_of_waiting_forever() {
     assert_same_entries(&m, &expected);
 }
 
+/// A write from closures nested deeper than the record of held chains keeps (8 maps) cannot be
+/// told safe, so it is refused for every map, with its own message. Before session 23 the ninth
+/// closure's map went unrecorded, and a write from that closure to its own held chain waited
+/// forever. Writes from 8 nested closures to a map none of them holds still go through.
+#[test]
+fn a_write_from_closures_nested_past_the_record_is_refused_instead_of_waiting_forever() {
+    /// Runs `innermost` inside `update` closures of `maps[0]`, `maps[1]`, … (each on key 0),
+    /// one inside the other.
+    fn nested(maps: &[ConcurrentHashMap<u64, u64>], innermost: &dyn Fn()) {
+        match maps.split_first() {
+            None => innermost(),
+            Some((map, rest)) => {
+                map.pin().update(&0, |v| {
+                    nested(rest, innermost);
+                    v + 1
+                });
+            }
+        }
+    }
+    let maps: Vec<ConcurrentHashMap<u64, u64>> =
+        (0..9).map(|_| [(0, 0)].into_iter().collect()).collect();
+    let free: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    // Eight deep: a map none of the closures holds takes the write.
+    finishes_in_time("a write from 8 nested closures to a free map", || {
+        nested(&maps[..8], &|| {
+            free.insert(8, 8);
+        });
+    });
+    assert_eq!(free.get_cloned(&8), Some(8));
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let refusals = [
+        ("the innermost map's held key", &maps[8], 0),
+        ("the outermost map", &maps[0], 5),
+        ("a map no closure holds", &free, 9),
+    ];
+    for (what, target, key) in refusals {
+        let outcome = finishes_in_time(what, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                nested(&maps, &|| {
+                    target.insert(key, 1);
+                });
+            }))
+        });
+        let message = panic_message(&*outcome.expect_err(what));
+        assert!(
+            message.contains("nested more than 8 deep"),
+            "{what}: {message}"
+        );
+    }
+    std::panic::set_hook(previous);
+    // Every refusal unwound through all nine closures and released their chains: the maps
+    // take writes again, and hold what the completed closures left.
+    finishes_in_time("writes after the refusals", || {
+        for map in &maps {
+            map.insert(1, 1);
+        }
+    });
+    for (depth, map) in maps.iter().enumerate() {
+        // The first run updated the first eight maps once; the refused runs updated none.
+        let expected = u64::from(depth < 8);
+        assert_eq!(map.get_cloned(&0), Some(expected), "map {depth}");
+    }
+    assert_eq!(free.get_cloned(&9), None);
+}
+
 /// `flush` called from a closure that runs under a chain lock does nothing: it would run the
 /// destructors of retired values there, and a destructor may write to the map (G3). Found by a
 /// black-box test in session 21: an `update` closure that flushed ran a retired value's

@@ -575,6 +575,14 @@ pub(crate) fn chain_from(head: &Bucket) -> super::bucket::Chain<'_> {
 #[cold]
 #[inline(never)]
 fn write_under_own_chain() -> ! {
+    if crate::sync::past_held_record() {
+        panic!(
+            "ConcurrentHashMap: a write from closures of `update`, `get_or_insert_with`, \
+             `compute` or `retain` nested more than {} deep, too deep to tell whether this \
+             thread holds a chain of the map written to; such writes are refused",
+            crate::sync::HELD_RECORDED
+        )
+    }
     panic!(
         "ConcurrentHashMap: a write to the map from the closure of `update`, \
          `get_or_insert_with`, `compute` or `retain`, which runs while this thread holds one of \
