@@ -49,7 +49,9 @@
 //!   an old array is unmapped by a background thread (`hmap-reclaimer`) once its growth ends, so
 //!   no write pays for giving memory back.
 //! - **Unwinding**: a panicking `Hash`, `Eq` or `Drop` leaves the map consistent and usable;
-//!   entries are never dropped twice (some may leak when a `Drop` panics during `clear`).
+//!   entries are never dropped twice. A panicking `Drop` during `clear`, a drain's end or the
+//!   map's own drop does not stop the others: every entry is dropped, then the first panic
+//!   goes on to the caller (as a `Vec`'s does; hashbrown leaks the rest).
 //! - **Logic errors** (a `Hash` inconsistent with `Eq`, a key mutated in place) are confined to
 //!   this map: lookups may miss, but there is no undefined behaviour.
 //! - **Capacity overflow** panics with "capacity overflow" ([`HashMap::with_capacity`],

@@ -205,7 +205,8 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     /// Removes every entry but keeps B and the bucket array; ends any growth and renews the
-    /// map's seed. A panicking `Drop` leaks the entries not yet dropped and leaves the map empty.
+    /// map's seed. A panicking `Drop` of a key or value does not stop it: every entry is
+    /// dropped and the map left empty, then the first panic goes on to the caller.
     ///
     /// Go: `clear(m)` (`mapclear`).
     #[doc(alias = "mapclear")]

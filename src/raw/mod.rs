@@ -37,12 +37,14 @@ pub(crate) mod reclaim;
 mod tests;
 pub(crate) mod tophash;
 
+use core::any::Any;
 use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Deref, DerefMut};
 use core::ptr::{self, NonNull};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use self::bucket::{Bucket, SLOTS_PER_BUCKET};
 use self::bucket_array::ArrayShape;
@@ -503,11 +505,22 @@ impl<K, V, S> RawMap<K, V, S> {
     }
 
     /// Drops every entry, marking each slot empty before its drop runs, so that a panicking
-    /// `Drop` never leads to a second drop of the same entry.
-    fn drop_entries(&mut self) {
+    /// `Drop` never leads to a second drop of the same entry. A panicking `Drop` of a key or
+    /// value does not stop it (nor the drop of the other half of that entry): like a `Vec`, it
+    /// drops everything, and returns the first panic's payload for the caller to resume once the
+    /// structure is restored (later ones are discarded). Until session 23 the first panic ended
+    /// it and every entry after it leaked, as in hashbrown.
+    #[must_use = "a panic of a `Drop` must be resumed"]
+    fn drop_entries(&mut self) -> Option<Box<dyn Any + Send>> {
         if !mem::needs_drop::<K>() && !mem::needs_drop::<V>() {
-            return;
+            return None;
         }
+        let mut panic = None;
+        let mut keep_first = |outcome: std::thread::Result<()>| {
+            if let Err(payload) = outcome {
+                panic.get_or_insert(payload);
+            }
+        };
         self.for_each_chain(|(head, _, _)| {
             let mut b = head;
             while !b.is_null() {
@@ -517,10 +530,16 @@ impl<K, V, S> RawMap<K, V, S> {
                         if Bucket::tophash(b, slot).is_full() {
                             // INVARIANT: B1, the slot stops being full before its contents drop.
                             Bucket::set_tophash(b, slot, TopHash::EMPTY_ONE);
-                            // UNWIND: a panicking Drop leaves this entry's other half and the
-                            // rest of the map leaked, never dropped twice.
-                            ptr::drop_in_place(Bucket::key(b, slot));
-                            ptr::drop_in_place(Bucket::value(b, slot));
+                            let key = Bucket::key(b, slot);
+                            let value = Bucket::value(b, slot);
+                            // SAFETY: the slot was full (B1), so both halves are initialized;
+                            // each is dropped here once, its slot already marked empty.
+                            // UNWIND: a panic is caught and kept; the other half and the other
+                            // entries are still dropped.
+                            keep_first(catch_unwind(AssertUnwindSafe(|| ptr::drop_in_place(key))));
+                            keep_first(catch_unwind(AssertUnwindSafe(|| {
+                                ptr::drop_in_place(value);
+                            })));
                         }
                     }
                 }
@@ -528,6 +547,17 @@ impl<K, V, S> RawMap<K, V, S> {
                 b = unsafe { Bucket::overflow(b) };
             }
         });
+        panic
+    }
+
+    /// Resumes the panic [`drop_entries`](Self::drop_entries) kept, if any, unless this thread
+    /// is already unwinding (a second panic out of a destructor would abort the process).
+    fn resume_drop_panic(panic: Option<Box<dyn Any + Send>>) {
+        if let Some(payload) = panic {
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
+        }
     }
 
     /// Frees every separately allocated overflow bucket of every live chain (spares stay with
@@ -558,7 +588,8 @@ impl<K, V, S> RawMap<K, V, S> {
 
     /// [`RawMap::reset`] inside a mutation that already holds the writing flag.
     fn reset_inner(&mut self) {
-        /// Restores the structure even if an entry's `Drop` panics (the remaining entries leak).
+        /// Restores the structure; `drop_entries` catches the panics of `Drop`s, so this runs
+        /// before one is resumed.
         struct Reset<'a, K, V, S>(&'a mut RawMap<K, V, S>);
         impl<K, V, S> Drop for Reset<'_, K, V, S> {
             fn drop(&mut self) {
@@ -571,7 +602,7 @@ impl<K, V, S> RawMap<K, V, S> {
                     } else {
                         header.log2_buckets - 1
                     };
-                    // SAFETY: every entry was dropped or leaked and every overflow bucket freed;
+                    // SAFETY: every entry was dropped and every overflow bucket freed;
                     // the array came from `allocate` with this B and is unlinked now.
                     unsafe { bucket_array::retire(old, old_log2) };
                 }
@@ -589,8 +620,9 @@ impl<K, V, S> RawMap<K, V, S> {
             }
         }
         let reset = Reset(self);
-        reset.0.drop_entries();
+        let panic = reset.0.drop_entries();
         drop(reset);
+        Self::resume_drop_panic(panic);
     }
 
     /// Go: `mapclear`: nothing to do for an empty map (no reseed either), else [`RawMap::reset`].
@@ -910,7 +942,8 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
 
 impl<K, V, S> Drop for RawMap<K, V, S> {
     fn drop(&mut self) {
-        /// Frees the memory even if an entry's `Drop` panics (the remaining entries leak).
+        /// Frees the memory; `drop_entries` catches the panics of `Drop`s, so this runs before
+        /// one is resumed.
         struct Free<'a, K, V, S>(&'a mut RawMap<K, V, S>);
         impl<K, V, S> Drop for Free<'_, K, V, S> {
             fn drop(&mut self) {
@@ -918,7 +951,7 @@ impl<K, V, S> Drop for RawMap<K, V, S> {
                 map.free_overflow_buckets();
                 if let Some(old) = map.header.old_buckets.take() {
                     let old_log2 = map.old_log2_buckets();
-                    // SAFETY: entries dropped or leaked, overflow freed; unreachable afterwards.
+                    // SAFETY: entries dropped, overflow freed; unreachable afterwards.
                     unsafe { bucket_array::retire(old, old_log2) };
                 }
                 if let Some(buckets) = map.header.buckets.take() {
@@ -928,7 +961,8 @@ impl<K, V, S> Drop for RawMap<K, V, S> {
             }
         }
         let free = Free(self);
-        free.0.drop_entries();
+        let panic = free.0.drop_entries();
         drop(free);
+        Self::resume_drop_panic(panic);
     }
 }
