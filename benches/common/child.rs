@@ -10,7 +10,8 @@
 //! `hmap-lab` crate, which includes this file with `#[path]` as its `child` module. Std only.
 
 use std::io::Read as _;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,33 @@ pub(crate) fn run(
     timeout: Duration,
     timeout_var: Option<&str>,
 ) -> Result<String, String> {
+    run_watched(args, timeout, timeout_var, None)
+}
+
+/// What a caller that handles signals (the lab's `interrupt` module; the benches handle none)
+/// asks of [`run_watched`] besides the timeout.
+#[derive(Clone, Copy)]
+pub(crate) struct Watch<'a> {
+    /// Asked before the child starts and every 2 ms while it runs: `true` kills it (or starts
+    /// none), and the run ends with an error that says so.
+    pub(crate) stop: &'a dyn Fn() -> bool,
+    /// Holds the child while it runs, so that a signal handler can kill it before the process
+    /// exits; emptied when the run ends.
+    pub(crate) slot: &'a Mutex<Option<Child>>,
+}
+
+/// [`run`], also killing the child as soon as `watch` asks (see [`Watch`]).
+pub(crate) fn run_watched(
+    args: &[String],
+    timeout: Duration,
+    timeout_var: Option<&str>,
+    watch: Option<Watch<'_>>,
+) -> Result<String, String> {
+    let command = args.join(" ");
+    let stop_requested = || watch.is_some_and(|watch| (watch.stop)());
+    if stop_requested() {
+        return Err(format!("child `{command}` not started: interrupted"));
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let mut child = Command::new(&exe)
         .args(args)
@@ -51,6 +79,8 @@ pub(crate) fn run(
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     let Some(mut stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
         return Err("child has no stdout".to_owned());
     };
     let reader = thread::spawn(move || {
@@ -58,29 +88,50 @@ pub(crate) fn run(
         let _ = stdout.read_to_string(&mut text);
         text
     });
+    // The child lives in the caller's slot while it runs (where a signal handler can kill it;
+    // a stop asked before this line is seen below), or here.
+    let local = Mutex::new(None);
+    let slot = watch.map_or(&local, |watch| watch.slot);
+    let lock = || slot.lock().unwrap_or_else(PoisonError::into_inner);
+    *lock() = Some(child);
     let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
+    let outcome = loop {
+        {
+            let mut held = lock();
+            let Some(child) = held.as_mut() else {
+                break Err(format!("child `{command}` vanished"));
+            };
+            let kill = |child: &mut Child, why: String| {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "child `{}` killed after {} s{}",
-                    args.join(" "),
-                    timeout.as_secs(),
-                    timeout_var.map_or_else(String::new, |var| format!(" ({var})"))
-                ));
+                Err(why)
+            };
+            match child.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) if stop_requested() => {
+                    break kill(child, format!("child `{command}` killed: interrupted"));
+                }
+                Ok(None) if Instant::now() >= deadline => {
+                    let var = timeout_var.map_or_else(String::new, |var| format!(" ({var})"));
+                    let why = format!(
+                        "child `{command}` killed after {} s{var}",
+                        timeout.as_secs()
+                    );
+                    break kill(child, why);
+                }
+                Ok(None) => {}
+                Err(e) => break kill(child, format!("waiting for child `{command}`: {e}")),
             }
-            Ok(None) => thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(format!("waiting for child `{}`: {e}", args.join(" "))),
         }
+        thread::sleep(Duration::from_millis(2));
     };
+    *lock() = None;
+    let status = outcome?;
     let text = reader.join().unwrap_or_default();
     if status.success() {
         Ok(text)
     } else {
-        Err(format!("child `{}` failed: {status}", args.join(" ")))
+        Err(format!("child `{command}` failed: {status}"))
     }
 }
 

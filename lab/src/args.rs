@@ -11,8 +11,9 @@ pub(crate) fn count(text: &str) -> Result<usize, String> {
     keys::parse_count(text)
 }
 
-/// The most threads `stress` and `crash` start: more is a typo rather than an experiment, and
-/// would run into the process's limits on threads and memory.
+/// The most threads any experiment starts (`stress`, `crash`, `wrappers`, each of `throughput`'s
+/// counts): more is a typo rather than an experiment, and would run into the process's limits
+/// on threads and memory.
 pub(crate) const MAX_THREADS: usize = 4096;
 
 /// A thread count: a count, at most [`MAX_THREADS`].
@@ -28,7 +29,8 @@ pub(crate) fn at_most(value: usize, max: usize, unit: &str) -> Result<usize, Str
     Ok(value)
 }
 
-/// A comma-separated list of counts (`1,2,4`, `100K,1M`), none of them zero.
+/// A comma-separated list of counts (`1,2,4`, `100K,1M`), none of them zero, none twice (a
+/// repeat would only repeat a row or a column of the results).
 pub(crate) fn count_list(text: &str) -> Result<Vec<usize>, String> {
     let items: Vec<&str> = text
         .split(',')
@@ -38,7 +40,27 @@ pub(crate) fn count_list(text: &str) -> Result<Vec<usize>, String> {
     if items.is_empty() {
         return Err("an empty list (examples: 1,2,4 or 100K,1M)".to_owned());
     }
-    items.into_iter().map(count).collect()
+    let mut values: Vec<(&str, usize)> = Vec::with_capacity(items.len());
+    for item in items {
+        let value = count(item)?;
+        if let Some((first, _)) = values.iter().find(|(_, v)| *v == value) {
+            return Err(if *first == item {
+                format!("'{item}' is given twice (give each value once)")
+            } else {
+                format!("'{first}' and '{item}' are both {value} (give each value once)")
+            });
+        }
+        values.push((item, value));
+    }
+    Ok(values.into_iter().map(|(_, value)| value).collect())
+}
+
+/// A comma-separated list of thread counts: a [`count_list`], each at most [`MAX_THREADS`].
+pub(crate) fn thread_list(text: &str) -> Result<Vec<usize>, String> {
+    count_list(text)?
+        .into_iter()
+        .map(|n| at_most(n, MAX_THREADS, "threads"))
+        .collect()
 }
 
 /// A duration: a number with a unit, `ms`, `s` or `m` (`500ms`, `10s`, `1.5s`, `2m`); a bare
@@ -79,20 +101,30 @@ pub(crate) fn percent(text: &str) -> Result<u32, String> {
 }
 
 /// A comma-separated list of names, each one of `accepted` (or `all` for every one), in the
-/// order given, without repeats.
+/// order given. A name given twice, or beside `all`, is an error: it would only repeat a row
+/// or a column of the results.
 pub(crate) fn name_list<T: Copy + PartialEq>(
     text: &str,
     accepted: &[(&'static str, T)],
 ) -> Result<Vec<T>, String> {
     let names: Vec<&str> = accepted.iter().map(|(n, _)| *n).collect();
+    let given: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
     let mut chosen = Vec::new();
-    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for (index, &name) in given.iter().enumerate() {
+        if given[..index].contains(&name) {
+            return Err(format!("'{name}' is given twice (give each name once)"));
+        }
         if name == "all" {
-            for (_, value) in accepted {
-                if !chosen.contains(value) {
-                    chosen.push(*value);
-                }
+            if let Some(other) = given.iter().find(|n| **n != "all") {
+                return Err(format!(
+                    "'all' already includes '{other}' (give 'all' alone, or the names)"
+                ));
             }
+            chosen.extend(accepted.iter().map(|(_, value)| *value));
             continue;
         }
         let value = accepted
@@ -105,9 +137,13 @@ pub(crate) fn name_list<T: Copy + PartialEq>(
                     names.join(", ")
                 )
             })?;
-        if !chosen.contains(&value) {
-            chosen.push(value);
+        if chosen.contains(&value) {
+            // Two names for one thing (an alias): the same repeat.
+            return Err(format!(
+                "'{name}' names the same as an earlier name (give each once)"
+            ));
         }
+        chosen.push(value);
     }
     if chosen.is_empty() {
         return Err(format!(
@@ -136,7 +172,7 @@ mod tests {
     #[test]
     fn name_lists_expand_all_and_reject_unknown_names() {
         let accepted = [("a", 1), ("b", 2)];
-        assert_eq!(name_list("b,a,b", &accepted), Ok(vec![2, 1]));
+        assert_eq!(name_list("b,a", &accepted), Ok(vec![2, 1]));
         assert_eq!(name_list("all", &accepted), Ok(vec![1, 2]));
         let err = name_list("c", &accepted).unwrap_err();
         assert!(err.contains("unknown name 'c'") && err.contains("accepted: a, b, all"));
@@ -157,5 +193,46 @@ mod tests {
         assert!(count_list("0").is_err());
         assert!(count_list("x").is_err());
         assert!(count_list("").is_err());
+    }
+
+    #[test]
+    fn a_list_that_names_a_value_twice_is_rejected() {
+        let accepted = [("a", 1), ("b", 2)];
+        assert_eq!(
+            name_list("b,a,b", &accepted),
+            Err("'b' is given twice (give each name once)".to_owned())
+        );
+        assert!(name_list("all,all", &accepted).is_err());
+        assert_eq!(
+            name_list("all,a", &accepted),
+            Err("'all' already includes 'a' (give 'all' alone, or the names)".to_owned())
+        );
+        assert!(name_list("a,all", &accepted).is_err());
+        let aliased = [("a", 1), ("alias-of-a", 1)];
+        assert_eq!(
+            name_list("a,alias-of-a", &aliased),
+            Err("'alias-of-a' names the same as an earlier name (give each once)".to_owned())
+        );
+        assert_eq!(
+            count_list("1,2,2"),
+            Err("'2' is given twice (give each value once)".to_owned())
+        );
+        assert_eq!(
+            count_list("1K,1000"),
+            Err("'1K' and '1000' are both 1000 (give each value once)".to_owned())
+        );
+        assert_eq!(
+            count_list("1,2, 1"),
+            Err("'1' is given twice (give each value once)".to_owned())
+        );
+    }
+
+    #[test]
+    fn thread_lists_have_the_same_ceiling_as_thread_counts() {
+        assert_eq!(thread_list("1,4096"), Ok(vec![1, 4096]));
+        assert_eq!(
+            thread_list("1,4097"),
+            Err("at most 4096 threads".to_owned())
+        );
     }
 }

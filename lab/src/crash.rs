@@ -472,7 +472,7 @@ mod tests {
         };
         match check(&result) {
             Ok(()) => None,
-            Err(LabError::Failed(m) | LabError::Usage(m)) => Some(m),
+            Err(LabError::Failed(m) | LabError::Usage(m) | LabError::Interrupted(m)) => Some(m),
         }
     }
 

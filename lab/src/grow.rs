@@ -25,7 +25,7 @@ use crate::conc_maps::ConcMap;
 use crate::maps::MapKind;
 use crate::measure::{self, format_ns, Mode, RunRecord};
 use crate::report::{Meta, Output};
-use crate::{args, child, grow_output, LabError};
+use crate::{args, child, grow_output, interrupt, LabError};
 
 /// A map the growth experiment can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,6 +269,10 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
         };
         for &map in &maps {
             for repetition in 1..=plan.repeat {
+                if interrupt::requested() {
+                    bar.finish_and_clear();
+                    return Err(interrupt::stopped("grow"));
+                }
                 bar.set_message(format!(
                     "{} keys into {}, repetition {repetition}",
                     keys,
@@ -295,6 +299,10 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
                         );
                         size.runs.push(run);
                         size.series.push(series);
+                    }
+                    Err(_) if interrupt::requested() => {
+                        bar.finish_and_clear();
+                        return Err(interrupt::stopped("grow"));
                     }
                     Err(message) => {
                         ui.note(
@@ -334,7 +342,7 @@ fn seq_run(
             keys.to_string(),
             points.to_string(),
         ];
-        let stdout = child::run(&args, crate::CHILD_TIMEOUT, None)?;
+        let stdout = interrupt::run_child(&args, crate::CHILD_TIMEOUT)?;
         bar.inc(1);
         let record = stdout
             .lines()
@@ -363,7 +371,7 @@ fn conc_run(
     points: usize,
 ) -> Result<(GrowRun, Series), String> {
     let args = child_args(kind, keys, readers, points);
-    let stdout = child::run(&args, crate::CHILD_TIMEOUT, None)?;
+    let stdout = interrupt::run_child(&args, crate::CHILD_TIMEOUT)?;
     let record = GrowRecord::parse(&stdout)
         .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))?;
     let map = GrowMap::Conc(kind);

@@ -15,12 +15,18 @@
 //! the child-process protocol `child.rs`), so both tools measure in one way.
 //!
 //! Exit status: 0 on success; 1 when an experiment failed or found a violation; 2 for bad input
-//! (one line on stderr naming the problem and the accepted values).
+//! (one line on stderr naming the problem and the accepted values); 130 when SIGINT, SIGTERM or
+//! SIGHUP stopped a run (`interrupt.rs`: `stress` saves what it measured, the experiments that
+//! run child processes kill theirs).
 #![allow(
     clippy::disallowed_types,
     reason = "the sync facade of clippy.toml is for the library, so that loom can swap its atomics; the lab uses std's"
 )]
 
+#[allow(
+    dead_code,
+    reason = "shared with the benches; the lab starts its children with run_watched (interrupt::run_child)"
+)]
 #[path = "../../benches/common/child.rs"]
 mod child;
 #[allow(dead_code, reason = "shared with the benches, which use more of it")]
@@ -51,6 +57,7 @@ mod conc;
 mod crash;
 mod grow;
 mod grow_output;
+mod interrupt;
 mod layout;
 mod maps;
 mod plot;
@@ -162,6 +169,8 @@ pub(crate) enum LabError {
     Usage(String),
     /// The experiment could not run or finish, or found a violation: status 1.
     Failed(String),
+    /// A signal stopped the run (`interrupt.rs`): status 130.
+    Interrupted(String),
 }
 
 fn main() -> ExitCode {
@@ -183,6 +192,10 @@ fn main() -> ExitCode {
         Err(LabError::Failed(message)) => {
             eprintln!("hmap-lab: {message}");
             ExitCode::FAILURE
+        }
+        Err(LabError::Interrupted(message)) => {
+            eprintln!("hmap-lab: {message}");
+            ExitCode::from(interrupt::EXIT_STATUS)
         }
     }
 }
@@ -221,6 +234,20 @@ fn clap_error(e: &clap::Error) -> ExitCode {
 }
 
 fn run(cli: Cli, command_line: Vec<String>) -> Result<(), LabError> {
+    // The commands that stop cleanly on a signal; the others, and the children, keep the
+    // default action (a child dies with its terminal's Ctrl-C, or is killed by its parent).
+    if matches!(
+        cli.command,
+        None | Some(
+            Command::Tour(_)
+                | Command::Grow(_)
+                | Command::Throughput(_)
+                | Command::Stress(_)
+                | Command::Wrappers(_)
+        )
+    ) {
+        interrupt::install();
+    }
     let ui = Ui::new(cli.quiet);
     let output = |dir: Option<PathBuf>| Output::new(ui, dir, command_line.clone());
     match cli.command {

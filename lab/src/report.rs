@@ -1,5 +1,6 @@
-//! Result files: where they go, the facts that make a number reproducible (machine, toolchain,
-//! commit, hasher, exact command line: [`Meta`], in every JSON file and as the last columns of
+//! Result files: where they go, the facts that make a number reproducible (machine, the toolchain
+//! and the commit the binary was built with and from, hasher, exact command line: [`Meta`], in
+//! every JSON file and as the last columns of
 //! every row of the tables, `crash.csv`, `grow.csv` and the others; `grow_series.csv`, the
 //! points of the growth plot, leaves them to `grow.json`), and the writers. JSON is written from, and read back into (`report`), the
 //! same serde structs.
@@ -25,6 +26,9 @@ pub(crate) struct Output {
     pub(crate) command_line: Vec<String>,
     /// When the invocation started, `YYYYMMDDTHHMMSSZ`.
     pub(crate) timestamp: String,
+    /// The checkout's HEAD when the invocation started, if it is not the commit the binary was
+    /// built from ([`Meta::run_time_head`]).
+    pub(crate) run_time_head: Option<String>,
 }
 
 impl Output {
@@ -49,18 +53,30 @@ impl Output {
                 dir.display()
             ))
         })?;
+        let run_time_head = run_time_head(BUILT_FROM);
+        if let Some(head) = &run_time_head {
+            eprintln!(
+                "hmap-lab: warning: this binary was built from {}, but the checkout {} is now at {}; \
+                 the results record both (rebuild to measure the checkout)",
+                short_commit(BUILT_FROM),
+                Path::new(REPO)
+                    .canonicalize()
+                    .unwrap_or_else(|_| PathBuf::from(REPO))
+                    .display(),
+                short_commit(head)
+            );
+        }
         Ok(Output {
             ui,
             dir,
             command_line,
             timestamp,
+            run_time_head,
         })
     }
 
     /// The facts about this run, for experiment `experiment` that took `elapsed_s`.
     pub(crate) fn meta(&self, experiment: &str, elapsed_s: f64) -> Meta {
-        let repo = env!("CARGO_MANIFEST_DIR");
-        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
         Meta {
             experiment: experiment.to_owned(),
             lab_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -68,10 +84,11 @@ impl Output {
             command: self.command_line.join(" "),
             command_line: self.command_line.clone(),
             machine: Machine::detect(),
-            rustc: command_output(&rustc, &["-V"]),
-            git_commit: command_output("git", &["-C", repo, "rev-parse", "HEAD"]),
-            git_dirty: command_output("git", &["-C", repo, "status", "--porcelain"])
-                .map(|s| !s.is_empty()),
+            rustc: Some(BUILT_WITH.to_owned()),
+            built_from: Some(BUILT_FROM.to_owned()),
+            run_time_head: self.run_time_head.clone(),
+            git_commit: None,
+            git_dirty: None,
             hasher: maps::hasher_name(),
             key_generator: "splitmix64 hit keys (benches/common/keys.rs)".to_owned(),
             build_profile: if cfg!(debug_assertions) {
@@ -120,9 +137,27 @@ pub(crate) struct Meta {
     pub(crate) command: String,
     pub(crate) command_line: Vec<String>,
     pub(crate) machine: Machine,
+    /// `rustc -V` of the compiler that built the lab binary ([`BUILT_WITH`]). Files written
+    /// before `built_from` existed have the `rustc -V` found when the run started instead.
     pub(crate) rustc: Option<String>,
+    /// The commit the lab binary was built from ([`BUILT_FROM`]): `git rev-parse HEAD` when it
+    /// was built, `-dirty` appended when tracked files differed from it, `unknown` when it was
+    /// not built from a git checkout. `None` only in files written before it existed (they have
+    /// `git_commit`).
+    #[serde(default)]
+    pub(crate) built_from: Option<String>,
+    /// The checkout's HEAD when the run started, recorded only when it is not the commit in
+    /// `built_from` (the binary was built before a checkout, a pull or a commit; a warning said
+    /// so on stderr).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) run_time_head: Option<String>,
+    /// Files written before `built_from` existed only (read, never written): the checkout's
+    /// HEAD when the run started, which was not necessarily what the binary was built from.
+    #[serde(default, skip_serializing)]
     pub(crate) git_commit: Option<String>,
-    /// Uncommitted changes in the work tree when the run started.
+    /// Files written before `built_from` existed only (read, never written): uncommitted
+    /// changes in the checkout when the run started.
+    #[serde(default, skip_serializing)]
     pub(crate) git_dirty: Option<bool>,
     pub(crate) hasher: String,
     pub(crate) key_generator: String,
@@ -138,8 +173,8 @@ impl Meta {
         "logical_cpus",
         "memory_total_kb",
         "rustc",
-        "git_commit",
-        "git_dirty",
+        "built_from",
+        "run_time_head",
         "hasher",
         "command",
     ];
@@ -153,17 +188,37 @@ impl Meta {
                 .memory_total_kb
                 .map_or(String::new(), |kb| kb.to_string()),
             or_empty(&self.rustc),
-            or_empty(&self.git_commit),
-            self.git_dirty.map_or(String::new(), |d| d.to_string()),
+            or_empty(&self.built_from),
+            or_empty(&self.run_time_head),
             self.hasher.clone(),
             self.command.clone(),
         ]
     }
 
-    /// One line for the top of a table: machine, commit, command.
+    /// One line for the top of a table: machine, toolchain, commit.
     pub(crate) fn describe(&self) -> String {
+        let commit = match (&self.built_from, &self.run_time_head) {
+            (Some(built), Some(head)) => format!(
+                "built from {} (checkout at {} when run)",
+                short_commit(built),
+                short_commit(head)
+            ),
+            (Some(built), None) => format!("built from {}", short_commit(built)),
+            // Written before `built_from` existed: the checkout when the run started.
+            (None, _) => format!(
+                "commit {}{}",
+                self.git_commit
+                    .as_deref()
+                    .map_or("?".to_owned(), short_commit),
+                if self.git_dirty == Some(true) {
+                    " (dirty)"
+                } else {
+                    ""
+                }
+            ),
+        };
         format!(
-            "{} ({} logical CPUs, {} GiB), {}, commit {}{}",
+            "{} ({} logical CPUs, {} GiB), {}, {commit}",
             self.machine.cpu_model.as_deref().unwrap_or("unknown CPU"),
             self.machine.logical_cpus,
             self.machine
@@ -173,15 +228,46 @@ impl Meta {
                     kb as f64 / 1_048_576.0
                 )),
             self.rustc.as_deref().unwrap_or("rustc ?"),
-            self.git_commit
-                .as_deref()
-                .map_or("?", |c| &c[..c.len().min(7)]),
-            if self.git_dirty == Some(true) {
-                " (dirty)"
-            } else {
-                ""
-            }
         )
+    }
+}
+
+/// The commit this binary was built from, `-dirty` appended if the tree had changes, or
+/// `unknown` (`build.rs`).
+pub(crate) const BUILT_FROM: &str = env!("HMAP_LAB_BUILT_FROM");
+
+/// `rustc -V` of the compiler that built this binary, or `unknown` (`build.rs`).
+pub(crate) const BUILT_WITH: &str = env!("HMAP_LAB_RUSTC");
+
+/// The checkout this binary was built in (the workspace root), where [`run_time_head`] looks.
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The commit `REPO`'s HEAD is at now, if it is not the commit in `built_from` (whose `-dirty`
+/// marker is left out of the comparison); `None` when it is, or when `REPO` is no longer a git
+/// checkout (the binary was copied elsewhere, or built from a tarball).
+fn run_time_head(built_from: &str) -> Option<String> {
+    let answer = command_output("git", &["-C", REPO, "rev-parse", "--show-toplevel", "HEAD"])?;
+    let mut lines = answer.lines();
+    let (top, head) = (lines.next()?, lines.next()?.trim());
+    // A tarball unpacked inside some other checkout is not that checkout.
+    if Path::new(top).canonicalize().ok()? != Path::new(REPO).canonicalize().ok()? {
+        return None;
+    }
+    let built = built_from.strip_suffix("-dirty").unwrap_or(built_from);
+    (head != built).then(|| head.to_owned())
+}
+
+/// A commit as tables show it: the first 7 hex digits, and `-dirty` if marked so; anything
+/// else (`unknown`) as it is.
+fn short_commit(commit: &str) -> String {
+    let (hash, dirty) = match commit.strip_suffix("-dirty") {
+        Some(hash) => (hash, "-dirty"),
+        None => (commit, ""),
+    };
+    if hash.len() >= 7 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{}{dirty}", &hash[..7])
+    } else {
+        commit.to_owned()
     }
 }
 
@@ -453,6 +539,53 @@ mod tests {
         prepare_dir(&dir).unwrap();
         assert!(theirs.exists());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn commits_are_shortened_with_their_dirty_marker() {
+        let hash = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(short_commit(hash), "0123456");
+        assert_eq!(short_commit(&format!("{hash}-dirty")), "0123456-dirty");
+        assert_eq!(short_commit("unknown"), "unknown");
+    }
+
+    #[test]
+    fn the_build_time_commit_and_compiler_are_recorded() {
+        assert!(
+            BUILT_WITH.starts_with("rustc ") || BUILT_WITH == "unknown",
+            "{BUILT_WITH}"
+        );
+        let hash = BUILT_FROM.strip_suffix("-dirty").unwrap_or(BUILT_FROM);
+        assert!(
+            BUILT_FROM == "unknown"
+                || (hash.len() == 40 && hash.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{BUILT_FROM}"
+        );
+    }
+
+    #[test]
+    fn result_files_from_before_built_from_still_parse_and_describe_their_commit() {
+        // The meta of a session 22 result file: run-time `git_commit` and `git_dirty`.
+        let old = r#"{
+            "experiment": "stress", "lab_version": "0.1.0", "timestamp_utc": "20261128T120000Z",
+            "command": "hmap-lab stress", "command_line": ["hmap-lab", "stress"],
+            "machine": {"cpu_model": "AMD EPYC", "logical_cpus": 2, "memory_total_kb": 4000000,
+                        "os": "linux", "arch": "x86_64", "kernel": "6.1"},
+            "rustc": "rustc 1.95.0 (59807616e 2026-04-14)",
+            "git_commit": "fdbbf3b000000000000000000000000000000000", "git_dirty": true,
+            "hasher": "foldhash", "key_generator": "splitmix64", "build_profile": "release",
+            "elapsed_s": 1.5
+        }"#;
+        let meta: Meta = serde_json::from_str(old).unwrap();
+        assert_eq!(meta.built_from, None);
+        assert!(
+            meta.describe().ends_with("commit fdbbf3b (dirty)"),
+            "{}",
+            meta.describe()
+        );
+        // Written again, it no longer claims a run-time commit is the build's.
+        let written = serde_json::to_value(&meta).unwrap();
+        assert!(written.get("git_commit").is_none() && written.get("run_time_head").is_none());
     }
 
     #[test]

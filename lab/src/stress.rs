@@ -23,6 +23,11 @@
 //!
 //! A panic in a worker (e.g. `failfast` shared by several threads, which is its purpose) is a
 //! violation too. The round itself is `stress_round.rs`.
+//!
+//! SIGINT, SIGTERM or SIGHUP (`interrupt.rs`) ends the running round at the next tick of its
+//! clock (20 ms); the round is audited as usual, the maps not yet run are left out, and the
+//! results so far are saved with `interrupted: true`, a line on stderr says so, and the exit
+//! status is 130 (1 if a violation was found).
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::{Csv, Meta, Output};
 use crate::shared::{parse_shared_maps, SharedKind, SharedMaps};
 use crate::stress_round::{Round, RoundOutcome, DESCRIBED};
-use crate::{args, LabError};
+use crate::{args, interrupt, LabError};
 
 /// `--mix`: percentages of loads, stores and deletes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +139,10 @@ pub(crate) struct StressResult {
     pub(crate) meta: Meta,
     pub(crate) plan: StressPlan,
     pub(crate) outcomes: Vec<StressOutcome>,
+    /// A signal stopped the run: the last outcome's map ran for less than the duration, and
+    /// the maps after it did not run (absent, false, in files from before it existed).
+    #[serde(default)]
+    pub(crate) interrupted: bool,
 }
 
 /// `stress`: run, save, render; any violation fails the command.
@@ -195,12 +204,26 @@ pub(crate) fn run(args: &StressArgs, out: &Output) -> Result<(), LabError> {
     }
     out.write_text("stress.csv", &csv.into_text())?;
     let violations: u64 = result.outcomes.iter().map(|o| o.violations).sum();
-    if violations == 0 {
-        Ok(())
+    let interrupted = if result.interrupted {
+        format!(
+            "interrupted after {:.1} s: {} of {} map(s) measured, the results so far saved (marked interrupted); ",
+            result.meta.elapsed_s,
+            result.outcomes.len(),
+            plan.maps.len()
+        )
     } else {
+        String::new()
+    };
+    if violations > 0 {
         Err(LabError::Failed(format!(
-            "stress: {violations} violation(s); see the table above and stress.json"
+            "stress: {interrupted}{violations} violation(s); see the table above and stress.json"
         )))
+    } else if result.interrupted {
+        Err(LabError::Interrupted(format!(
+            "stress: {interrupted}no violation; see stress.json"
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -211,12 +234,15 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
     let started = Instant::now();
     let mut outcomes = Vec::new();
     for (index, kind) in kinds.iter().enumerate() {
+        if interrupt::requested() {
+            break;
+        }
         bar.set_message(kind.name());
         let t0 = Instant::now();
         let mut totals = RoundOutcome::default();
         let mut rounds = 0;
         let duration = Duration::from_secs_f64(plan.duration_s);
-        while t0.elapsed() < duration {
+        while t0.elapsed() < duration && !interrupt::requested() {
             let remaining = duration.saturating_sub(t0.elapsed());
             let length = remaining.min(Duration::from_secs_f64(plan.round_s));
             let round = Round {
@@ -243,6 +269,10 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
         }
         let elapsed_s = t0.elapsed().as_secs_f64();
         bar.set_position(ticks_per_map * (index as u64 + 1));
+        if rounds == 0 && interrupt::requested() {
+            // The signal came before its first round.
+            break;
+        }
         outcomes.push(StressOutcome {
             map: kind.name().to_owned(),
             type_name: kind.type_name().to_owned(),
@@ -259,6 +289,7 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
         meta: out.meta("stress", started.elapsed().as_secs_f64()),
         plan: plan.clone(),
         outcomes,
+        interrupted: interrupt::requested(),
     })
 }
 
@@ -270,6 +301,9 @@ pub(crate) fn render(result: &StressResult, out: &Output) {
          mix {}/{}/{} read/write/delete; seed {}\n",
         p.threads, p.duration_s, p.round_s, p.keys, p.keys, p.mix.read, p.mix.write, p.mix.delete, p.seed
     );
+    if result.interrupted {
+        text += "INTERRUPTED by a signal: the last map ran for less than the duration, the maps after it did not run\n";
+    }
     text += &format!(
         "{:<12} {:<28} {:>6} {:>12} {:>10} {:>10}\n",
         "map", "type", "rounds", "ops", "ops/s", "violations"

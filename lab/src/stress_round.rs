@@ -12,7 +12,7 @@ use hmap::wrappers::SharedMap;
 use crate::keys::{hit_key, mix};
 use crate::shared::Visit;
 use crate::stress::OpMix;
-use crate::workers;
+use crate::{interrupt, workers};
 
 /// How many violations are described in full.
 pub(crate) const DESCRIBED: usize = 10;
@@ -177,9 +177,10 @@ impl Visit for Round<'_> {
                     }
                 }
             }
-            // The clock: stop the round on time, move the bar meanwhile.
+            // The clock: stop the round on time, or at the next tick after a signal
+            // (`interrupt.rs`); move the bar meanwhile.
             let round_end = Instant::now() + self.length;
-            while spawn_error.is_none() && Instant::now() < round_end {
+            while spawn_error.is_none() && Instant::now() < round_end && !interrupt::requested() {
                 thread::sleep(
                     Duration::from_millis(20)
                         .min(round_end.saturating_duration_since(Instant::now())),

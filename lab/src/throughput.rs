@@ -17,7 +17,7 @@ use crate::conc_maps::ConcMap;
 use crate::mixes::{self, Cell, CellRecord, MIXES};
 use crate::plot::{self, Line, LinePanel};
 use crate::report::{Csv, Meta, Output};
-use crate::{args, child, LabError};
+use crate::{args, child, interrupt, LabError};
 
 /// `--maps` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ fn parse_mixes(text: &str) -> Result<MixList, String> {
 pub(crate) struct Threads(pub(crate) Vec<usize>);
 
 fn parse_threads(text: &str) -> Result<Threads, String> {
-    args::count_list(text).map(Threads)
+    args::thread_list(text).map(Threads)
 }
 
 #[derive(Debug, Args)]
@@ -50,7 +50,8 @@ pub(crate) struct ThroughputArgs {
     /// Mixes, comma-separated: read_heavy, exchange, rapid_grow, rapid_grow_empty; or all.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_mixes)]
     pub(crate) mixes: MixList,
-    /// Thread counts, comma-separated [default: 1 and the number of logical CPUs].
+    /// Thread counts, comma-separated, each at most 4096 [default: 1 and the number of logical
+    /// CPUs].
     #[arg(long, value_name = "LIST", value_parser = parse_threads)]
     pub(crate) threads: Option<Threads>,
     /// Table size and operation count, as log2 (20: 2^20 = 1,048,576), in 4..=30.
@@ -137,6 +138,10 @@ pub(crate) fn measure_plan(
         for &threads in &plan.threads {
             for map in &plan.maps {
                 for repetition in 1..=plan.repeat {
+                    if interrupt::requested() {
+                        bar.finish_and_clear();
+                        return Err(interrupt::stopped("throughput"));
+                    }
                     bar.set_message(format!("{mix}, {map}, {threads} thread(s)"));
                     let args = vec![
                         mixes::CELL_COMMAND.to_owned(),
@@ -145,12 +150,15 @@ pub(crate) fn measure_plan(
                         threads.to_string(),
                         plan.log2.to_string(),
                     ];
-                    let result = child::run(&args, crate::CHILD_TIMEOUT, None).and_then(|stdout| {
-                        stdout
-                            .lines()
-                            .find_map(CellRecord::parse_line)
-                            .ok_or_else(|| format!("child `{}` printed no result", args.join(" ")))
-                    });
+                    let result =
+                        interrupt::run_child(&args, crate::CHILD_TIMEOUT).and_then(|stdout| {
+                            stdout
+                                .lines()
+                                .find_map(CellRecord::parse_line)
+                                .ok_or_else(|| {
+                                    format!("child `{}` printed no result", args.join(" "))
+                                })
+                        });
                     bar.inc(1);
                     match result {
                         Ok(r) => cells.push(CellRow {
@@ -165,6 +173,10 @@ pub(crate) fn measure_plan(
                             garbage_objects: r.garbage_objects,
                             peak_rss_kb: r.peak_rss_kb,
                         }),
+                        Err(_) if interrupt::requested() => {
+                            bar.finish_and_clear();
+                            return Err(interrupt::stopped("throughput"));
+                        }
                         Err(message) => {
                             out.ui
                                 .note(&bar, &format!("  {mix} {map} {threads}: FAILED: {message}"));

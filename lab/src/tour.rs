@@ -23,7 +23,7 @@ use crate::grow_output;
 use crate::report::{Meta, Output};
 use crate::shared::SharedKind;
 use crate::wrappers::{self, WrappersPlan};
-use crate::LabError;
+use crate::{interrupt, LabError};
 
 /// Keys in the tour's growth experiment: just past hashbrown's resize at 1,835,009 keys (2^21
 /// buckets, 7/8 full), so its largest stop-the-world rehash is in the run, and half of `grow`'s
@@ -85,6 +85,11 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
         failures.push(message);
     }
     parts.push(("crash".to_owned(), t0.elapsed().as_secs_f64()));
+    if interrupt::requested() {
+        return Err(LabError::Interrupted(
+            "tour: interrupted after the crash program (its files are written)".to_owned(),
+        ));
+    }
 
     ui.out("\n== 2/3  growth: every insert timed, from empty ==");
     let t0 = Instant::now();

@@ -18,7 +18,7 @@ use crate::plot::{self, BarPanel};
 use crate::read_mostly::{self, CellResult, Latency, Workload};
 use crate::report::{Csv, Meta, Output};
 use crate::shared::{parse_shared_maps, SharedKind, SharedMaps, Visit};
-use crate::{args, child, keys, LabError};
+use crate::{args, child, interrupt, keys, LabError};
 
 /// The article's baseline (one RWMutex around one map) and its sharded map.
 const BASELINE: &str = "safe/rwlock";
@@ -33,8 +33,9 @@ pub(crate) struct WrappersArgs {
     /// cow, concurrent, audited; or all.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_shared_maps)]
     pub(crate) maps: SharedMaps,
-    /// Threads sharing the map (failfast runs on one, with the same total operations).
-    #[arg(long, value_name = "N", default_value = "64", value_parser = args::count)]
+    /// Threads sharing the map, at most 4096 (failfast runs on one, with the same total
+    /// operations).
+    #[arg(long, value_name = "N", default_value = "64", value_parser = args::threads)]
     pub(crate) threads: usize,
     /// Operations per thread.
     #[arg(long, value_name = "N", default_value = "20K", value_parser = args::count)]
@@ -141,6 +142,10 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
         };
         let mut runs: Vec<CellResult> = Vec::new();
         for repetition in 1..=plan.repeat {
+            if interrupt::requested() {
+                bar.finish_and_clear();
+                return Err(interrupt::stopped("wrappers"));
+            }
             bar.set_message(format!(
                 "{} ({threads} threads), repetition {repetition}",
                 kind.name()
@@ -153,7 +158,7 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
                 plan.keys.to_string(),
                 plan.write_pct.to_string(),
             ];
-            let result = child::run(&args, crate::CHILD_TIMEOUT, None).and_then(|stdout| {
+            let result = interrupt::run_child(&args, crate::CHILD_TIMEOUT).and_then(|stdout| {
                 stdout
                     .lines()
                     .find_map(CellResult::parse_line)
@@ -162,6 +167,10 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
             bar.inc(1);
             match result {
                 Ok(cell) => runs.push(cell),
+                Err(_) if interrupt::requested() => {
+                    bar.finish_and_clear();
+                    return Err(interrupt::stopped("wrappers"));
+                }
                 Err(message) => {
                     out.ui
                         .note(&bar, &format!("  {}: FAILED: {message}", kind.name()));

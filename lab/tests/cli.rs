@@ -1,7 +1,8 @@
 //! The lab's command line, end to end: every subcommand's `--help`, the error paths (one line
 //! on stderr, exit status 2, never a panic), a short `stress` run that must find no violation,
-//! the reduced tour (its files exist and parse), `report` on the tour's results, and a small
-//! run of every other experiment. Runs the debug binary, so sizes are small.
+//! the reduced tour (its files exist and parse), `report` on the tour's results, a small run of
+//! every other experiment, the build-time commit in the metadata, and SIGINT/SIGTERM to `stress`
+//! and `grow`. Runs the debug binary, so sizes are small.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -71,7 +72,7 @@ fn assert_meta(json: &serde_json::Value, experiment: &str) {
     for field in [
         "command",
         "rustc",
-        "git_commit",
+        "built_from",
         "hasher",
         "timestamp_utc",
         "build_profile",
@@ -327,7 +328,7 @@ fn the_quick_tour_writes_files_that_parse_and_report_redraws_them() {
         assert!(lines.next().is_some(), "{csv} has rows");
         if csv != "grow_series.csv" {
             assert!(
-                header.ends_with("git_commit,git_dirty,hasher,command"),
+                header.ends_with("rustc,built_from,run_time_head,hasher,command"),
                 "{csv}: {header}"
             );
         }
@@ -579,4 +580,336 @@ fn a_thread_that_cannot_start_ends_the_run_with_an_error() {
             assert!(stderr.contains("cannot start"), "{command}: {stderr}");
         }
     }
+}
+
+#[test]
+fn wrappers_and_throughput_limit_threads_like_the_other_experiments() {
+    usage_error(
+        &["wrappers", "--threads", "5000"],
+        &["--threads", "at most 4096 threads"],
+    );
+    usage_error(
+        &["throughput", "--threads", "1,4097"],
+        &["--threads", "at most 4096 threads"],
+    );
+}
+
+#[test]
+fn a_value_given_twice_in_a_list_is_rejected() {
+    for (args, needles) in [
+        (
+            &["throughput", "--threads", "1,2,2"][..],
+            &["--threads", "'2' is given twice"][..],
+        ),
+        (
+            &["throughput", "--maps", "concurrent,papaya,concurrent"],
+            &["--maps", "'concurrent' is given twice"],
+        ),
+        (
+            &["throughput", "--mixes", "exchange,exchange"],
+            &["--mixes", "'exchange' is given twice"],
+        ),
+        (
+            &["grow", "--maps", "hmap,hmap"],
+            &["--maps", "'hmap' is given twice"],
+        ),
+        (
+            &["grow", "--keys", "10K,10000"],
+            &["--keys", "'10K' and '10000' are both 10000"],
+        ),
+        (
+            &["stress", "--map", "cow,cow"],
+            &["--map", "'cow' is given twice"],
+        ),
+        (
+            &["crash", "--maps", "all,sync"],
+            &["--maps", "'all' already includes 'sync'"],
+        ),
+        (
+            &["wrappers", "--maps", "sync,cow,sync"],
+            &["--maps", "'sync' is given twice"],
+        ),
+    ] {
+        usage_error(args, needles);
+    }
+}
+
+/// Writes an executable shell script `name` into `dir`.
+#[cfg(unix)]
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Whether `text` is a commit as `build.rs` records it: 40 hex digits, maybe `-dirty`.
+fn is_commit(text: &str) -> bool {
+    let hash = text.strip_suffix("-dirty").unwrap_or(text);
+    hash.len() == 40 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The metadata names the commit and the compiler the binary was built from and with, not
+/// whatever `git` and `$RUSTC` say when it runs: here a `git` that claims another HEAD and a
+/// `RUSTC` that claims another version. The other HEAD is recorded beside it, with a warning.
+#[cfg(unix)]
+#[test]
+fn the_metadata_names_the_commit_and_compiler_the_binary_was_built_from() {
+    let dir = scratch("built-from");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let other_head = "1111111111111111111111111111111111111111";
+    // `git -C REPO rev-parse --show-toplevel HEAD`: REPO is its own top, at `other_head`.
+    script(
+        &bin,
+        "git",
+        &format!("case \"$*\" in *rev-parse*) echo \"$2\"; echo {other_head};; esac"),
+    );
+    let fake_rustc = script(&bin, "rustc", "echo rustc 0.0.0-fake");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hmap-lab"))
+        .args(["layout", "--from-b", "0", "--out"])
+        .arg(dir.join("fake"))
+        .env("PATH", &path)
+        .env("RUSTC", &fake_rustc)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let meta = read_json(&dir.join("fake/layout.json"))["meta"].clone();
+    let rustc = meta["rustc"].as_str().unwrap();
+    assert!(
+        rustc.starts_with("rustc ") && !rustc.contains("fake"),
+        "{meta}"
+    );
+    let built_from = meta["built_from"].as_str().unwrap();
+    assert!(
+        built_from == "unknown" || (is_commit(built_from) && !built_from.starts_with("1111")),
+        "{meta}"
+    );
+    assert_eq!(meta["run_time_head"], other_head, "{meta}");
+    assert!(
+        stderr.contains("warning: this binary was built from") && stderr.contains("1111111"),
+        "{stderr}"
+    );
+
+    // With the real git: the recorded commit is the checkout's HEAD, or the HEAD it moved to
+    // since the build is recorded beside it.
+    let out = lab(&[
+        "layout",
+        "--from-b",
+        "0",
+        "--out",
+        dir.join("real").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let meta = read_json(&dir.join("real/layout.json"))["meta"].clone();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|h| h.status.success());
+    if let Some(head) = head {
+        let head = text(&head.stdout).trim().to_owned();
+        let built_from = meta["built_from"].as_str().unwrap();
+        assert!(
+            built_from.starts_with(&head) || meta["run_time_head"] == head.as_str(),
+            "HEAD {head}: {meta}"
+        );
+    }
+}
+
+/// The threads of process `pid`, by name (`/proc/PID/task/*/comm`).
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The processes whose parent is `pid` (`/proc/*/stat`, field 4).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                // The command name, in parentheses, may hold spaces: count after its end.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
+fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    done()
+}
+
+/// Sends `signal` (`INT`, `TERM`, `KILL`) to `pid` with the `kill` command; whether it was
+/// delivered.
+fn send(signal: &str, pid: u32) -> bool {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("the kill command runs")
+        .success()
+}
+
+/// Starts the lab with `args`, output captured, and waits until its signal handler's thread
+/// (`ctrl-c`) runs, so that a signal is handled rather than fatal.
+fn start_with_handler(args: &[&str]) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hmap-lab"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    if !wait_until(std::time::Duration::from_secs(20), || {
+        thread_names(pid).iter().any(|name| name == "ctrl-c")
+    }) {
+        let _ = child.kill();
+        panic!("{args:?}: no signal handler thread after 20 s");
+    }
+    child
+}
+
+/// Waits at most `limit` for `child` to exit; `None`, after killing it, if it does not.
+fn exits_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::Output> {
+    if wait_until(limit, || child.try_wait().unwrap().is_some()) {
+        Some(child.wait_with_output().unwrap())
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_stops_stress_which_saves_what_it_measured_marked_interrupted() {
+    use std::time::Duration;
+
+    for signal in ["INT", "TERM"] {
+        let dir = scratch(&format!("stress-sig{signal}"));
+        let child = start_with_handler(&[
+            "stress",
+            "--map",
+            "concurrent,cow",
+            "--threads",
+            "2",
+            "--keys",
+            "64",
+            "--duration",
+            "1m",
+            "--round",
+            "200ms",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        // Into the first rounds.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(send(signal, child.id()));
+        let out = exits_within(child, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("stress: still running 5 s after SIG{signal}"));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains("stress: interrupted") && stderr.contains("no violation"),
+            "SIG{signal}: {stderr}"
+        );
+        let json = read_json(&dir.join("stress.json"));
+        assert_eq!(json["interrupted"], true, "SIG{signal}");
+        assert_meta(&json, "stress");
+        // The first map ran for a moment, not the minute asked for; the second never started.
+        let outcomes = json["outcomes"].as_array().unwrap();
+        assert!(outcomes.len() <= 1, "SIG{signal}: {json}");
+        for o in outcomes {
+            assert_eq!(o["violations"], 0, "{o}");
+            assert!(o["elapsed_s"].as_f64().unwrap() < 10.0, "{o}");
+        }
+        assert!(dir.join("stress.csv").exists());
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_to_grow_kills_and_reaps_its_child_process() {
+    use std::time::Duration;
+
+    let dir = scratch("grow-sigterm");
+    // A debug build takes many seconds to grow a map to 8M keys: the child is still running
+    // when the signal comes.
+    let child = start_with_handler(&[
+        "grow",
+        "--keys",
+        "8M",
+        "--maps",
+        "hmap",
+        "--readers",
+        "0",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let parent = child.id();
+    // The measuring child (`__child`), not the `git` that the run asks about its checkout.
+    let cmdline = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/cmdline"));
+    let mut measuring = None;
+    let started = wait_until(Duration::from_secs(20), || {
+        measuring = children_of(parent)
+            .into_iter()
+            .find(|&pid| cmdline(pid).is_ok_and(|c| c.contains("__child")));
+        measuring.is_some()
+    });
+    let Some(measuring) = measuring.filter(|_| started) else {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("grow started no measuring child process");
+    };
+    assert!(send("TERM", parent));
+    let out = exits_within(child, Duration::from_secs(5));
+    let gone = wait_until(Duration::from_secs(2), || {
+        !Path::new(&format!("/proc/{measuring}")).exists()
+    });
+    if !gone {
+        // Left behind: do not let it run on after the test.
+        send("KILL", measuring);
+    }
+    let out = out.expect("grow: still running 5 s after SIGTERM");
+    let stderr = text(&out.stderr);
+    assert!(gone, "the child {measuring} outlived grow: {stderr}");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("grow: interrupted"), "{stderr}");
 }
