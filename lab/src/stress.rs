@@ -90,7 +90,8 @@ pub(crate) struct StressArgs {
     /// Worker threads sharing the map.
     #[arg(long, value_name = "N", default_value = "4", value_parser = args::threads)]
     pub(crate) threads: usize,
-    /// How long each map runs (500ms, 10s, 2m).
+    /// How long each map's worker threads run (500ms, 10s, 2m), summed over its rounds; the
+    /// audit at the end of each round comes on top.
     #[arg(long, value_name = "D", default_value = "10s", value_parser = args::duration)]
     pub(crate) duration: Duration,
     /// Length of a round: each round starts from a fresh, empty map.
