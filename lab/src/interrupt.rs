@@ -5,7 +5,9 @@
 //! The first signal only sets a flag ([`requested`]): `stress` ends its round at the next tick
 //! of the round's clock, audits it, and saves what it measured, marked `interrupted`; `grow`,
 //! `throughput`, `wrappers` and the tour kill and reap the child process they are waiting for
-//! ([`run_child`]) and start no other. They then exit with status [`EXIT_STATUS`]. A second
+//! ([`run_child`]) and start no other; `throughput` then saves the cells measured before,
+//! marked `interrupted` (each is a complete measurement in a process of its own). They then exit
+//! with status [`EXIT_STATUS`]. A second
 //! signal ends the process at once, after killing the running child, in case the cleanup that
 //! the first one started hangs (a slow audit, a deadlocked map).
 //!

@@ -98,6 +98,10 @@ pub(crate) struct ThroughputResult {
     pub(crate) plan: ThroughputPlan,
     pub(crate) cells: Vec<CellRow>,
     pub(crate) failures: Vec<String>,
+    /// A signal stopped the run (`interrupt.rs`): the cells after the last one measured did
+    /// not run (absent, false, in files from before it existed).
+    #[serde(default)]
+    pub(crate) interrupted: bool,
 }
 
 /// `throughput`: measure, save, render.
@@ -115,13 +119,27 @@ pub(crate) fn run(args: &ThroughputArgs, out: &Output) -> Result<(), LabError> {
     let result = measure_plan(&plan, out)?;
     render(&result, out)?;
     save(&result, out)?;
-    if result.failures.is_empty() {
-        Ok(())
+    let interrupted = if result.interrupted {
+        format!(
+            "interrupted after {:.1} s: {} of {} cell repetition(s) measured, the results so far saved (marked interrupted); ",
+            result.meta.elapsed_s,
+            result.cells.len(),
+            plan.mixes.len() * plan.threads.len() * plan.maps.len() * plan.repeat
+        )
     } else {
+        String::new()
+    };
+    if !result.failures.is_empty() {
         Err(LabError::Failed(format!(
-            "throughput: {}",
+            "throughput: {interrupted}{}",
             result.failures.join("; ")
         )))
+    } else if result.interrupted {
+        Err(LabError::Interrupted(format!(
+            "throughput: {interrupted}see throughput.json"
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -134,13 +152,14 @@ pub(crate) fn measure_plan(
     let started = Instant::now();
     let mut cells = Vec::new();
     let mut failures = Vec::new();
-    for mix in &plan.mixes {
+    // A signal ends the run after the cell it interrupted (whose child is killed and not
+    // recorded); what was measured before is kept.
+    'cells: for mix in &plan.mixes {
         for &threads in &plan.threads {
             for map in &plan.maps {
                 for repetition in 1..=plan.repeat {
                     if interrupt::requested() {
-                        bar.finish_and_clear();
-                        return Err(interrupt::stopped("throughput"));
+                        break 'cells;
                     }
                     bar.set_message(format!("{mix}, {map}, {threads} thread(s)"));
                     let args = vec![
@@ -173,10 +192,7 @@ pub(crate) fn measure_plan(
                             garbage_objects: r.garbage_objects,
                             peak_rss_kb: r.peak_rss_kb,
                         }),
-                        Err(_) if interrupt::requested() => {
-                            bar.finish_and_clear();
-                            return Err(interrupt::stopped("throughput"));
-                        }
+                        Err(_) if interrupt::requested() => break 'cells,
                         Err(message) => {
                             out.ui
                                 .note(&bar, &format!("  {mix} {map} {threads}: FAILED: {message}"));
@@ -194,6 +210,7 @@ pub(crate) fn measure_plan(
         plan: plan.clone(),
         cells,
         failures,
+        interrupted: interrupt::requested(),
     })
 }
 
@@ -255,6 +272,9 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
         plan.repeat,
         result.meta.describe()
     );
+    if result.interrupted {
+        text += "INTERRUPTED by a signal: cells shown as - did not run\n";
+    }
     for mix_name in &plan.mixes {
         let Some(mix) = MIXES.iter().find(|m| m.name == mix_name) else {
             continue;
@@ -273,7 +293,15 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
                         let _ = write!(text, " {mops:>16.2}");
                     }
                     None => {
-                        let _ = write!(text, " {:>16}", "FAIL");
+                        let failed = result.failures.iter().any(|f| {
+                            f.starts_with(&format!("{} {map} {threads} threads:", mix.name))
+                        });
+                        let shown = if result.interrupted && !failed {
+                            "-"
+                        } else {
+                            "FAIL"
+                        };
+                        let _ = write!(text, " {shown:>16}");
                     }
                 }
             }

@@ -913,3 +913,63 @@ fn a_signal_to_grow_kills_and_reaps_its_child_process() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("grow: interrupted"), "{stderr}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_stops_throughput_which_saves_the_cells_measured_before() {
+    use std::time::Duration;
+
+    let dir = scratch("throughput-sigint");
+    let child = start_with_handler(&[
+        "throughput",
+        "--mixes",
+        "read_heavy",
+        "--threads",
+        "1",
+        "--log2",
+        "18",
+        "--maps",
+        "all",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let parent = child.id();
+    let cells = || {
+        children_of(parent)
+            .into_iter()
+            .filter(|&pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c.contains("__cell"))
+            })
+            .collect::<Vec<_>>()
+    };
+    // Signal while a later cell runs, so that at least one is measured and saved.
+    let mut first = None;
+    let second = wait_until(Duration::from_secs(20), || {
+        first = first.or_else(|| cells().first().copied());
+        first.is_some_and(|first| cells().iter().any(|&pid| pid != first))
+    });
+    if !second {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("throughput started no second cell");
+    }
+    assert!(send("INT", parent));
+    let out = exits_within(child, Duration::from_secs(5))
+        .expect("throughput: still running 5 s after SIGINT");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("throughput: interrupted"), "{stderr}");
+    let json = read_json(&dir.join("throughput.json"));
+    assert_eq!(json["interrupted"], true);
+    assert_meta(&json, "throughput");
+    let measured = json["cells"].as_array().unwrap().len();
+    assert!((1..5).contains(&measured), "{measured} cells: {json}");
+    assert!(dir.join("throughput.csv").exists());
+    assert!(
+        text(&out.stdout).contains("INTERRUPTED by a signal"),
+        "{}",
+        text(&out.stdout)
+    );
+}
