@@ -67,33 +67,44 @@ pub(crate) fn run_watched(
 ) -> Result<String, String> {
     let command = args.join(" ");
     let stop_requested = || watch.is_some_and(|watch| (watch.stop)());
-    if stop_requested() {
-        return Err(format!("child `{command}` not started: interrupted"));
-    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let mut child = Command::new(&exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let Some(mut stdout) = child.stdout.take() else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err("child has no stdout".to_owned());
-    };
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    // The child lives in the caller's slot while it runs (where a signal handler can kill it;
-    // a stop asked before this line is seen below), or here.
+    // The child lives in the caller's slot while it runs, where a signal handler can kill it,
+    // or here. The slot is held from before the stop check until the child is in it, so a
+    // handler that kills "the running child" either finds it there or runs before the check,
+    // and no child starts unseen (a black-box test in session 23 found a child that outlived
+    // the lab: started between the handler's look at the slot and its exit).
     let local = Mutex::new(None);
     let slot = watch.map_or(&local, |watch| watch.slot);
     let lock = || slot.lock().unwrap_or_else(PoisonError::into_inner);
-    *lock() = Some(child);
+    let mut reader = None;
+    {
+        let mut held = lock();
+        if stop_requested() {
+            return Err(format!("child `{command}` not started: interrupted"));
+        }
+        let mut child = Command::new(&exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        if let Some(mut stdout) = child.stdout.take() {
+            reader = Some(thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stdout.read_to_string(&mut text);
+                text
+            }));
+        }
+        *held = Some(child);
+    }
+    let Some(reader) = reader else {
+        if let Some(mut child) = lock().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        return Err("child has no stdout".to_owned());
+    };
     let deadline = Instant::now() + timeout;
     let outcome = loop {
         {

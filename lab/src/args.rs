@@ -113,6 +113,17 @@ pub(crate) fn name_list<T: Copy + PartialEq>(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .collect();
+    // Unknown names first, so that `all,bogus` names `bogus` as unknown rather than as a name
+    // `all` includes (found by a black-box test in session 23).
+    if let Some(unknown) = given
+        .iter()
+        .find(|&&name| name != "all" && !names.contains(&name))
+    {
+        return Err(format!(
+            "unknown name '{unknown}' (accepted: {}, all)",
+            names.join(", ")
+        ));
+    }
     let mut chosen = Vec::new();
     for (index, &name) in given.iter().enumerate() {
         if given[..index].contains(&name) {
@@ -208,6 +219,10 @@ mod tests {
             Err("'all' already includes 'a' (give 'all' alone, or the names)".to_owned())
         );
         assert!(name_list("a,all", &accepted).is_err());
+        assert_eq!(
+            name_list("all,c", &accepted),
+            Err("unknown name 'c' (accepted: a, b, all)".to_owned())
+        );
         let aliased = [("a", 1), ("alias-of-a", 1)];
         assert_eq!(
             name_list("a,alias-of-a", &aliased),

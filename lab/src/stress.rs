@@ -25,7 +25,8 @@
 //! violation too. The round itself is `stress_round.rs`.
 //!
 //! SIGINT, SIGTERM or SIGHUP (`interrupt.rs`) ends the running round at the next tick of its
-//! clock (20 ms); the round is audited as usual, the maps not yet run are left out, and the
+//! clock (20 ms), or, while the round fills its map, within the next 64 keys stored (that
+//! round is then not counted); a round whose workers ran is audited as usual, the maps not yet run are left out, and the
 //! results so far are saved with `interrupted: true`, a line on stderr says so, and the exit
 //! status is 130 (1 if a violation was found).
 
@@ -256,9 +257,14 @@ pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResu
                 ticks_before: ticks_per_map * index as u64,
                 map_started: t0,
             };
-            let outcome = kind
+            let Some(outcome) = kind
                 .dispatch(plan.keys * (plan.threads + 1), round)
-                .map_err(|e| LabError::Failed(format!("stress on {}: {e}", kind.name())))?;
+                .map_err(|e| LabError::Failed(format!("stress on {}: {e}", kind.name())))?
+            else {
+                // A signal came while the round filled its map: no worker ran, nothing to
+                // audit or count.
+                break;
+            };
             totals.ops += outcome.ops;
             totals.violations += outcome.violations;
             for v in outcome.described {

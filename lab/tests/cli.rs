@@ -973,3 +973,38 @@ fn a_signal_stops_throughput_which_saves_the_cells_measured_before() {
         text(&out.stdout)
     );
 }
+
+/// A signal while a round fills its map stops the fill (found by a black-box test in session 23:
+/// `cow` with 20K keys filled for seconds after the signal, up to 17 s for other slow cases).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_during_the_fill_of_a_stress_round_stops_it_promptly() {
+    use std::time::Duration;
+
+    let dir = scratch("stress-sigint-fill");
+    // Each store into a copy-on-write map copies it: 20K keys take many seconds in a debug
+    // build.
+    let child = start_with_handler(&[
+        "stress",
+        "--map",
+        "cow",
+        "--keys",
+        "20K",
+        "--threads",
+        "1",
+        "--duration",
+        "30s",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(send("INT", child.id()));
+    let out = exits_within(child, Duration::from_secs(3))
+        .expect("stress: still filling 3 s after SIGINT");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let json = read_json(&dir.join("stress.json"));
+    assert_eq!(json["interrupted"], true);
+    // The signal came during the first round's fill: no round of `cow` ran.
+    assert_eq!(json["outcomes"].as_array().unwrap().len(), 0, "{json}");
+}
