@@ -76,8 +76,7 @@ pub(crate) fn run_watched(
     let local = Mutex::new(None);
     let slot = watch.map_or(&local, |watch| watch.slot);
     let lock = || slot.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut reader = None;
-    {
+    let reader = {
         let mut held = lock();
         if stop_requested() {
             return Err(format!("child `{command}` not started: interrupted"));
@@ -89,21 +88,17 @@ pub(crate) fn run_watched(
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        if let Some(mut stdout) = child.stdout.take() {
-            reader = Some(thread::spawn(move || {
-                let mut text = String::new();
-                let _ = stdout.read_to_string(&mut text);
-                text
-            }));
-        }
-        *held = Some(child);
-    }
-    let Some(reader) = reader else {
-        if let Some(mut child) = lock().take() {
+        let Some(mut stdout) = child.stdout.take() else {
             let _ = child.kill();
             let _ = child.wait();
-        }
-        return Err("child has no stdout".to_owned());
+            return Err("child has no stdout".to_owned());
+        };
+        *held = Some(child);
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        })
     };
     let deadline = Instant::now() + timeout;
     let outcome = loop {

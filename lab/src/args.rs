@@ -113,23 +113,33 @@ pub(crate) fn name_list<T: Copy + PartialEq>(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .collect();
-    // Unknown names first, so that `all,bogus` names `bogus` as unknown rather than as a name
-    // `all` includes (found by a black-box test in session 23).
-    if let Some(unknown) = given
+    // Every name resolved first (`None` for `all`), so that an unknown one is named as such
+    // wherever it stands: `all,bogus` names `bogus` as unknown rather than as a name `all`
+    // includes (found by a black-box test in session 23).
+    let resolved = given
         .iter()
-        .find(|&&name| name != "all" && !names.contains(&name))
-    {
-        return Err(format!(
-            "unknown name '{unknown}' (accepted: {}, all)",
-            names.join(", ")
-        ));
-    }
+        .map(|&name| {
+            if name == "all" {
+                return Ok(None);
+            }
+            accepted
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| Some(*value))
+                .ok_or_else(|| {
+                    format!(
+                        "unknown name '{name}' (accepted: {}, all)",
+                        names.join(", ")
+                    )
+                })
+        })
+        .collect::<Result<Vec<Option<T>>, String>>()?;
     let mut chosen = Vec::new();
-    for (index, &name) in given.iter().enumerate() {
+    for (index, (&name, value)) in given.iter().zip(resolved).enumerate() {
         if given[..index].contains(&name) {
             return Err(format!("'{name}' is given twice (give each name once)"));
         }
-        if name == "all" {
+        let Some(value) = value else {
             if let Some(other) = given.iter().find(|n| **n != "all") {
                 return Err(format!(
                     "'all' already includes '{other}' (give 'all' alone, or the names)"
@@ -137,17 +147,7 @@ pub(crate) fn name_list<T: Copy + PartialEq>(
             }
             chosen.extend(accepted.iter().map(|(_, value)| *value));
             continue;
-        }
-        let value = accepted
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| {
-                format!(
-                    "unknown name '{name}' (accepted: {}, all)",
-                    names.join(", ")
-                )
-            })?;
+        };
         if chosen.contains(&value) {
             // Two names for one thing (an alias): the same repeat.
             return Err(format!(

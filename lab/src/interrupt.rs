@@ -6,10 +6,10 @@
 //! of the round's clock, audits it, and saves what it measured, marked `interrupted`; `grow`,
 //! `throughput`, `wrappers` and the tour kill and reap the child process they are waiting for
 //! ([`run_child`]) and start no other; `throughput` then saves the cells measured before,
-//! marked `interrupted` (each is a complete measurement in a process of its own). They then exit
-//! with status [`EXIT_STATUS`]. A second
-//! signal ends the process at once, after killing the running child, in case the cleanup that
-//! the first one started hangs (a slow audit, a deadlocked map).
+//! marked `interrupted` (each is a complete measurement in a process of its own). They then
+//! exit with status [`EXIT_STATUS`] ([`conclude`]). A second signal ends the process at once,
+//! after killing the running child, in case the cleanup that the first one started hangs (a
+//! slow audit, a deadlocked map).
 //!
 //! Only the commands that check the flag install the handler ([`install`]); `crash`, `layout`
 //! and `report` keep the default action, which ends them at once.
@@ -41,11 +41,14 @@ pub(crate) fn install() {
 
 /// Whether a signal asked the run to stop.
 pub(crate) fn requested() -> bool {
+    // ORDERING: SeqCst, though a flag alone: nothing is published through it (the child slot
+    // has its own Mutex). Pairs with the handler's `fetch_add`. Not a library protocol row.
     SIGNALS.load(Ordering::SeqCst) > 0
 }
 
 /// The handler, on `ctrlc`'s own thread.
 fn on_signal() {
+    // ORDERING: SeqCst; see `requested`, its reader.
     if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
         eprintln!("hmap-lab: interrupted: stopping (a second signal exits at once)");
         return;
@@ -64,6 +67,32 @@ pub(crate) fn stopped(experiment: &str) -> crate::LabError {
     crate::LabError::Interrupted(format!(
         "{experiment}: interrupted; the running child process was killed, no results were saved"
     ))
+}
+
+/// How an experiment that saves what it measured also when a signal stops it (`stress`,
+/// `throughput`) ends, once its results are written: a `failure` (violations, failed cells) is
+/// status 1; else an interruption, `measured` saying how much ran (`"3 of 8 map(s)"`) after
+/// `elapsed_s`, is status [`EXIT_STATUS`] with `saved` closing the message; else success.
+pub(crate) fn conclude(
+    experiment: &str,
+    interrupted: Option<(f64, String)>,
+    failure: Option<String>,
+    saved: &str,
+) -> Result<(), crate::LabError> {
+    let note = interrupted.as_ref().map_or(String::new(), |(elapsed_s, measured)| {
+        format!(
+            "interrupted after {elapsed_s:.1} s: {measured} measured, the results so far saved (marked interrupted); "
+        )
+    });
+    match (failure, interrupted) {
+        (Some(failure), _) => Err(crate::LabError::Failed(format!(
+            "{experiment}: {note}{failure}"
+        ))),
+        (None, Some(_)) => Err(crate::LabError::Interrupted(format!(
+            "{experiment}: {note}{saved}"
+        ))),
+        (None, None) => Ok(()),
+    }
 }
 
 /// The slot of the running child, even if a thread panicked while holding it.

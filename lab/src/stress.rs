@@ -206,27 +206,16 @@ pub(crate) fn run(args: &StressArgs, out: &Output) -> Result<(), LabError> {
     }
     out.write_text("stress.csv", &csv.into_text())?;
     let violations: u64 = result.outcomes.iter().map(|o| o.violations).sum();
-    let interrupted = if result.interrupted {
-        format!(
-            "interrupted after {:.1} s: {} of {} map(s) measured, the results so far saved (marked interrupted); ",
-            result.meta.elapsed_s,
-            result.outcomes.len(),
-            plan.maps.len()
-        )
-    } else {
-        String::new()
-    };
-    if violations > 0 {
-        Err(LabError::Failed(format!(
-            "stress: {interrupted}{violations} violation(s); see the table above and stress.json"
-        )))
-    } else if result.interrupted {
-        Err(LabError::Interrupted(format!(
-            "stress: {interrupted}no violation; see stress.json"
-        )))
-    } else {
-        Ok(())
-    }
+    interrupt::conclude(
+        "stress",
+        result.interrupted.then(|| {
+            let measured = format!("{} of {} map(s)", result.outcomes.len(), plan.maps.len());
+            (result.meta.elapsed_s, measured)
+        }),
+        (violations > 0)
+            .then(|| format!("{violations} violation(s); see the table above and stress.json")),
+        "no violation; see stress.json",
+    )
 }
 
 pub(crate) fn measure_plan(plan: &StressPlan, out: &Output) -> Result<StressResult, LabError> {

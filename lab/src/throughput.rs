@@ -76,6 +76,13 @@ pub(crate) struct ThroughputPlan {
     pub(crate) repeat: usize,
 }
 
+impl ThroughputPlan {
+    /// Child processes the plan runs: one per cell (mix, threads, map) and repetition.
+    pub(crate) fn cell_runs(&self) -> usize {
+        self.mixes.len() * self.threads.len() * self.maps.len() * self.repeat
+    }
+}
+
 /// One cell repetition.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct CellRow {
@@ -119,36 +126,26 @@ pub(crate) fn run(args: &ThroughputArgs, out: &Output) -> Result<(), LabError> {
     let result = measure_plan(&plan, out)?;
     render(&result, out)?;
     save(&result, out)?;
-    let interrupted = if result.interrupted {
-        format!(
-            "interrupted after {:.1} s: {} of {} cell repetition(s) measured, the results so far saved (marked interrupted); ",
-            result.meta.elapsed_s,
-            result.cells.len(),
-            plan.mixes.len() * plan.threads.len() * plan.maps.len() * plan.repeat
-        )
-    } else {
-        String::new()
-    };
-    if !result.failures.is_empty() {
-        Err(LabError::Failed(format!(
-            "throughput: {interrupted}{}",
-            result.failures.join("; ")
-        )))
-    } else if result.interrupted {
-        Err(LabError::Interrupted(format!(
-            "throughput: {interrupted}see throughput.json"
-        )))
-    } else {
-        Ok(())
-    }
+    interrupt::conclude(
+        "throughput",
+        result.interrupted.then(|| {
+            let measured = format!(
+                "{} of {} cell repetition(s)",
+                result.cells.len(),
+                plan.cell_runs()
+            );
+            (result.meta.elapsed_s, measured)
+        }),
+        (!result.failures.is_empty()).then(|| result.failures.join("; ")),
+        "see throughput.json",
+    )
 }
 
 pub(crate) fn measure_plan(
     plan: &ThroughputPlan,
     out: &Output,
 ) -> Result<ThroughputResult, LabError> {
-    let total = plan.mixes.len() * plan.threads.len() * plan.maps.len() * plan.repeat;
-    let bar = out.ui.bar(total as u64, "throughput");
+    let bar = out.ui.bar(plan.cell_runs() as u64, "throughput");
     let started = Instant::now();
     let mut cells = Vec::new();
     let mut failures = Vec::new();

@@ -760,6 +760,25 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The children of `parent` whose command line contains `marker` (`__child`, `__cell`): the
+/// measuring processes, not the `git` that a run asks about its checkout.
+fn children_running(parent: u32, marker: &str) -> Vec<u32> {
+    children_of(parent)
+        .into_iter()
+        .filter(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.contains(marker))
+        })
+        .collect()
+}
+
+/// Kills and reaps `child`, then fails the test with `why`.
+fn give_up(mut child: std::process::Child, why: &str) -> ! {
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{why}");
+}
+
 /// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
 fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + limit;
@@ -883,20 +902,13 @@ fn a_signal_to_grow_kills_and_reaps_its_child_process() {
         dir.to_str().unwrap(),
     ]);
     let parent = child.id();
-    // The measuring child (`__child`), not the `git` that the run asks about its checkout.
-    let cmdline = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/cmdline"));
     let mut measuring = None;
     let started = wait_until(Duration::from_secs(20), || {
-        measuring = children_of(parent)
-            .into_iter()
-            .find(|&pid| cmdline(pid).is_ok_and(|c| c.contains("__child")));
+        measuring = children_running(parent, "__child").first().copied();
         measuring.is_some()
     });
     let Some(measuring) = measuring.filter(|_| started) else {
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("grow started no measuring child process");
+        give_up(child, "grow started no measuring child process");
     };
     assert!(send("TERM", parent));
     let out = exits_within(child, Duration::from_secs(5));
@@ -934,15 +946,7 @@ fn a_signal_stops_throughput_which_saves_the_cells_measured_before() {
         dir.to_str().unwrap(),
     ]);
     let parent = child.id();
-    let cells = || {
-        children_of(parent)
-            .into_iter()
-            .filter(|&pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c.contains("__cell"))
-            })
-            .collect::<Vec<_>>()
-    };
+    let cells = || children_running(parent, "__cell");
     // Signal while a later cell runs, so that at least one is measured and saved.
     let mut first = None;
     let second = wait_until(Duration::from_secs(20), || {
@@ -950,10 +954,7 @@ fn a_signal_stops_throughput_which_saves_the_cells_measured_before() {
         first.is_some_and(|first| cells().iter().any(|&pid| pid != first))
     });
     if !second {
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("throughput started no second cell");
+        give_up(child, "throughput started no second cell");
     }
     assert!(send("INT", parent));
     let out = exits_within(child, Duration::from_secs(5))

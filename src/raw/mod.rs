@@ -588,40 +588,27 @@ impl<K, V, S> RawMap<K, V, S> {
 
     /// [`RawMap::reset`] inside a mutation that already holds the writing flag.
     fn reset_inner(&mut self) {
-        /// Restores the structure; `drop_entries` catches the panics of `Drop`s, so this runs
-        /// before one is resumed.
-        struct Reset<'a, K, V, S>(&'a mut RawMap<K, V, S>);
-        impl<K, V, S> Drop for Reset<'_, K, V, S> {
-            fn drop(&mut self) {
-                let map = &mut *self.0;
-                map.free_overflow_buckets();
-                let header = &mut map.header;
-                if let Some(old) = header.old_buckets.take() {
-                    let old_log2 = if header.flags.is_set(Flags::SAME_SIZE_GROW) {
-                        header.log2_buckets
-                    } else {
-                        header.log2_buckets - 1
-                    };
-                    // SAFETY: every entry was dropped and every overflow bucket freed;
-                    // the array came from `allocate` with this B and is unlinked now.
-                    unsafe { bucket_array::retire(old, old_log2) };
-                }
-                if let Some(buckets) = header.buckets {
-                    // SAFETY: same reasoning; zeroing makes it a valid empty array (B2).
-                    unsafe { bucket_array::zero(buckets, header.log2_buckets) };
-                }
-                // INVARIANT: I1–I7 hold for an empty, non-growing map.
-                header.flags.clear(Flags::SAME_SIZE_GROW);
-                header.count = 0;
-                header.overflow_count = 0;
-                header.evacuation_mark = 0;
-                header.hash0 = rand64() as u32;
-                map.header.spare_overflow = map.first_spare();
-            }
+        // `drop_entries` catches the panics of `Drop`s: the structure is restored before one is
+        // resumed.
+        let panic = self.drop_entries();
+        self.free_overflow_buckets();
+        if let Some(old) = self.header.old_buckets.take() {
+            // SAFETY: every entry was dropped and every overflow bucket freed; the array came
+            // from `allocate` with this B and is unlinked now.
+            unsafe { bucket_array::retire(old, self.old_log2_buckets()) };
         }
-        let reset = Reset(self);
-        let panic = reset.0.drop_entries();
-        drop(reset);
+        let header = &mut self.header;
+        if let Some(buckets) = header.buckets {
+            // SAFETY: same reasoning; zeroing makes it a valid empty array (B2).
+            unsafe { bucket_array::zero(buckets, header.log2_buckets) };
+        }
+        // INVARIANT: I1–I7 hold for an empty, non-growing map.
+        header.flags.clear(Flags::SAME_SIZE_GROW);
+        header.count = 0;
+        header.overflow_count = 0;
+        header.evacuation_mark = 0;
+        header.hash0 = rand64() as u32;
+        self.header.spare_overflow = self.first_spare();
         Self::resume_drop_panic(panic);
     }
 
@@ -942,27 +929,18 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
 
 impl<K, V, S> Drop for RawMap<K, V, S> {
     fn drop(&mut self) {
-        /// Frees the memory; `drop_entries` catches the panics of `Drop`s, so this runs before
-        /// one is resumed.
-        struct Free<'a, K, V, S>(&'a mut RawMap<K, V, S>);
-        impl<K, V, S> Drop for Free<'_, K, V, S> {
-            fn drop(&mut self) {
-                let map = &mut *self.0;
-                map.free_overflow_buckets();
-                if let Some(old) = map.header.old_buckets.take() {
-                    let old_log2 = map.old_log2_buckets();
-                    // SAFETY: entries dropped, overflow freed; unreachable afterwards.
-                    unsafe { bucket_array::retire(old, old_log2) };
-                }
-                if let Some(buckets) = map.header.buckets.take() {
-                    // SAFETY: same.
-                    unsafe { bucket_array::retire(buckets, map.header.log2_buckets) };
-                }
-            }
+        // `drop_entries` catches the panics of `Drop`s: the memory is freed before one is
+        // resumed.
+        let panic = self.drop_entries();
+        self.free_overflow_buckets();
+        if let Some(old) = self.header.old_buckets.take() {
+            // SAFETY: entries dropped, overflow freed; unreachable afterwards.
+            unsafe { bucket_array::retire(old, self.old_log2_buckets()) };
         }
-        let free = Free(self);
-        let panic = free.0.drop_entries();
-        drop(free);
+        if let Some(buckets) = self.header.buckets.take() {
+            // SAFETY: same.
+            unsafe { bucket_array::retire(buckets, self.header.log2_buckets) };
+        }
         Self::resume_drop_panic(panic);
     }
 }
