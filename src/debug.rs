@@ -160,3 +160,35 @@ pub const HEADER_SIZE: usize = size_of::<H>();
 pub fn header_layout() -> &'static [HeaderField] {
     &LAYOUT
 }
+
+/// One bucket as Go's runtime shows it through `unsafe`: its eight tophash bytes (markers
+/// included) and the key and value of every full slot. For the Go lockstep test
+/// (`tests/go_parity/trace.rs`); made by [`HashMap::image`](crate::HashMap::image).
+#[doc(hidden)]
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+#[derive(Debug)]
+pub struct BucketImage<'a, K, V> {
+    /// Go: `tophash`.
+    pub tophash: [u8; crate::SLOTS_PER_BUCKET],
+    /// The entry of each full slot (tophash ≥ `minTopHash`), `None` for the others.
+    pub slots: [Option<(&'a K, &'a V)>; crate::SLOTS_PER_BUCKET],
+}
+
+/// One chain: its head bucket and its overflow buckets, in link order.
+#[doc(hidden)]
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+pub type ChainImage<'a, K, V> = Vec<BucketImage<'a, K, V>>;
+
+/// Both bucket arrays, chain by chain (a chain is its head bucket and its overflow buckets, in
+/// link order). Made by [`HashMap::image`](crate::HashMap::image).
+#[doc(hidden)]
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+#[derive(Debug)]
+pub struct MapImage<'a, K, V> {
+    /// The 2^B chains of `buckets`; `None` while no array is allocated (B = 0 before the first
+    /// insert).
+    pub buckets: Option<Vec<ChainImage<'a, K, V>>>,
+    /// While growing, the chains of `oldbuckets`: `None` for an evacuated chain, whose contents
+    /// differ from Go's on purpose (D6: Go leaves marks and cleared slots there).
+    pub old_buckets: Option<Vec<Option<ChainImage<'a, K, V>>>>,
+}

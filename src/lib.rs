@@ -89,6 +89,9 @@ pub use crate::concurrent::ConcurrentHashMap;
 pub use crate::debug::{
     header_layout, GrowthKind, HeaderField, HeaderSnapshot, MapStats, HEADER_SIZE,
 };
+#[doc(hidden)]
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+pub use crate::debug::{BucketImage, ChainImage, MapImage};
 pub use crate::error::TryReserveError;
 pub use crate::load_factor::LoadFactor;
 pub use crate::map::HashMap;

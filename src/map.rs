@@ -231,6 +231,15 @@ impl<K, V, S> HashMap<K, V, S> {
     {
         self.raw.check_invariants();
     }
+
+    /// Every bucket's tophash bytes and entries, chain by chain, in both arrays: what a Go
+    /// program reads from its map through `unsafe`. For the Go lockstep test
+    /// (`tests/go_parity/trace.rs`); O(buckets).
+    #[doc(hidden)]
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
+    pub fn image(&self) -> crate::MapImage<'_, K, V> {
+        self.raw.image()
+    }
 }
 
 impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {

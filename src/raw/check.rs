@@ -13,7 +13,11 @@ use super::tophash::TopHash;
 use super::RawMap;
 #[cfg(any(test, fuzzing, feature = "invariants"))]
 use super::{bucket_mask, Flags};
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+use crate::{BucketImage, MapImage};
 use crate::{GrowthKind, MapStats};
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+use core::ptr::NonNull;
 
 impl<K, V, S> RawMap<K, V, S> {
     /// Research statistics; walks every chain, so O(buckets + entries).
@@ -75,6 +79,54 @@ impl<K, V, S> RawMap<K, V, S> {
             load_factor: self.header.count as f64 / (1usize << log2) as f64,
             max_load_factor: self.load_factor.as_f64(),
             bucket_bytes,
+        }
+    }
+
+    /// Both arrays, chain by chain, as Go shows them (`HashMap::image`); an evacuated old chain
+    /// is `None` (D6: it may no longer be read).
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
+    pub(crate) fn image(&self) -> MapImage<'_, K, V> {
+        let chains = |array: NonNull<Bucket<K, V>>, index: usize| {
+            let mut images = Vec::new();
+            // SAFETY: `index` is below the array's bucket count (the callers' ranges), so a
+            // live head.
+            let mut b = unsafe { array.as_ptr().add(index) };
+            while !b.is_null() {
+                let mut image = BucketImage {
+                    tophash: [0; SLOTS_PER_BUCKET],
+                    slots: [None; SLOTS_PER_BUCKET],
+                };
+                for slot in 0..SLOTS_PER_BUCKET {
+                    // SAFETY: a live bucket of a live chain, in-bounds slot.
+                    let top = unsafe { Bucket::tophash(b, slot) };
+                    image.tophash[slot] = top.0;
+                    if top.is_full() {
+                        // SAFETY: a full slot's key and value are initialized (B1); they stay
+                        // borrowed from `self` for the image's lifetime, during which `&self`
+                        // rules out every write.
+                        image.slots[slot] =
+                            unsafe { Some((&*Bucket::key(b, slot), &*Bucket::value(b, slot))) };
+                    }
+                }
+                images.push(image);
+                // SAFETY: live bucket (B3).
+                b = unsafe { Bucket::overflow(b) };
+            }
+            images
+        };
+        let buckets = self.header.buckets.map(|array| {
+            (0..1usize << self.header.log2_buckets)
+                .map(|index| chains(array, index))
+                .collect()
+        });
+        let old_buckets = self.header.old_buckets.map(|old| {
+            (0..self.old_bucket_count())
+                .map(|index| (!self.is_old_evacuated(old, index)).then(|| chains(old, index)))
+                .collect()
+        });
+        MapImage {
+            buckets,
+            old_buckets,
         }
     }
 

@@ -161,11 +161,23 @@ unsafe impl<K: Sync, V: Sync, S: Sync> Sync for RawMap<K, V, S> {}
 /// Mixes the per-map seed into a hash: a folded
 /// multiply whose low bits depend on every bit of `hash`, so keys that collide in the low bits
 /// under one seed do not under the next.
+///
+/// Built with `--cfg hmap_go_hash` (tests only: `tests/go_parity/trace.rs`), the builder's hash
+/// is used as it is, so that a hasher replaying the hashes a real Go map computed places every
+/// key where Go placed it.
 #[inline(always)]
+#[cfg(not(hmap_go_hash))]
 fn seeded(hash: u64, hash0: u32) -> u64 {
     let x = hash ^ (u64::from(hash0) << 32 | u64::from(hash0));
     let product = u128::from(x) * 0x9e37_79b9_7f4a_7c15_u128;
     (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// The lockstep test's build (see the other `seeded`): no mixing.
+#[inline(always)]
+#[cfg(hmap_go_hash)]
+fn seeded(hash: u64, _hash0: u32) -> u64 {
+    hash
 }
 
 /// 2^B − 1. Go: `bucketMask`.

@@ -9,6 +9,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// The lockstep test against a real Go map: only in a build with `--cfg hmap_go_hash` (see the
+// module's documentation for the command).
+#[cfg(hmap_go_hash)]
+mod trace;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};

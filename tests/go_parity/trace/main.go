@@ -1,0 +1,300 @@
+// Lockstep tracer for tests/go_parity/trace.rs: runs a workload on a real Go map
+// (map[uint64]uint64, Go's classic hmap, go1.22) and prints, for every operation, the key's hash
+// as the map computed it, the operation's result and the map's header read through unsafe;
+// at checkpoints also a digest of every bucket's tophash bytes, keys and values, chain by chain.
+//
+// The Rust side (built with `--cfg hmap_go_hash`, which makes `hmap::HashMap` use its hasher's
+// output unmixed) replays the same operations with a hasher that returns these hashes, and must
+// reproduce the header after every operation and the digest at every checkpoint.
+//
+// Usage: go run main.go <workload> <seed> <ops>
+//
+// Output, one line per operation:
+//
+//	<op> <key> <hash> <result> | <count> <B> <sameSizeGrow> <noverflow> <nevacuate> <growing> <digest or ->
+//
+// op: i (insert or update: m[key] = result), d (delete; result 1 if the key was there), g (get;
+// result the value or -), c (clear(m); key and hash 0). Numbers in decimal; digest in hex.
+// The first line is `go <version> B0=<B after make> hint=<hint>`; the last is `end`.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"unsafe"
+)
+
+// hmap mirrors runtime.hmap (go-hmap-spec.md §2.1; offsets 0/8/9/10/12/16/24/32/40).
+type hmap struct {
+	count      int
+	flags      uint8
+	B          uint8
+	noverflow  uint16
+	hash0      uint32
+	buckets    unsafe.Pointer
+	oldbuckets unsafe.Pointer
+	nevacuate  uintptr
+	extra      unsafe.Pointer
+}
+
+// bmap is the compiler's bucket for map[uint64]uint64 (§2.3): 144 bytes.
+type bmap struct {
+	tophash  [8]uint8
+	keys     [8]uint64
+	elems    [8]uint64
+	overflow uintptr
+}
+
+const (
+	emptyRest      = 0
+	emptyOne       = 1
+	minTopHash     = 5
+	sameSizeGrow   = 8
+	mapTypeHasher  = 72 // offset of abi.MapType.Hasher (after the 48-byte abi.Type, Key, Elem, Bucket)
+	mapTypeKeySize = 80
+)
+
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+type hasherFunc = func(unsafe.Pointer, uintptr) uintptr
+
+func header(m map[uint64]uint64) *hmap { return *(**hmap)(unsafe.Pointer(&m)) }
+
+// mapHasher is the hash function of map[uint64]uint64, read from its type descriptor and checked
+// against the layout the compiler gives the map type.
+func mapHasher(m map[uint64]uint64) hasherFunc {
+	var i any = m
+	typ := (*eface)(unsafe.Pointer(&i)).typ
+	keySize := *(*uint8)(unsafe.Add(typ, mapTypeKeySize))
+	valueSize := *(*uint8)(unsafe.Add(typ, mapTypeKeySize+1))
+	bucketSize := *(*uint16)(unsafe.Add(typ, mapTypeKeySize+2))
+	if keySize != 8 || valueSize != 8 || bucketSize != uint16(unsafe.Sizeof(bmap{})) {
+		fail("unexpected map type layout: key %d value %d bucket %d", keySize, valueSize, bucketSize)
+	}
+	return *(*hasherFunc)(unsafe.Add(typ, mapTypeHasher))
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "go tracer: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// splitmix64, the workload's random source.
+type rng struct{ state uint64 }
+
+func (r *rng) next() uint64 {
+	r.state += 0x9e3779b97f4a7c15
+	z := r.state
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+func (r *rng) below(n uint64) uint64 { return r.next() % n }
+
+// FNV-1a, 64-bit, over the canonical image of the buckets.
+type digest uint64
+
+func (d *digest) byte(b uint8) {
+	*d ^= digest(b)
+	*d *= 0x100000001b3
+}
+
+func (d *digest) u64(v uint64) {
+	for i := 0; i < 8; i++ {
+		d.byte(uint8(v >> (8 * i)))
+	}
+}
+
+func chain(d *digest, b *bmap) {
+	for ; b != nil; b = (*bmap)(unsafe.Pointer(b.overflow)) {
+		d.byte('B')
+		for i := 0; i < 8; i++ {
+			top := b.tophash[i]
+			d.byte(top)
+			if top >= minTopHash {
+				d.u64(b.keys[i])
+				d.u64(b.elems[i])
+			}
+		}
+	}
+}
+
+// imageDigest: the current array, chain by chain; then, while growing, the old array, where an
+// evacuated chain is the byte 'E' (its contents are Go's business: marks, cleared slots).
+func imageDigest(h *hmap) digest {
+	d := digest(0xcbf29ce484222325)
+	if h.buckets == nil {
+		d.byte('N')
+		return d
+	}
+	d.byte('A')
+	for i := uintptr(0); i < uintptr(1)<<h.B; i++ {
+		chain(&d, (*bmap)(unsafe.Add(h.buckets, i*unsafe.Sizeof(bmap{}))))
+	}
+	if h.oldbuckets != nil {
+		d.byte('O')
+		old := uintptr(1) << h.B
+		if h.flags&sameSizeGrow == 0 {
+			old >>= 1
+		}
+		for i := uintptr(0); i < old; i++ {
+			b := (*bmap)(unsafe.Add(h.oldbuckets, i*unsafe.Sizeof(bmap{})))
+			if top := b.tophash[0]; top > emptyOne && top < minTopHash {
+				d.byte('E')
+			} else {
+				chain(&d, b)
+			}
+		}
+	}
+	return d
+}
+
+type tracer struct {
+	m      map[uint64]uint64
+	hash   hasherFunc
+	out    *bufio.Writer
+	lastB  uint8
+	lastGr bool
+	since  int // operations since the last digest
+}
+
+func (t *tracer) hashOf(key uint64) uint64 {
+	return uint64(t.hash(unsafe.Pointer(&key), uintptr(header(t.m).hash0)))
+}
+
+// state prints the header after an operation and, at checkpoints, the digest: after every
+// operation while the map has at most 64 buckets, whenever B or the growth state changed, while
+// a growth's mark is below 32, and otherwise once every 2^B/16 operations.
+func (t *tracer) state() {
+	h := header(t.m)
+	growing := h.oldbuckets != nil
+	fmt.Fprintf(t.out, " | %d %d %d %d %d %d ", h.count, h.B, h.flags&sameSizeGrow, h.noverflow, h.nevacuate, b2i(growing))
+	t.since++
+	small := h.B <= 6
+	changed := h.B != t.lastB || growing != t.lastGr
+	early := growing && h.nevacuate < 32
+	if small || changed || early || t.since >= (1<<h.B)/16 {
+		fmt.Fprintf(t.out, "%x\n", uint64(imageDigest(h)))
+		t.since = 0
+	} else {
+		fmt.Fprintf(t.out, "-\n")
+	}
+	t.lastB, t.lastGr = h.B, growing
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (t *tracer) insert(key, value uint64) {
+	// The hash before the write: an insert never renews hash0.
+	fmt.Fprintf(t.out, "i %d %d %d", key, t.hashOf(key), value)
+	t.m[key] = value
+	t.state()
+}
+
+func (t *tracer) delete(key uint64) {
+	hash := t.hashOf(key) // before the delete, which renews hash0 if it empties the map
+	_, ok := t.m[key]
+	fmt.Fprintf(t.out, "d %d %d %d", key, hash, b2i(ok))
+	delete(t.m, key)
+	t.state()
+}
+
+func (t *tracer) get(key uint64) {
+	v, ok := t.m[key]
+	res := "-"
+	if ok {
+		res = strconv.FormatUint(v, 10)
+	}
+	fmt.Fprintf(t.out, "g %d %d %s", key, t.hashOf(key), res)
+	t.state()
+}
+
+func (t *tracer) clear() {
+	fmt.Fprintf(t.out, "c 0 0 0")
+	clear(t.m)
+	t.state()
+}
+
+func main() {
+	if len(os.Args) != 4 {
+		fail("usage: main.go <grow|churn|mixed> <seed> <ops>")
+	}
+	workload := os.Args[1]
+	seed, err1 := strconv.ParseUint(os.Args[2], 10, 64)
+	ops, err2 := strconv.Atoi(os.Args[3])
+	if err1 != nil || err2 != nil || ops < 0 {
+		fail("bad seed or operation count")
+	}
+	r := &rng{state: seed}
+	hint := 0
+	switch workload {
+	case "mixed":
+		if r.below(2) == 0 {
+			hint = int(r.below(4096))
+		}
+	}
+	var m map[uint64]uint64
+	if hint == 0 {
+		m = make(map[uint64]uint64)
+	} else {
+		m = make(map[uint64]uint64, hint)
+	}
+	out := bufio.NewWriterSize(os.Stdout, 1<<16)
+	defer out.Flush()
+	t := &tracer{m: m, hash: mapHasher(m), out: out, lastB: header(m).B}
+	fmt.Fprintf(out, "go %s B0=%d hint=%d\n", runtime.Version(), header(m).B, hint)
+
+	switch workload {
+	case "grow":
+		// Distinct random keys, inserts only: every doubling, B up to 14 for 100K keys.
+		for n := 0; n < ops; n++ {
+			t.insert(r.next(), uint64(n))
+		}
+	case "churn":
+		// Go's same-size growth experiment (spec §6.4): a window of live keys; each step
+		// deletes the oldest and inserts a new one, so deletes leave overflow buckets behind.
+		window := 8 + int(r.below(400))
+		var live []uint64
+		for n := 0; n < ops; n++ {
+			if len(live) >= window {
+				t.delete(live[0])
+				live = live[1:]
+			}
+			k := r.next()
+			live = append(live, k)
+			t.insert(k, uint64(n))
+		}
+	case "mixed":
+		// Random writes and reads over a key space of random size (hits, misses, reused
+		// slots, maps that empty out and renew hash0), now and then clear(m).
+		space := 16 + r.below(20000)
+		keyOf := func() uint64 { return r.below(space) }
+		for n := 0; n < ops; n++ {
+			switch p := r.below(1000); {
+			case p < 470:
+				t.insert(keyOf(), uint64(n))
+			case p < 820:
+				t.delete(keyOf())
+			case p < 999:
+				t.get(keyOf())
+			default:
+				t.clear()
+			}
+		}
+	default:
+		fail("unknown workload %q", workload)
+	}
+	fmt.Fprintln(out, "end")
+}
