@@ -21,6 +21,13 @@
 //! `target/go-trace/tmp/` and the panic message says how to replay it
 //! (`HMAP_GO_TRACE_FILE=<file>`).
 //!
+//! The same tracer also runs go1.22's `sync.Map` (workload `syncmap`), and
+//! `trace_sync_map_matches_go` replays it on [`hmap::wrappers::SyncMap`]: same results, and after
+//! every operation the same internal state (`len(read.m)`, its deleted and expunged entries,
+//! `len(dirty)` or nil, `read.amended`, `misses`), so every promotion, expunge and revival happens
+//! at the operation where Go's happens. It involves no hashing; it sits here to share the tracer
+//! and the CI step.
+//!
 //! What is compared is what Go and the mirror must share. Go's iteration order, its spare
 //! overflow buckets' count (D4) and what it leaves in evacuated old chains (D6) are left out;
 //! `noverflow` is exact only below B = 16 (Go samples it above), which these workloads stay
@@ -34,6 +41,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use hmap::wrappers::{SyncMap, SyncMapStats};
 use hmap::{HashMap, MapImage};
 
 thread_local! {
@@ -475,4 +483,117 @@ fn trace_mixed_matches_go() {
     // About 60 `clear`s a seed, and emptied maps whose `hash0` Go renewed. (Doublings depend on
     // the seed: a large hint and a small key space have none; `grow` covers them.)
     assert!(c.emptied as u64 >= seeds, "{c:?}");
+}
+
+/// The state `syncState` in `trace/main.go` prints, from [`SyncMapStats`].
+fn sync_state(stats: &SyncMapStats) -> String {
+    format!(
+        "{} {} {} {} {} {}",
+        stats.read_len,
+        stats.read_deleted,
+        stats.read_expunged,
+        stats.dirty_len.map_or(-1, |n| n as i64),
+        u8::from(stats.amended),
+        stats.misses
+    )
+}
+
+/// Replays a `syncmap` trace on [`SyncMap`]; returns the promotions it saw.
+fn replay_sync_map(lines: &[String], origin: &str) -> u64 {
+    let fail = |at: usize, why: String| -> ! {
+        let kept = keep_trace(lines, origin);
+        panic!(
+            "{origin}: line {} `{}`: {why}\ntrace kept in {}",
+            at + 1,
+            lines[at],
+            kept.display()
+        )
+    };
+    if !lines
+        .first()
+        .is_some_and(|l| l.starts_with("go go1.22") && l.ends_with(" syncmap"))
+    {
+        fail(0, "not a go1.22 syncmap trace".into());
+    }
+    let map: SyncMap<u64, u64> = SyncMap::new();
+    for (at, line) in lines.iter().enumerate().skip(1) {
+        if line == "end" {
+            map.check_invariants();
+            return map.stats().promotions;
+        }
+        let Some((call, go_state)) = line.split_once(" | ") else {
+            fail(at, "malformed line".into());
+        };
+        let fields: Vec<&str> = call.split_whitespace().collect();
+        let [op, key, a, b, result] = fields.as_slice() else {
+            fail(at, "malformed operation".into());
+        };
+        let (Ok(key), Ok(a), Ok(b)) = (key.parse::<u64>(), a.parse::<u64>(), b.parse::<u64>())
+        else {
+            fail(at, "malformed numbers".into());
+        };
+        let shown = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        let ours = match *op {
+            "load" => shown(map.load(&key)),
+            "store" => {
+                map.store(key, a);
+                "-".to_string()
+            }
+            "load_or_store" => {
+                let (v, loaded) = map.load_or_store(key, a);
+                format!("{v}/{}", u8::from(loaded))
+            }
+            "load_and_delete" => shown(map.load_and_delete(&key)),
+            "delete" => {
+                map.delete(&key);
+                "-".to_string()
+            }
+            "swap" => shown(map.swap(key, a)),
+            "compare_and_swap" => u8::from(map.compare_and_swap(&key, &a, b)).to_string(),
+            "compare_and_delete" => u8::from(map.compare_and_delete(&key, &a)).to_string(),
+            "range" => {
+                let (mut count, mut sum) = (0u64, 0u64);
+                map.range(|k, v| {
+                    count += 1;
+                    sum = sum.wrapping_add(k * 8 + v);
+                    true
+                });
+                format!("{count}/{sum}")
+            }
+            _ => fail(at, format!("unknown operation {op}")),
+        };
+        if ours != *result {
+            fail(at, format!("result: Go {result}, hmap {ours}"));
+        }
+        let state = sync_state(&map.stats());
+        if state != go_state {
+            fail(
+                at,
+                format!(
+                    "state (read, deleted, expunged, dirty, amended, misses): Go {go_state}, \
+                     hmap {state}"
+                ),
+            );
+        }
+    }
+    fail(lines.len() - 1, "the trace ends without `end`".into());
+}
+
+/// go1.22's `sync.Map` against [`SyncMap`]: every operation's result and the internal state
+/// after it, over random operations of every kind on small key spaces.
+#[test]
+fn trace_sync_map_matches_go() {
+    let mut promotions = 0;
+    let seeds = seeds(1..9);
+    for seed in seeds.clone() {
+        let lines = trace("syncmap", seed, 50_000);
+        let p = replay_sync_map(&lines, &format!("syncmap seed {seed}"));
+        eprintln!("syncmap seed {seed}: {p} promotions");
+        promotions += p;
+    }
+    // Hundreds a seed: small key spaces miss often.
+    assert!(
+        promotions >= seeds.end.saturating_sub(seeds.start),
+        "{promotions} promotions"
+    );
 }

@@ -9,6 +9,8 @@
 //
 // Usage: go run main.go <workload> <seed> <ops>
 //
+// The workload `syncmap` traces a sync.Map instead (see traceSyncMap).
+//
 // Output, one line per operation:
 //
 //	<op> <key> <hash> <result> | <count> <B> <sameSizeGrow> <noverflow> <nevacuate> <growing> <digest or ->
@@ -24,6 +26,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"unsafe"
 )
 
@@ -229,7 +232,7 @@ func (t *tracer) clear() {
 
 func main() {
 	if len(os.Args) != 4 {
-		fail("usage: main.go <grow|churn|mixed> <seed> <ops>")
+		fail("usage: main.go <grow|churn|mixed|syncmap> <seed> <ops>")
 	}
 	workload := os.Args[1]
 	seed, err1 := strconv.ParseUint(os.Args[2], 10, 64)
@@ -238,6 +241,10 @@ func main() {
 		fail("bad seed or operation count")
 	}
 	r := &rng{state: seed}
+	if workload == "syncmap" {
+		traceSyncMap(r, ops)
+		return
+	}
 	hint := 0
 	switch workload {
 	case "mixed":
@@ -295,6 +302,101 @@ func main() {
 		}
 	default:
 		fail("unknown workload %q", workload)
+	}
+	fmt.Fprintln(out, "end")
+}
+
+// syncMap mirrors sync.Map in go1.22 (src/sync/map.go): mu Mutex (8 bytes), read
+// atomic.Pointer[readOnly], dirty map[any]*entry, misses int.
+type syncMap struct {
+	mu     [8]byte
+	read   *readOnly
+	dirty  map[any]*entry
+	misses int
+}
+
+type readOnly struct {
+	m       map[any]*entry
+	amended bool
+}
+
+// entry mirrors sync's entry: p is nil (deleted), sync's `expunged` (a pointer to a nil `any`;
+// the values traced are never nil interfaces) or a pointer to the value.
+type entry struct{ p unsafe.Pointer }
+
+// syncState prints what SyncMapStats reports: len(read.m), its deleted and expunged entries,
+// len(dirty) or -1 for nil, read.amended, misses.
+func syncState(out *bufio.Writer, m *sync.Map) {
+	sm := (*syncMap)(unsafe.Pointer(m))
+	readLen, deleted, expunged, amended := 0, 0, 0, false
+	if sm.read != nil {
+		readLen, amended = len(sm.read.m), sm.read.amended
+		for _, e := range sm.read.m {
+			switch {
+			case e.p == nil:
+				deleted++
+			case *(*any)(e.p) == nil:
+				expunged++
+			}
+		}
+	}
+	dirty := -1
+	if sm.dirty != nil {
+		dirty = len(sm.dirty)
+	}
+	fmt.Fprintf(out, " | %d %d %d %d %d %d\n", readLen, deleted, expunged, dirty, b2i(amended), sm.misses)
+}
+
+func value(v any, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return strconv.FormatUint(v.(uint64), 10)
+}
+
+// traceSyncMap runs random operations of every kind go1.22's sync.Map has over a small key
+// space and prints, per operation, `<op> <key> <a> <b> <result> | <state>`: a and b are the
+// operation's values (0 when unused), the result as documented at each case.
+func traceSyncMap(r *rng, ops int) {
+	out := bufio.NewWriterSize(os.Stdout, 1<<16)
+	defer out.Flush()
+	fmt.Fprintf(out, "go %s syncmap\n", runtime.Version())
+	var m sync.Map
+	space := 4 + r.below(200)
+	for n := 0; n < ops; n++ {
+		k, a, b := r.below(space), r.below(6), r.below(6)
+		var res string
+		switch p := r.below(100); {
+		case p < 30: // Load: the value or -
+			res = value(m.Load(k))
+			fmt.Fprintf(out, "load %d 0 0 %s", k, res)
+		case p < 42: // Store: -
+			m.Store(k, a)
+			fmt.Fprintf(out, "store %d %d 0 -", k, a)
+		case p < 52: // LoadOrStore: the value returned, slash, loaded
+			v, loaded := m.LoadOrStore(k, a)
+			fmt.Fprintf(out, "load_or_store %d %d 0 %d/%d", k, a, v.(uint64), b2i(loaded))
+		case p < 60: // LoadAndDelete: the value or -
+			fmt.Fprintf(out, "load_and_delete %d 0 0 %s", k, value(m.LoadAndDelete(k)))
+		case p < 67: // Delete: -
+			m.Delete(k)
+			fmt.Fprintf(out, "delete %d 0 0 -", k)
+		case p < 75: // Swap: the previous value or -
+			fmt.Fprintf(out, "swap %d %d 0 %s", k, a, value(m.Swap(k, a)))
+		case p < 85: // CompareAndSwap(k, old a, new b): 1 if swapped
+			fmt.Fprintf(out, "compare_and_swap %d %d %d %d", k, a, b, b2i(m.CompareAndSwap(k, a, b)))
+		case p < 95: // CompareAndDelete(k, old a): 1 if deleted
+			fmt.Fprintf(out, "compare_and_delete %d %d 0 %d", k, a, b2i(m.CompareAndDelete(k, a)))
+		default: // Range over everything: entries seen, slash, the sum of key*8+value
+			count, sum := 0, uint64(0)
+			m.Range(func(key, v any) bool {
+				count++
+				sum += key.(uint64)*8 + v.(uint64)
+				return true
+			})
+			fmt.Fprintf(out, "range 0 0 0 %d/%d", count, sum)
+		}
+		syncState(out, &m)
 	}
 	fmt.Fprintln(out, "end")
 }
