@@ -473,6 +473,10 @@ fn trace_churn_matches_go() {
     let (seeds, c) = run("churn", 1..9, 60_000);
     // About 20 a seed in the runs so far (185 for seeds 1..9); at least one each.
     assert!(c.same_size_growths as u64 >= seeds, "{c:?}");
+    // Windows of 3000-6000 keys: B = 10, two same-size growths per seed in 300K steps, each
+    // evacuated over hundreds of operations.
+    let (seeds, c) = run("churn_large", 1..3, 300_000);
+    assert!(c.same_size_growths as u64 >= seeds && c.max_log2_buckets >= 10, "{c:?}");
 }
 
 /// Inserts, updates, deletes and gets over key spaces of random size, made with and without a

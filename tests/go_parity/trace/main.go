@@ -232,7 +232,7 @@ func (t *tracer) clear() {
 
 func main() {
 	if len(os.Args) != 4 {
-		fail("usage: main.go <grow|churn|mixed|syncmap> <seed> <ops>")
+		fail("usage: main.go <grow|churn|churn_large|mixed|syncmap> <seed> <ops>")
 	}
 	workload := os.Args[1]
 	seed, err1 := strconv.ParseUint(os.Args[2], 10, 64)
@@ -269,10 +269,15 @@ func main() {
 		for n := 0; n < ops; n++ {
 			t.insert(r.next(), uint64(n))
 		}
-	case "churn":
+	case "churn", "churn_large":
 		// Go's same-size growth experiment (spec §6.4): a window of live keys; each step
 		// deletes the oldest and inserts a new one, so deletes leave overflow buckets behind.
+		// churn_large: windows of 3000-6000 keys (B = 10), whose same-size growths last
+		// hundreds of operations.
 		window := 8 + int(r.below(400))
+		if workload == "churn_large" {
+			window = 3000 + int(r.below(3000))
+		}
 		var live []uint64
 		for n := 0; n < ops; n++ {
 			if len(live) >= window {
