@@ -21,6 +21,14 @@ impl<'a, K, V> Iter<'a, K, V> {
             raw: RawRefIter::new(map),
         }
     }
+
+    /// An iteration starting where Go's would for the random draw `random`.
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
+    pub(crate) fn with_random<S>(map: &'a RawMap<K, V, S>, random: u64) -> Self {
+        Self {
+            raw: RawRefIter::with_random(map, random),
+        }
+    }
 }
 
 impl<K, V> Clone for Iter<'_, K, V> {

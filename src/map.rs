@@ -240,6 +240,16 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn image(&self) -> crate::MapImage<'_, K, V> {
         self.raw.image()
     }
+
+    /// [`iter`](Self::iter) with the random draw given instead of taken from the thread's
+    /// source: the start bucket is its low B bits and the slot rotation the three above them
+    /// (Go: `mapiterinit`'s `r`). For the Go lockstep test, which replays the draw a Go
+    /// iteration made.
+    #[doc(hidden)]
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
+    pub fn iter_with_random(&self, random: u64) -> Iter<'_, K, V> {
+        Iter::with_random(&self.raw, random)
+    }
 }
 
 impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {

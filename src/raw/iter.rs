@@ -57,9 +57,15 @@ unsafe impl<K, V> Sync for RawIter<K, V> {}
 impl<K, V> RawIter<K, V> {
     /// Starts an iteration over `map`. Go: `mapiterinit`.
     pub(crate) fn new<S>(map: &RawMap<K, V, S>) -> Self {
+        let random = if map.header.count == 0 { 0 } else { rand64() };
+        Self::with_random(map, random)
+    }
+
+    /// [`new`](Self::new) with Go's random draw given: `startBucket` is its low B bits, `offset`
+    /// the three above them.
+    pub(crate) fn with_random<S>(map: &RawMap<K, V, S>, random: u64) -> Self {
         let header = &map.header;
         let log2 = header.log2_buckets;
-        let random = if header.count == 0 { 0 } else { rand64() };
         let mask = (1usize << log2) - 1;
         let (old_buckets, old_mask) = match header.old_buckets {
             Some(old) => (old.as_ptr(), map.old_bucket_count() - 1),
@@ -174,6 +180,15 @@ impl<'a, K, V> RawRefIter<'a, K, V> {
     pub(crate) fn new<S>(map: &'a RawMap<K, V, S>) -> Self {
         Self {
             inner: RawIter::new(map),
+            marker: core::marker::PhantomData,
+        }
+    }
+
+    /// An iteration starting where Go's would for the random draw `random`.
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
+    pub(crate) fn with_random<S>(map: &'a RawMap<K, V, S>, random: u64) -> Self {
+        Self {
+            inner: RawIter::with_random(map, random),
             marker: core::marker::PhantomData,
         }
     }

@@ -16,7 +16,7 @@
 //	<op> <key> <hash> <result> | <count> <B> <sameSizeGrow> <noverflow> <nevacuate> <growing> <digest or ->
 //
 // op: i (insert or update: m[key] = result), d (delete; result 1 if the key was there), g (get;
-// result the value or -), c (clear(m); key and hash 0). Numbers in decimal; digest in hex.
+// result the value or -), r (range over the map, see iterate), c (clear(m); key and hash 0). Numbers in decimal; digest in hex.
 // The first line is `go <version> B0=<B after make> hint=<hint>`; the last is `end`.
 package main
 
@@ -24,6 +24,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync"
@@ -224,6 +225,49 @@ func (t *tracer) get(key uint64) {
 	t.state()
 }
 
+// mapIter mirrors reflect.MapIter in go1.22: the map Value (3 words), then the runtime's hiter,
+// whose startBucket is its 9th word and offset the byte after it (go-hmap-spec.md §2.5).
+type mapIter struct {
+	m           [3]uintptr
+	hiterPtrs   [8]unsafe.Pointer
+	startBucket uintptr
+	offset      uint8
+	wrapped     bool
+	B           uint8
+}
+
+// iterate ranges over the whole map (reflect's MapRange: the runtime's mapiterinit and
+// mapiternext, as a for-range loop uses) and prints `r 0 0 <draw>/<count>/<digest>`: the random
+// draw the iteration started from, rebuilt from startBucket and offset (startBucket | offset<<B),
+// the entries seen, and FNV-1a over their keys and values in order. During a growth the order is
+// one the mirror does not follow (D11), so that case prints `growing` instead.
+func (t *tracer) iterate() {
+	h := header(t.m)
+	if h.oldbuckets != nil {
+		fmt.Fprintf(t.out, "r 0 0 growing")
+		t.state()
+		return
+	}
+	it := reflect.ValueOf(t.m).MapRange()
+	mi := (*mapIter)(unsafe.Pointer(it))
+	d := digest(0xcbf29ce484222325)
+	count := 0
+	var draw uint64
+	for it.Next() {
+		if count == 0 {
+			if mi.B != h.B || mi.startBucket >= uintptr(1)<<h.B {
+				fail("reflect.MapIter layout is not the one expected")
+			}
+			draw = uint64(mi.startBucket) | uint64(mi.offset)<<h.B
+		}
+		count++
+		d.u64(it.Key().Uint())
+		d.u64(it.Value().Uint())
+	}
+	fmt.Fprintf(t.out, "r 0 0 %d/%d/%x", draw, count, uint64(d))
+	t.state()
+}
+
 func (t *tracer) clear() {
 	fmt.Fprintf(t.out, "c 0 0 0")
 	clear(t.m)
@@ -272,11 +316,11 @@ func main() {
 	case "churn", "churn_large":
 		// Go's same-size growth experiment (spec §6.4): a window of live keys; each step
 		// deletes the oldest and inserts a new one, so deletes leave overflow buckets behind.
-		// churn_large: windows of 3000-6000 keys (B = 10), whose same-size growths last
-		// hundreds of operations.
+		// churn_large: windows of 5000-6600 keys (B = 10, near its load factor), whose
+		// same-size growths last hundreds of operations.
 		window := 8 + int(r.below(400))
 		if workload == "churn_large" {
-			window = 3000 + int(r.below(3000))
+			window = 5000 + int(r.below(1600))
 		}
 		var live []uint64
 		for n := 0; n < ops; n++ {
@@ -299,8 +343,10 @@ func main() {
 				t.insert(keyOf(), uint64(n))
 			case p < 820:
 				t.delete(keyOf())
-			case p < 999:
+			case p < 995:
 				t.get(keyOf())
+			case p < 999:
+				t.iterate()
 			default:
 				t.clear()
 			}
