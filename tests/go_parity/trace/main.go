@@ -175,7 +175,8 @@ func (t *tracer) hashOf(key uint64) uint64 {
 
 // state prints the header after an operation and, at checkpoints, the digest: after every
 // operation while the map has at most 64 buckets, whenever B or the growth state changed, while
-// a growth's mark is below 32, and otherwise once every 2^B/16 operations.
+// a growth's mark is below 32, and otherwise once every 2^B/16 operations (from B = 15 on: no
+// early ones, and once every 2^B operations).
 func (t *tracer) state() {
 	h := header(t.m)
 	growing := h.oldbuckets != nil
@@ -183,8 +184,14 @@ func (t *tracer) state() {
 	t.since++
 	small := h.B <= 6
 	changed := h.B != t.lastB || growing != t.lastGr
-	early := growing && h.nevacuate < 32
-	if small || changed || early || t.since >= (1<<h.B)/16 {
+	// From B = 15 on a digest walks 2^15 buckets or more on both sides: fewer of them.
+	large := h.B >= 15
+	early := growing && h.nevacuate < 32 && !large
+	interval := (1 << h.B) / 16
+	if large {
+		interval = 1 << h.B
+	}
+	if small || changed || early || t.since >= interval {
 		fmt.Fprintf(t.out, "%x\n", uint64(imageDigest(h)))
 		t.since = 0
 	} else {
