@@ -5,11 +5,13 @@
 //! The first signal only sets a flag ([`requested`]): `stress` ends its round at the next tick
 //! of the round's clock, audits it, and saves what it measured, marked `interrupted`; `grow`,
 //! `throughput`, `wrappers` and the tour kill and reap the child process they are waiting for
-//! ([`run_child`]) and start no other; `throughput` then saves the cells measured before,
-//! marked `interrupted` (each is a complete measurement in a process of its own). They then
-//! exit with status [`EXIT_STATUS`] ([`conclude`]). A second signal ends the process at once,
-//! after killing the running child, in case the cleanup that the first one started hangs (a
-//! slow audit, a deadlocked map).
+//! ([`run_child`]) and start no other; `throughput` and `wrappers` then save the cells measured
+//! before, marked `interrupted` (each is a complete measurement in a process of its own), and
+//! the tour ends the part it was in as that experiment ends and writes its index for the parts
+//! that ran, marked `interrupted` (`grow` saves nothing). They then exit with status
+//! [`EXIT_STATUS`] ([`conclude`]). A second signal ends the process at once, after killing the
+//! running child, in case the cleanup that the first one started hangs (a slow audit, a
+//! deadlocked map).
 //!
 //! Only the commands that check the flag install the handler ([`install`]); `crash`, `layout`
 //! and `report` keep the default action, which ends them at once.
@@ -70,9 +72,10 @@ pub(crate) fn stopped(experiment: &str) -> crate::LabError {
 }
 
 /// How an experiment that saves what it measured also when a signal stops it (`stress`,
-/// `throughput`) ends, once its results are written: a `failure` (violations, failed cells) is
-/// status 1; else an interruption, `measured` saying how much ran (`"3 of 8 map(s)"`) after
-/// `elapsed_s`, is status [`EXIT_STATUS`] with `saved` closing the message; else success.
+/// `throughput`, `wrappers`, the tour) ends, once its results are written: a `failure`
+/// (violations, failed cells) is status 1; else an interruption, `measured` saying how much ran
+/// (`"3 of 8 map(s)"`) after `elapsed_s`, is status [`EXIT_STATUS`] with `saved` closing the
+/// message; else success.
 pub(crate) fn conclude(
     experiment: &str,
     interrupted: Option<(f64, String)>,

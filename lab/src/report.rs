@@ -29,6 +29,21 @@ pub(crate) struct Output {
     /// The checkout's HEAD when the invocation started, if it is not the commit the binary was
     /// built from ([`Meta::run_time_head`]).
     pub(crate) run_time_head: Option<String>,
+    /// Whether this invocation made `dir` (the default `lab-results/<timestamp>`), so that it is
+    /// removed again if nothing was written into it (see `Drop`).
+    made_dir: bool,
+}
+
+/// A run that wrote nothing into the results directory it made (bad input found by the
+/// experiment itself, a failure before the first file) leaves no empty
+/// `lab-results/<timestamp>` behind. `remove_dir` removes only an empty directory, and a
+/// directory given with `--out` is never removed.
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.made_dir {
+            let _ = fs::remove_dir(&self.dir);
+        }
+    }
 }
 
 impl Output {
@@ -39,6 +54,7 @@ impl Output {
         command_line: Vec<String>,
     ) -> Result<Output, LabError> {
         let timestamp = utc_timestamp();
+        let made_dir = dir.is_none();
         let dir = match dir {
             Some(dir) => dir,
             None => fresh_dir(&PathBuf::from("lab-results").join(&timestamp)).map_err(|e| {
@@ -72,6 +88,7 @@ impl Output {
             command_line,
             timestamp,
             run_time_head,
+            made_dir,
         })
     }
 

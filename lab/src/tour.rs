@@ -10,6 +10,13 @@
 //!
 //! `--quick` shrinks every part to a few seconds (for tests and CI); the output files are the
 //! same.
+//!
+//! A signal (`interrupt.rs`) ends the part it comes in as that experiment ends on its own: the
+//! crash program runs to its end (in-process threads, seconds at most), the growth experiment
+//! kills its child and saves nothing, the wrappers save the maps measured before, marked
+//! `interrupted`. No later part starts; `tour.json` is still written for the parts that ran,
+//! with `interrupted: true`, the part the signal stopped (`interrupted_part`) and the parts that
+//! did not start (`not_run`), and the exit status is 130 (1 if a part failed).
 
 use std::fs;
 use std::time::Instant;
@@ -37,16 +44,31 @@ pub(crate) struct TourArgs {
     pub(crate) quick: bool,
 }
 
+/// The tour's parts, in the order they run.
+const PARTS: [&str; 3] = ["crash", "grow", "wrappers"];
+
 /// The saved index of a tour (`tour.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct TourResult {
     pub(crate) meta: Meta,
     pub(crate) quick: bool,
-    /// Seconds per part: crash, grow, wrappers.
+    /// Seconds per part that started (crash, grow, wrappers), the one a signal stopped included.
     pub(crate) parts: Vec<(String, f64)>,
     /// Every file the tour wrote, relative to its directory.
     pub(crate) files: Vec<String>,
     pub(crate) failures: Vec<String>,
+    /// A signal stopped the tour (`interrupt.rs`). This and the two fields after it are absent
+    /// (false, none, empty) in files from before they existed.
+    #[serde(default)]
+    pub(crate) interrupted: bool,
+    /// The part the signal stopped part-way, which ended as that experiment ends on a signal:
+    /// `grow` (nothing of it saved) or `wrappers` (its file marked interrupted). None when the
+    /// signal came during the crash program, which runs to its end, or between parts.
+    #[serde(default)]
+    pub(crate) interrupted_part: Option<String>,
+    /// The parts that did not start because of the signal.
+    #[serde(default)]
+    pub(crate) not_run: Vec<String>,
 }
 
 pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
@@ -65,6 +87,8 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
     ));
     let mut parts = Vec::new();
     let mut failures = Vec::new();
+    // The part a signal stopped part-way, and the message that experiment ends with on its own.
+    let mut stopped: Option<(&str, String)> = None;
 
     ui.out("== 1/3  the seed article's crash program ==");
     let t0 = Instant::now();
@@ -85,13 +109,82 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
         failures.push(message);
     }
     parts.push(("crash".to_owned(), t0.elapsed().as_secs_f64()));
-    if interrupt::requested() {
-        return Err(LabError::Interrupted(
-            "tour: interrupted after the crash program (its files are written)".to_owned(),
-        ));
+
+    if !interrupt::requested() {
+        ui.out("\n== 2/3  growth: every insert timed, from empty ==");
+        grow_part(quick, out, &mut parts, &mut failures, &mut stopped)?;
+    }
+    if !interrupt::requested() {
+        ui.out("\n== 3/3  the wrappers on the article's read-mostly workload ==");
+        wrappers_part(quick, out, &mut parts, &mut failures, &mut stopped)?;
     }
 
-    ui.out("\n== 2/3  growth: every insert timed, from empty ==");
+    let mut files: Vec<String> = fs::read_dir(&out.dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| !name.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.push("tour.json".to_owned());
+    files.sort();
+    let interrupted = interrupt::requested();
+    let result = TourResult {
+        meta: out.meta("tour", started.elapsed().as_secs_f64()),
+        quick,
+        not_run: if interrupted {
+            PARTS
+                .iter()
+                .skip(parts.len())
+                .map(|&part| part.to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        parts,
+        files,
+        failures,
+        interrupted,
+        interrupted_part: stopped.as_ref().map(|(part, _)| (*part).to_owned()),
+    };
+    out.write_json("tour.json", &result)?;
+    render_summary(&result, out);
+    let mut saved = String::new();
+    if let Some((part, message)) = &stopped {
+        saved += &format!("stopped in {part} ({message}); ");
+    }
+    if !result.not_run.is_empty() {
+        saved += &format!("not run: {}; ", result.not_run.join(", "));
+    }
+    saved += "see tour.json";
+    interrupt::conclude(
+        "tour",
+        result.interrupted.then(|| {
+            let complete = result
+                .parts
+                .len()
+                .saturating_sub(usize::from(stopped.is_some()));
+            (
+                result.meta.elapsed_s,
+                format!("{complete} of {} part(s)", PARTS.len()),
+            )
+        }),
+        (!result.failures.is_empty()).then(|| result.failures.join("; ")),
+        &saved,
+    )
+}
+
+/// Part 2, the growth experiment. A signal stops it as it stops `grow`: the running child is
+/// killed and nothing of it is saved (`stopped` gets its message).
+fn grow_part(
+    quick: bool,
+    out: &Output,
+    parts: &mut Vec<(String, f64)>,
+    failures: &mut Vec<String>,
+    stopped: &mut Option<(&'static str, String)>,
+) -> Result<(), LabError> {
     let t0 = Instant::now();
     let plan = GrowPlan {
         keys: vec![if quick { 50_000 } else { TOUR_KEYS }],
@@ -102,13 +195,28 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
         repeat: 1,
         points: if quick { 200 } else { 1000 },
     };
-    let result = grow::measure_plan(&plan, out)?;
-    grow_output::render(&result, out)?;
-    grow_output::save(&result, out)?;
-    failures.extend(result.failures.iter().cloned());
+    match grow::measure_plan(&plan, out) {
+        Ok(result) => {
+            grow_output::render(&result, out)?;
+            grow_output::save(&result, out)?;
+            failures.extend(result.failures.iter().cloned());
+        }
+        Err(LabError::Interrupted(message)) => *stopped = Some(("grow", message)),
+        Err(e) => return Err(e),
+    }
     parts.push(("grow".to_owned(), t0.elapsed().as_secs_f64()));
+    Ok(())
+}
 
-    ui.out("\n== 3/3  the wrappers on the article's read-mostly workload ==");
+/// Part 3, the wrappers. A signal stops them as it stops `wrappers`: the maps measured before
+/// are saved, marked interrupted (`stopped` gets the message `wrappers` would end with).
+fn wrappers_part(
+    quick: bool,
+    out: &Output,
+    parts: &mut Vec<(String, f64)>,
+    failures: &mut Vec<String>,
+    stopped: &mut Option<(&'static str, String)>,
+) -> Result<(), LabError> {
     let t0 = Instant::now();
     let plan = WrappersPlan {
         maps: SharedKind::ALL
@@ -125,36 +233,17 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
     wrappers::render(&result, out)?;
     wrappers::save(&result, out)?;
     failures.extend(result.failures.iter().cloned());
-    parts.push(("wrappers".to_owned(), t0.elapsed().as_secs_f64()));
-
-    let mut files: Vec<String> = fs::read_dir(&out.dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| !name.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.push("tour.json".to_owned());
-    files.sort();
-    let result = TourResult {
-        meta: out.meta("tour", started.elapsed().as_secs_f64()),
-        quick,
-        parts,
-        files,
-        failures,
-    };
-    out.write_json("tour.json", &result)?;
-    render_summary(&result, out);
-    if result.failures.is_empty() {
-        Ok(())
-    } else {
-        Err(LabError::Failed(format!(
-            "tour: {}",
-            result.failures.join("; ")
-        )))
+    // Its failures are the tour's own (above), so only the interruption is asked for.
+    if let Err(LabError::Interrupted(message)) = interrupt::conclude(
+        "wrappers",
+        wrappers::interruption(&result),
+        None,
+        wrappers::SAVED,
+    ) {
+        *stopped = Some(("wrappers", message));
     }
+    parts.push(("wrappers".to_owned(), t0.elapsed().as_secs_f64()));
+    Ok(())
 }
 
 /// The tour's closing summary: where everything is, and what to run next.
@@ -164,16 +253,96 @@ pub(crate) fn render_summary(result: &TourResult, out: &Output) {
         .iter()
         .map(|(name, s)| format!("{name} {s:.1} s"))
         .collect();
+    let mut interrupted = String::new();
+    if result.interrupted {
+        interrupted += "\nINTERRUPTED by a signal";
+        if let Some(part) = &result.interrupted_part {
+            interrupted += &format!(" during {part}");
+        }
+        if !result.not_run.is_empty() {
+            interrupted += &format!("; not run: {}", result.not_run.join(", "));
+        }
+    }
+    // After a signal some of the files below are missing; the list above them is what exists.
+    let guide = if result.interrupted {
+        "tables (.csv): a row per run, machine/commit/command in the last columns; JSON: everything, \
+         with the machine, rustc, commit, hasher and command line; plots (.svg): those of the parts that ran"
+    } else {
+        "tables: crash.csv grow.csv wrappers.csv (a row per run, machine/commit/command in the last columns); \
+         JSON: everything, with the machine, rustc, commit, hasher and command line; plots: grow.svg wrappers.svg"
+    };
     out.ui.out(&format!(
-        "\n== written to {} ==\n{}\ntables: crash.csv grow.csv wrappers.csv (a row per run, machine/commit/command in the last columns); \
-         JSON: everything, with the machine, rustc, commit, hasher and command line; plots: grow.svg wrappers.svg\n\
-         tour time {:.1} s ({}){}\n\
+        "\n== written to {} ==\n{}\n{guide}\n\
+         tour time {:.1} s ({}){}{}\n\
          next: hmap-lab grow|throughput|stress|crash|wrappers|layout --help; `hmap-lab report {}` redraws the tables and plots",
         out.dir.display(),
         result.files.join(" "),
         result.meta.elapsed_s,
         times.join(", "),
         if result.failures.is_empty() { String::new() } else { format!("\nFAILURES: {}", result.failures.join("; ")) },
+        interrupted,
         out.dir.display()
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::wrappers::WrappersResult;
+
+    /// `result` as the lab writes it now, less the `fields` that older files lack.
+    fn without(result: &impl Serialize, fields: &[&str]) -> serde_json::Value {
+        let mut value = serde_json::to_value(result).unwrap();
+        for field in fields {
+            assert!(
+                value.as_object_mut().unwrap().remove(*field).is_some(),
+                "{field}"
+            );
+        }
+        value
+    }
+
+    #[test]
+    fn tour_and_wrappers_files_from_before_the_interrupted_marker_still_parse() {
+        let meta = |experiment| {
+            Output::new(crate::ui::Ui::new(true), Some(std::env::temp_dir()), vec![])
+                .unwrap()
+                .meta(experiment, 1.0)
+        };
+        let tour = TourResult {
+            meta: meta("tour"),
+            quick: true,
+            parts: vec![("crash".to_owned(), 0.1)],
+            files: vec!["tour.json".to_owned()],
+            failures: Vec::new(),
+            interrupted: true,
+            interrupted_part: Some("grow".to_owned()),
+            not_run: vec!["wrappers".to_owned()],
+        };
+        let old = without(&tour, &["interrupted", "interrupted_part", "not_run"]);
+        let read: TourResult = serde_json::from_value(old).unwrap();
+        assert!(!read.interrupted && read.interrupted_part.is_none() && read.not_run.is_empty());
+        assert_eq!(read.parts, tour.parts);
+
+        let wrappers = WrappersResult {
+            meta: meta("wrappers"),
+            plan: WrappersPlan {
+                maps: vec!["sync".to_owned()],
+                threads: 1,
+                ops_per_thread: 1,
+                keys: 1,
+                write_pct: 5,
+                repeat: 1,
+            },
+            timer_overhead_ns: 20,
+            rows: Vec::new(),
+            failures: Vec::new(),
+            interrupted: true,
+        };
+        let read: WrappersResult =
+            serde_json::from_value(without(&wrappers, &["interrupted"])).unwrap();
+        assert!(!read.interrupted);
+        assert_eq!(read.plan, wrappers.plan);
+    }
 }

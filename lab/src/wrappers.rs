@@ -5,6 +5,11 @@
 //! thread with the same total number of operations. The article claims 16 shards give about 4×
 //! the QPS of one `sync.RWMutex` and cut p99 from 47.6 ms to 11.3 ms; the table prints our
 //! ratio beside it.
+//!
+//! A signal (`interrupt.rs`) ends the run after the repetition it interrupted, whose child is
+//! killed and not counted; as in `throughput`, the maps measured before are saved with
+//! `interrupted: true` (a map stopped between its repetitions keeps the ones it finished), the
+//! table shows the maps not run as `-`, and the exit status is 130 (1 if a map failed).
 
 use std::time::Instant;
 
@@ -110,6 +115,10 @@ pub(crate) struct WrappersResult {
     pub(crate) timer_overhead_ns: u64,
     pub(crate) rows: Vec<WrapperRow>,
     pub(crate) failures: Vec<String>,
+    /// A signal stopped the run (`interrupt.rs`): the maps and repetitions after the last one
+    /// measured did not run (absent, false, in files from before it existed).
+    #[serde(default)]
+    pub(crate) interrupted: bool,
 }
 
 /// `wrappers`: measure, save, render.
@@ -117,14 +126,28 @@ pub(crate) fn run(args: &WrappersArgs, out: &Output) -> Result<(), LabError> {
     let result = measure_plan(&args.plan()?, out)?;
     render(&result, out)?;
     save(&result, out)?;
-    if result.failures.is_empty() {
-        Ok(())
-    } else {
-        Err(LabError::Failed(format!(
-            "wrappers: {}",
-            result.failures.join("; ")
-        )))
-    }
+    interrupt::conclude(
+        "wrappers",
+        interruption(&result),
+        (!result.failures.is_empty()).then(|| result.failures.join("; ")),
+        SAVED,
+    )
+}
+
+/// The end of the message of an interrupted run: where its results are.
+pub(crate) const SAVED: &str = "see wrappers.json";
+
+/// When a signal stopped `result`, and how much of its plan was measured by then, for
+/// `interrupt::conclude`; `None` if it ran to the end.
+pub(crate) fn interruption(result: &WrappersResult) -> Option<(f64, String)> {
+    result.interrupted.then(|| {
+        let measured: usize = result.rows.iter().map(|r| r.qps_runs.len()).sum();
+        let planned = result.plan.maps.len() * result.plan.repeat;
+        (
+            result.meta.elapsed_s,
+            format!("{measured} of {planned} map repetition(s)"),
+        )
+    })
 }
 
 pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<WrappersResult, LabError> {
@@ -134,6 +157,9 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
     let started = Instant::now();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
+    // A signal ends the run after the repetition it interrupted (whose child is killed and not
+    // recorded); what was measured before is kept, including the finished repetitions of the
+    // map it stopped.
     for kind in kinds {
         let (threads, ops) = if kind.one_thread_only() {
             (1, plan.ops_per_thread * plan.threads)
@@ -143,8 +169,7 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
         let mut runs: Vec<CellResult> = Vec::new();
         for repetition in 1..=plan.repeat {
             if interrupt::requested() {
-                bar.finish_and_clear();
-                return Err(interrupt::stopped("wrappers"));
+                break;
             }
             bar.set_message(format!(
                 "{} ({threads} threads), repetition {repetition}",
@@ -167,10 +192,7 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
             bar.inc(1);
             match result {
                 Ok(cell) => runs.push(cell),
-                Err(_) if interrupt::requested() => {
-                    bar.finish_and_clear();
-                    return Err(interrupt::stopped("wrappers"));
-                }
+                Err(_) if interrupt::requested() => break,
                 Err(message) => {
                     out.ui
                         .note(&bar, &format!("  {}: FAILED: {message}", kind.name()));
@@ -179,13 +201,14 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
                 }
             }
         }
-        if runs.is_empty() {
-            continue;
-        }
         let qps_runs: Vec<f64> = runs.iter().map(CellResult::qps).collect();
         runs.sort_by(|a, b| a.qps().total_cmp(&b.qps()));
-        let chosen = &runs[runs.len() / 2];
-        rows.push(row(kind, chosen, qps_runs));
+        if let Some(chosen) = runs.get(runs.len() / 2) {
+            rows.push(row(kind, chosen, qps_runs));
+        }
+        if interrupt::requested() {
+            break;
+        }
     }
     bar.finish_and_clear();
     Ok(WrappersResult {
@@ -194,6 +217,7 @@ pub(crate) fn measure_plan(plan: &WrappersPlan, out: &Output) -> Result<Wrappers
         timer_overhead_ns,
         rows,
         failures,
+        interrupted: interrupt::requested(),
     })
 }
 
@@ -283,6 +307,9 @@ pub(crate) fn render(result: &WrappersResult, out: &Output) -> Result<(), LabErr
         p.keys
     );
     text += &format!("machine: {}\n", result.meta.describe());
+    if result.interrupted {
+        text += "INTERRUPTED by a signal: maps shown as - did not run\n";
+    }
     let baseline = result
         .rows
         .iter()
@@ -306,6 +333,24 @@ pub(crate) fn render(result: &WrappersResult, out: &Output) -> Result<(), LabErr
             format_ns(r.p999_ns as f64),
             format_ns(r.max_ns as f64)
         );
+    }
+    if result.interrupted {
+        // The run stops at the signal, so the maps not run are the plan's last ones; a map
+        // that failed is named in the failures instead.
+        let not_run = p.maps.iter().filter(|map| {
+            !result.rows.iter().any(|r| &r.map == *map)
+                && !result
+                    .failures
+                    .iter()
+                    .any(|f| f.starts_with(&format!("{map}: ")))
+        });
+        for map in not_run {
+            let type_name = SharedKind::parse(map).map_or("-", SharedKind::type_name);
+            text += &format!(
+                "{map:<12} {type_name:<28} {:>8} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+                "-", "-", "-", "-", "-", "-", "-", "-"
+            );
+        }
     }
     let find = |name: &str| result.rows.iter().find(|r| r.map == name);
     if let (Some(rw), Some(sh)) = (find(BASELINE), find(SHARDED)) {

@@ -1,8 +1,8 @@
 //! The lab's command line, end to end: every subcommand's `--help`, the error paths (one line
 //! on stderr, exit status 2, never a panic), a short `stress` run that must find no violation,
 //! the reduced tour (its files exist and parse), `report` on the tour's results, a small run of
-//! every other experiment, the build-time commit in the metadata, and SIGINT/SIGTERM to `stress`
-//! and `grow`. Runs the debug binary, so sizes are small.
+//! every other experiment, the build-time commit in the metadata, and SIGINT/SIGTERM to `stress`,
+//! `grow`, `throughput`, `wrappers` and the tour. Runs the debug binary, so sizes are small.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -482,6 +482,54 @@ fn runs_in_the_same_second_get_their_own_default_directories() {
     }
     let runs = std::fs::read_dir(dir.join("lab-results")).unwrap().count();
     assert_eq!(runs, 3);
+}
+
+#[test]
+fn a_run_that_writes_nothing_leaves_no_empty_default_directory() {
+    let dir = scratch("no-empty-dirs");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Input that only the experiment itself rejects, after the default directory was made.
+    for args in [
+        &["stress", "--keys", "16M", "--threads", "4"][..],
+        &["crash", "--iterations", "16M"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hmap-lab"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.join("lab-results"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "empty result directories left behind: {left:?}"
+    );
+    // A directory given with --out stays, written to or not.
+    let given = dir.join("given");
+    let out = lab(&[
+        "stress",
+        "--keys",
+        "16M",
+        "--threads",
+        "4",
+        "--out",
+        given.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(given.is_dir());
 }
 
 #[cfg(unix)]
@@ -1008,4 +1056,205 @@ fn a_signal_during_the_fill_of_a_stress_round_stops_it_promptly() {
     assert_eq!(json["interrupted"], true);
     // The signal came during the first round's fill: no round of `cow` ran.
     assert_eq!(json["outcomes"].as_array().unwrap().len(), 0, "{json}");
+}
+
+/// The processes in `pids` that are still there (a zombie counts: nobody reaped it).
+#[cfg(target_os = "linux")]
+fn still_there(pids: &[u32]) -> Vec<u32> {
+    pids.iter()
+        .copied()
+        .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        .collect()
+}
+
+/// Waits at most 2 s for every process in `pids` to be gone; kills those left behind (so they
+/// do not run on after the test) and returns them.
+#[cfg(target_os = "linux")]
+fn left_running(pids: &[u32]) -> Vec<u32> {
+    wait_until(std::time::Duration::from_secs(2), || {
+        still_there(pids).is_empty()
+    });
+    let left = still_there(pids);
+    for &pid in &left {
+        send("KILL", pid);
+    }
+    left
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_stops_wrappers_which_saves_the_maps_measured_before() {
+    use std::time::Duration;
+
+    let dir = scratch("wrappers-sigint");
+    // About 100 ms per map in a debug build: the signal comes while a later map runs.
+    let child = start_with_handler(&[
+        "wrappers",
+        "--maps",
+        "safe/rwlock,sharded/16,concurrent,sync",
+        "--threads",
+        "4",
+        "--ops",
+        "50K",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let parent = child.id();
+    let cells = || children_running(parent, "__wcell");
+    let mut first = None;
+    let mut running = Vec::new();
+    let second = wait_until(Duration::from_secs(20), || {
+        running = cells();
+        first = first.or_else(|| running.first().copied());
+        first.is_some_and(|first| running.iter().any(|&pid| pid != first))
+    });
+    if !second {
+        give_up(child, "wrappers started no second map's child process");
+    }
+    assert!(send("INT", parent));
+    let out = exits_within(child, Duration::from_secs(5));
+    let left = left_running(&running);
+    let out = out.expect("wrappers: still running 5 s after SIGINT");
+    let stderr = text(&out.stderr);
+    assert!(
+        left.is_empty(),
+        "children {left:?} outlived wrappers: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("wrappers: interrupted") && stderr.contains("see wrappers.json"),
+        "{stderr}"
+    );
+    let json = read_json(&dir.join("wrappers.json"));
+    assert_eq!(json["interrupted"], true, "{json}");
+    assert_meta(&json, "wrappers");
+    // The first map was measured; the last one never started.
+    let rows = json["rows"].as_array().unwrap();
+    assert!((1..4).contains(&rows.len()), "{} rows: {json}", rows.len());
+    assert_eq!(rows[0]["map"], "safe/rwlock", "{json}");
+    let csv = std::fs::read_to_string(dir.join("wrappers.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + rows.len(), "{csv}");
+    // Every map of the plan has its line; those not run show `-`.
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("INTERRUPTED by a signal"), "{stdout}");
+    let sync = stdout
+        .lines()
+        .find(|line| line.starts_with("sync "))
+        .unwrap_or_else(|| panic!("no line for sync: {stdout}"));
+    // Map and type, then eight measured columns.
+    let cells: Vec<&str> = sync.split_whitespace().collect();
+    assert!(
+        cells.len() == 10 && cells[2..].iter().all(|&cell| cell == "-"),
+        "{sync}"
+    );
+}
+
+/// The tour stopped by a signal twice: during the growth experiment (which saves nothing when
+/// interrupted; the wrappers never start) and during the wrappers (which save the maps measured
+/// before). Each time `tour.json` is written for what ran, marked interrupted.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
+    use std::time::Duration;
+
+    let part_names = |tour: &serde_json::Value| -> Vec<String> {
+        tour["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|part| part[0].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let files = |tour: &serde_json::Value| -> Vec<String> {
+        tour["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Starts the quick tour into `dir`, sends SIGINT once `ready` holds for the measuring
+    // children with `marker` in their command line, and returns its output once every child
+    // seen is gone.
+    let interrupt = |dir: &Path, marker: &str, ready: &dyn Fn(&[u32], Option<u32>) -> bool| {
+        let child = start_with_handler(&["tour", "--quick", "--out", dir.to_str().unwrap()]);
+        let parent = child.id();
+        let mut first = None;
+        let mut running = Vec::new();
+        let reached = wait_until(Duration::from_secs(30), || {
+            running = children_running(parent, marker);
+            first = first.or_else(|| running.first().copied());
+            ready(&running, first)
+        });
+        if !reached {
+            give_up(
+                child,
+                &format!("the tour started no {marker} child to interrupt"),
+            );
+        }
+        assert!(send("INT", parent));
+        let out = exits_within(child, Duration::from_secs(5));
+        let left = left_running(&running);
+        let out = out.expect("tour: still running 5 s after SIGINT");
+        let stderr = text(&out.stderr);
+        assert!(
+            left.is_empty(),
+            "children {left:?} outlived the tour: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(
+            stderr.contains("tour: interrupted") && stderr.contains("see tour.json"),
+            "{stderr}"
+        );
+        assert!(
+            text(&out.stdout).contains("INTERRUPTED by a signal"),
+            "{}",
+            text(&out.stdout)
+        );
+        out
+    };
+
+    // During the growth experiment's second child process.
+    let dir = scratch("tour-sigint-grow");
+    let out = interrupt(&dir, "__child", &|running, first| {
+        first.is_some_and(|first| running.iter().any(|&pid| pid != first))
+    });
+    assert!(text(&out.stderr).contains("grow: interrupted"));
+    let tour = read_json(&dir.join("tour.json"));
+    assert_meta(&tour, "tour");
+    assert_eq!(tour["interrupted"], true, "{tour}");
+    assert_eq!(tour["interrupted_part"], "grow", "{tour}");
+    assert_eq!(tour["not_run"], serde_json::json!(["wrappers"]), "{tour}");
+    assert_eq!(part_names(&tour), ["crash", "grow"], "{tour}");
+    assert_meta(&read_json(&dir.join("crash.json")), "crash");
+    assert!(!dir.join("grow.json").exists() && !dir.join("wrappers.json").exists());
+    let listed = files(&tour);
+    assert!(
+        listed.contains(&"crash.json".to_owned())
+            && listed.contains(&"tour.json".to_owned())
+            && !listed.contains(&"grow.json".to_owned()),
+        "{listed:?}"
+    );
+
+    // As soon as the wrappers start: the crash program and the growth experiment are complete.
+    let dir = scratch("tour-sigint-wrappers");
+    interrupt(&dir, "__wcell", &|running, _| !running.is_empty());
+    let tour = read_json(&dir.join("tour.json"));
+    assert_eq!(tour["interrupted"], true, "{tour}");
+    assert_eq!(tour["interrupted_part"], "wrappers", "{tour}");
+    assert_eq!(tour["not_run"], serde_json::json!([]), "{tour}");
+    assert_eq!(part_names(&tour), ["crash", "grow", "wrappers"], "{tour}");
+    let grow = read_json(&dir.join("grow.json"));
+    assert_eq!(
+        grow["sizes"][0]["runs"].as_array().unwrap().len(),
+        6,
+        "{grow}"
+    );
+    let wrappers = read_json(&dir.join("wrappers.json"));
+    assert_eq!(wrappers["interrupted"], true, "{wrappers}");
+    assert!(wrappers["rows"].as_array().unwrap().len() < 9, "{wrappers}");
+    assert!(files(&tour).contains(&"wrappers.json".to_owned()));
+    // `report` reads the interrupted files back.
+    let stdout = succeeds(&["report", dir.to_str().unwrap()]);
+    assert!(stdout.contains("INTERRUPTED by a signal"), "{stdout}");
 }
