@@ -248,3 +248,54 @@ fn reserve_grows_in_one_go() {
         Err(TryReserveError::CapacityOverflow)
     );
 }
+
+/// The lockstep test's view of the buckets (`HashMap::image`): every live entry exactly once,
+/// in the current array's chains or in an unevacuated old chain, full tophash bytes exactly
+/// where an entry is shown, in every growth state (also under the constant hasher, whose single
+/// chain takes overflow buckets).
+#[test]
+fn image_shows_every_entry_once_in_every_growth_state() {
+    fn entries(image: &crate::MapImage<'_, u64, u64>) -> Vec<(u64, u64)> {
+        let old = image.old_buckets.iter().flatten().flatten();
+        let mut seen = Vec::new();
+        for chain in image.buckets.iter().flatten().chain(old) {
+            for bucket in chain {
+                for (top, slot) in bucket.tophash.iter().zip(&bucket.slots) {
+                    assert_eq!(TopHash(*top).is_full(), slot.is_some());
+                    if let Some((k, v)) = slot {
+                        seen.push((**k, **v));
+                    }
+                }
+            }
+        }
+        seen.sort_unstable();
+        seen
+    }
+    let mut map = crate::HashMap::<u64, u64>::new();
+    assert!(map.image().buckets.is_none());
+    let mut constant = crate::HashMap::with_hasher(ConstantState(7));
+    let mut grew = false;
+    for key in 0..scaled(600) {
+        map.insert(key, key * 3);
+        constant.insert(key % 97, key);
+        if key % 5 == 0 {
+            map.remove(&(key / 2));
+        }
+        grew |= map.is_growing();
+        for (image, expected) in [
+            (
+                map.image(),
+                map.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+            ),
+            (
+                constant.image(),
+                constant.iter().map(|(k, v)| (*k, *v)).collect(),
+            ),
+        ] {
+            let mut expected = expected;
+            expected.sort_unstable();
+            assert_eq!(entries(&image), expected);
+        }
+    }
+    assert!(grew);
+}
