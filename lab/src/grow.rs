@@ -13,6 +13,12 @@
 //! `grow.json` (everything, with the series), `grow_series.csv`, and `grow.svg`: the largest
 //! latency in each chunk of consecutive inserts against the insert index, log scale, so a
 //! stop-the-world rehash shows as a spike and incremental growth as a flat band.
+//!
+//! A signal (`interrupt.rs`) stops the experiment at the run (one size, map and repetition) it
+//! comes in: that run's child is killed (for a single-threaded map, whichever of its three was
+//! running) and the run is not counted. As in `throughput` and `wrappers`, the runs measured
+//! before are saved with `interrupted: true`, the tables show the maps and sizes not run as `-`,
+//! and the exit status is 130 (1 if a run failed).
 
 use std::time::Instant;
 
@@ -219,6 +225,11 @@ pub(crate) struct GrowResult {
     pub(crate) sizes: Vec<SizeResult>,
     /// Runs that failed (a child that crashed or found a wrong result).
     pub(crate) failures: Vec<String>,
+    /// A signal stopped the run (`interrupt.rs`): the runs after the last one measured did not
+    /// run, and the size it stopped in is absent if none of its runs finished (absent, false, in
+    /// files from before it existed).
+    #[serde(default)]
+    pub(crate) interrupted: bool,
 }
 
 /// `grow`: measure, save, render.
@@ -226,15 +237,35 @@ pub(crate) fn run(args: &GrowArgs, out: &Output) -> Result<(), LabError> {
     let result = measure_plan(&args.plan(), out)?;
     grow_output::render(&result, out)?;
     grow_output::save(&result, out)?;
-    if result.failures.is_empty() {
-        Ok(())
-    } else {
-        Err(LabError::Failed(format!(
-            "{} growth run(s) failed: {}",
-            result.failures.len(),
-            result.failures.join("; ")
-        )))
-    }
+    interrupt::conclude(
+        "grow",
+        interruption(&result),
+        (!result.failures.is_empty()).then(|| {
+            format!(
+                "{} growth run(s) failed: {}",
+                result.failures.len(),
+                result.failures.join("; ")
+            )
+        }),
+        SAVED,
+    )
+}
+
+/// The end of the message of an interrupted run: where its results are.
+pub(crate) const SAVED: &str = "see grow.json";
+
+/// When a signal stopped `result`, and how many of its plan's runs (size, map, repetition)
+/// were measured by then, for `interrupt::conclude`; `None` if it ran to the end.
+pub(crate) fn interruption(result: &GrowResult) -> Option<(f64, String)> {
+    result.interrupted.then(|| {
+        let measured: usize = result.sizes.iter().map(|s| s.runs.len()).sum();
+        let plan = &result.plan;
+        let planned = plan.keys.len() * plan.maps.len() * plan.repeat;
+        (
+            result.meta.elapsed_s,
+            format!("{measured} of {planned} growth run(s)"),
+        )
+    })
 }
 
 /// Runs every (size, map, repetition) of `plan` in child processes.
@@ -261,6 +292,9 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
     let started = Instant::now();
     let mut sizes = Vec::new();
     let mut failures = Vec::new();
+    // A signal ends the run after the run it interrupted (whose child is killed and not
+    // recorded; a single-threaded map's run needs all three of its children); the runs
+    // measured before are kept, including those of the size it stopped in.
     for &keys in &plan.keys {
         let mut size = SizeResult {
             keys,
@@ -270,8 +304,7 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
         for &map in &maps {
             for repetition in 1..=plan.repeat {
                 if interrupt::requested() {
-                    bar.finish_and_clear();
-                    return Err(interrupt::stopped("grow"));
+                    break;
                 }
                 bar.set_message(format!(
                     "{} keys into {}, repetition {repetition}",
@@ -300,10 +333,7 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
                         size.runs.push(run);
                         size.series.push(series);
                     }
-                    Err(_) if interrupt::requested() => {
-                        bar.finish_and_clear();
-                        return Err(interrupt::stopped("grow"));
-                    }
+                    Err(_) if interrupt::requested() => break,
                     Err(message) => {
                         ui.note(
                             &bar,
@@ -313,6 +343,16 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
                     }
                 }
             }
+            if interrupt::requested() {
+                break;
+            }
+        }
+        if interrupt::requested() {
+            // A size with no run finished did not run; the tables show it as such.
+            if !size.runs.is_empty() {
+                sizes.push(size);
+            }
+            break;
         }
         sizes.push(size);
     }
@@ -323,6 +363,7 @@ pub(crate) fn measure_plan(plan: &GrowPlan, out: &Output) -> Result<GrowResult, 
         timer_overhead_ns,
         sizes,
         failures,
+        interrupted: interrupt::requested(),
     })
 }
 

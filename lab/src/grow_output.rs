@@ -2,7 +2,8 @@
 //! command in the last columns), `grow_series.csv` (the plot's data), the table of medians with
 //! the ratios that answer the experiment's question, and `grow.svg` (one panel per map, the
 //! slowest insert of each chunk against the insert number, log scale). `render` serves both a
-//! live run and `hmap-lab report`.
+//! live run and `hmap-lab report`. A run that a signal stopped (`interrupted`) is written the
+//! same way with the runs it measured; its tables show the maps and sizes not run as `-`.
 
 use std::fmt::Write as _;
 
@@ -113,10 +114,15 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
         "hasher: {}; timer overhead (empty Instant pair, median): {} ns",
         result.meta.hasher, result.timer_overhead_ns
     ));
+    if result.interrupted {
+        ui.out("INTERRUPTED by a signal: maps and sizes shown as - did not run");
+    }
     for size in &result.sizes {
         ui.out(&format!("\n{} keys:", size.keys));
-        ui.out(&table(size));
-        let name = if result.sizes.len() == 1 {
+        ui.out(&table(size, result));
+        // Named after the plan, not after what ran, so that an interrupted run of several sizes
+        // names its plots as the whole run would.
+        let name = if result.plan.keys.len() == 1 {
             "grow.svg".to_owned()
         } else {
             format!("grow_{}.svg", size.keys)
@@ -133,6 +139,20 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
         )
         .map_err(|e| LabError::Failed(format!("cannot draw {}: {e}", path.display())))?;
         ui.wrote(&path);
+    }
+    if result.interrupted {
+        // The run stops at the signal, so the sizes not reached are the plan's last ones.
+        for &keys in &result.plan.keys {
+            if !result.sizes.iter().any(|s| s.keys == keys) {
+                let none = SizeResult {
+                    keys,
+                    runs: Vec::new(),
+                    series: Vec::new(),
+                };
+                ui.out(&format!("\n{keys} keys:"));
+                ui.out(&table(&none, result));
+            }
+        }
     }
     ui.out(LEGEND);
     Ok(())
@@ -152,8 +172,9 @@ grow.svg: per map, the slowest insert of each chunk; single-threaded maps also b
 max-CPU process: kernel time such as page faults counts, descheduled time does not), the line that shows
 a stop-the-world rehash on a noisy machine.";
 
-/// Medians per map, one line each, then the ratios that answer the experiment's question.
-fn table(size: &SizeResult) -> String {
+/// Medians per map, one line each, then the ratios that answer the experiment's question. In
+/// an interrupted run, the maps of the plan not run at this size follow as lines of `-`.
+fn table(size: &SizeResult, result: &GrowResult) -> String {
     let mut names: Vec<(&str, &str)> = Vec::new();
     for run in &size.runs {
         if !names.iter().any(|(n, _)| *n == run.map) {
@@ -200,6 +221,9 @@ fn table(size: &SizeResult) -> String {
             med(&|r| r.bytes_per_entry_end),
             med(&|r| r.bytes_per_entry_peak),
         );
+    }
+    if result.interrupted {
+        not_run(&mut out, size, result);
     }
     let find = |name: &str| maxima.iter().find(|m| m.0 == name);
     if let (Some(h), Some(b)) = (find("hmap"), find("hashbrown")) {
@@ -251,6 +275,37 @@ fn table(size: &SizeResult) -> String {
         }
     }
     out
+}
+
+/// The lines of an interrupted run's table for the maps of the plan that have no run at this
+/// size (a map that failed is named in the failures instead), then a note for each map whose
+/// medians are over fewer repetitions than planned.
+fn not_run(out: &mut String, size: &SizeResult, result: &GrowResult) {
+    let keys = size.keys;
+    for map in &result.plan.maps {
+        let ran = size.runs.iter().any(|r| &r.map == map);
+        let failed = result
+            .failures
+            .iter()
+            .any(|f| f.starts_with(&format!("{map} at {keys} keys: ")));
+        if !ran && !failed {
+            let _ = writeln!(
+                out,
+                "{map:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
+                "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"
+            );
+        }
+    }
+    for map in &result.plan.maps {
+        let runs = size.runs.iter().filter(|r| &r.map == map).count();
+        if (1..result.plan.repeat).contains(&runs) {
+            let _ = writeln!(
+                out,
+                "{map}: medians of {runs} of {} repetition(s)",
+                result.plan.repeat
+            );
+        }
+    }
 }
 
 /// The plot's panels: one per map (repetition 1), single-threaded maps first, all on the same
@@ -313,4 +368,117 @@ fn panels(size: &SizeResult, readers: usize) -> Vec<LinePanel> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::OnceLock;
+
+    use crate::grow::GrowPlan;
+    use crate::report::Meta;
+
+    /// The metadata of the results below. Made once, in a directory of its own: `Output::new`
+    /// probes its directory with a file named after the process, so two tests of this process
+    /// probing one directory at once could remove each other's probe.
+    fn meta() -> Meta {
+        static META: OnceLock<Meta> = OnceLock::new();
+        META.get_or_init(|| {
+            let dir = std::env::temp_dir().join("hmap-lab-grow-output-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            Output::new(crate::ui::Ui::new(true), Some(dir), vec![])
+                .unwrap()
+                .meta("grow", 1.0)
+        })
+        .clone()
+    }
+
+    /// A result of `maps` at 10 and 20 keys, `repeat` repetitions each, holding `runs`.
+    fn result(maps: &[&str], repeat: usize, runs: Vec<GrowRun>, interrupted: bool) -> GrowResult {
+        GrowResult {
+            meta: meta(),
+            plan: GrowPlan {
+                keys: vec![10, 20],
+                maps: maps.iter().map(|&m| m.to_owned()).collect(),
+                readers: 0,
+                repeat,
+                points: 10,
+            },
+            timer_overhead_ns: 20,
+            sizes: vec![SizeResult {
+                keys: 10,
+                runs,
+                series: Vec::new(),
+            }],
+            failures: Vec::new(),
+            interrupted,
+        }
+    }
+
+    fn run(map: &str, repetition: usize) -> GrowRun {
+        GrowRun {
+            map: map.to_owned(),
+            group: "sequential".to_owned(),
+            repetition,
+            keys: 10,
+            max_ns: 1_000,
+            ..GrowRun::default()
+        }
+    }
+
+    #[test]
+    fn grow_files_from_before_the_interrupted_marker_still_parse() {
+        let saved = result(&["hmap"], 1, vec![run("hmap", 1)], true);
+        let mut old = serde_json::to_value(&saved).unwrap();
+        assert!(old.as_object_mut().unwrap().remove("interrupted").is_some());
+        let read: GrowResult = serde_json::from_value(old).unwrap();
+        assert!(!read.interrupted);
+        assert_eq!(read.sizes, saved.sizes);
+    }
+
+    #[test]
+    fn an_interrupted_table_shows_the_maps_not_run_as_dashes() {
+        let dashes = |line: &str| line.split_whitespace().skip(1).all(|cell| cell == "-");
+        let interrupted = result(
+            &["hmap", "hashbrown", "std"],
+            3,
+            vec![
+                run("hmap", 1),
+                run("hmap", 2),
+                run("hmap", 3),
+                run("hashbrown", 1),
+            ],
+            true,
+        );
+        let mut failed = interrupted.clone();
+        failed.failures = vec!["std at 10 keys: the child crashed".to_owned()];
+        let size = &interrupted.sizes[0];
+
+        let text = table(size, &interrupted);
+        let line = |map: &str| {
+            text.lines()
+                .find(|line| line.split_whitespace().next() == Some(map))
+                .unwrap_or_else(|| panic!("no line for {map}: {text}"))
+        };
+        assert!(
+            !dashes(line("hmap")) && !dashes(line("hashbrown")),
+            "{text}"
+        );
+        assert!(dashes(line("std")), "{text}");
+        assert!(
+            text.contains("hashbrown: medians of 1 of 3 repetition(s)")
+                && !text.contains("hmap: medians"),
+            "{text}"
+        );
+        // A map that failed is not shown as not run; a run that ran to its end shows no dashes.
+        assert!(!table(size, &failed).lines().any(|l| l.starts_with("std ")));
+        let mut complete = interrupted.clone();
+        complete.interrupted = false;
+        let text = table(size, &complete);
+        assert!(
+            !text.lines().any(|l| l.starts_with("std ")) && !text.contains("medians of"),
+            "{text}"
+        );
+    }
 }

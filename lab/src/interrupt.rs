@@ -5,13 +5,14 @@
 //! The first signal only sets a flag ([`requested`]): `stress` ends its round at the next tick
 //! of the round's clock, audits it, and saves what it measured, marked `interrupted`; `grow`,
 //! `throughput`, `wrappers` and the tour kill and reap the child process they are waiting for
-//! ([`run_child`]) and start no other; `throughput` and `wrappers` then save the cells measured
-//! before, marked `interrupted` (each is a complete measurement in a process of its own), and
-//! the tour ends the part it was in as that experiment ends and writes its index for the parts
-//! that ran, marked `interrupted` (`grow` saves nothing). They then exit with status
-//! [`EXIT_STATUS`] ([`conclude`]). A second signal ends the process at once, after killing the
-//! running child, in case the cleanup that the first one started hangs (a slow audit, a
-//! deadlocked map).
+//! ([`run_child`]) and start no other; `grow`, `throughput` and `wrappers` then save what they
+//! measured before (growth runs, cells, map repetitions), marked `interrupted` (each is a
+//! complete measurement in processes of its own; the one the signal stopped is not counted),
+//! and the tour ends the part it was in as that experiment ends and writes its index for the
+//! parts that ran, marked `interrupted`.
+//! They then exit with status [`EXIT_STATUS`] ([`conclude`]). A second signal ends the process
+//! at once, after killing the running child, in case the cleanup that the first one started
+//! hangs (a slow audit, a deadlocked map).
 //!
 //! Only the commands that check the flag install the handler ([`install`]); `crash`, `layout`
 //! and `report` keep the default action, which ends them at once.
@@ -63,19 +64,11 @@ fn on_signal() {
     std::process::exit(i32::from(EXIT_STATUS));
 }
 
-/// The error of an experiment that a signal stopped while it ran children: the running child
-/// was killed, and nothing was saved.
-pub(crate) fn stopped(experiment: &str) -> crate::LabError {
-    crate::LabError::Interrupted(format!(
-        "{experiment}: interrupted; the running child process was killed, no results were saved"
-    ))
-}
-
 /// How an experiment that saves what it measured also when a signal stops it (`stress`,
-/// `throughput`, `wrappers`, the tour) ends, once its results are written: a `failure`
-/// (violations, failed cells) is status 1; else an interruption, `measured` saying how much ran
-/// (`"3 of 8 map(s)"`) after `elapsed_s`, is status [`EXIT_STATUS`] with `saved` closing the
-/// message; else success.
+/// `grow`, `throughput`, `wrappers`, the tour) ends, once its results are written: a `failure`
+/// (violations, failed runs or cells) is status 1; else an interruption, `measured` saying how
+/// much ran (`"3 of 8 map(s)"`) after `elapsed_s`, is status [`EXIT_STATUS`] with `saved`
+/// closing the message; else success.
 pub(crate) fn conclude(
     experiment: &str,
     interrupted: Option<(f64, String)>,

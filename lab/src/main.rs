@@ -16,9 +16,9 @@
 //!
 //! Exit status: 0 on success; 1 when an experiment failed or found a violation; 2 for bad input
 //! (one line on stderr naming the problem and the accepted values); 130 when SIGINT, SIGTERM or
-//! SIGHUP stopped a run (`interrupt.rs`: `stress`, `throughput` and `wrappers` save what they
-//! measured, the tour its index of the parts that ran; the experiments that run child processes
-//! kill theirs).
+//! SIGHUP stopped a run (`interrupt.rs`: `stress`, `grow`, `throughput` and `wrappers` save what
+//! they measured, the tour its index of the parts that ran; the experiments that run child
+//! processes kill theirs).
 #![allow(
     clippy::disallowed_types,
     reason = "the sync facade of clippy.toml is for the library, so that loom can swap its atomics; the lab uses std's"

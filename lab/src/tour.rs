@@ -13,7 +13,7 @@
 //!
 //! A signal (`interrupt.rs`) ends the part it comes in as that experiment ends on its own: the
 //! crash program runs to its end (in-process threads, seconds at most), the growth experiment
-//! kills its child and saves nothing, the wrappers save the maps measured before, marked
+//! and the wrappers kill their child and save the runs and maps measured before, marked
 //! `interrupted`. No later part starts; `tour.json` is still written for the parts that ran,
 //! with `interrupted: true`, the part the signal stopped (`interrupted_part`) and the parts that
 //! did not start (`not_run`), and the exit status is 130 (1 if a part failed).
@@ -62,8 +62,8 @@ pub(crate) struct TourResult {
     #[serde(default)]
     pub(crate) interrupted: bool,
     /// The part the signal stopped part-way, which ended as that experiment ends on a signal:
-    /// `grow` (nothing of it saved) or `wrappers` (its file marked interrupted). None when the
-    /// signal came during the crash program, which runs to its end, or between parts.
+    /// `grow` or `wrappers` (its file marked interrupted). None when the signal came during the
+    /// crash program, which runs to its end, or between parts.
     #[serde(default)]
     pub(crate) interrupted_part: Option<String>,
     /// The parts that did not start because of the signal.
@@ -85,10 +85,7 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
         out.dir.display(),
         out.meta("tour", 0.0).describe()
     ));
-    let mut parts = Vec::new();
-    let mut failures = Vec::new();
-    // The part a signal stopped part-way, and the message that experiment ends with on its own.
-    let mut stopped: Option<(&str, String)> = None;
+    let mut progress = Progress::default();
 
     ui.out("== 1/3  the seed article's crash program ==");
     let t0 = Instant::now();
@@ -106,18 +103,25 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
     crash::render(&result, out);
     crash::save(&result, out)?;
     if let Err(LabError::Failed(message) | LabError::Usage(message)) = crash::check(&result) {
-        failures.push(message);
+        progress.failures.push(message);
     }
-    parts.push(("crash".to_owned(), t0.elapsed().as_secs_f64()));
+    progress
+        .parts
+        .push(("crash".to_owned(), t0.elapsed().as_secs_f64()));
 
     if !interrupt::requested() {
         ui.out("\n== 2/3  growth: every insert timed, from empty ==");
-        grow_part(quick, out, &mut parts, &mut failures, &mut stopped)?;
+        grow_part(quick, out, &mut progress)?;
     }
     if !interrupt::requested() {
         ui.out("\n== 3/3  the wrappers on the article's read-mostly workload ==");
-        wrappers_part(quick, out, &mut parts, &mut failures, &mut stopped)?;
+        wrappers_part(quick, out, &mut progress)?;
     }
+    let Progress {
+        parts,
+        failures,
+        stopped,
+    } = progress;
 
     let mut files: Vec<String> = fs::read_dir(&out.dir)
         .map(|entries| {
@@ -176,15 +180,41 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
     )
 }
 
+/// What the parts so far left: their times, their failures, and the part a signal stopped
+/// part-way with the message that experiment ends with on its own.
+#[derive(Default)]
+struct Progress {
+    parts: Vec<(String, f64)>,
+    failures: Vec<String>,
+    stopped: Option<(&'static str, String)>,
+}
+
+impl Progress {
+    /// Records a part that ran since `t0`, saved its files and reported `failures`; `stopped`
+    /// is set if `interruption` says a signal stopped it (its failures are the tour's own, so
+    /// only the interruption is asked of `interrupt::conclude`).
+    fn finish(
+        &mut self,
+        part: &'static str,
+        t0: Instant,
+        failures: &[String],
+        interruption: Option<(f64, String)>,
+        saved: &str,
+    ) {
+        self.failures.extend(failures.iter().cloned());
+        if let Err(LabError::Interrupted(message)) =
+            interrupt::conclude(part, interruption, None, saved)
+        {
+            self.stopped = Some((part, message));
+        }
+        self.parts
+            .push((part.to_owned(), t0.elapsed().as_secs_f64()));
+    }
+}
+
 /// Part 2, the growth experiment. A signal stops it as it stops `grow`: the running child is
-/// killed and nothing of it is saved (`stopped` gets its message).
-fn grow_part(
-    quick: bool,
-    out: &Output,
-    parts: &mut Vec<(String, f64)>,
-    failures: &mut Vec<String>,
-    stopped: &mut Option<(&'static str, String)>,
-) -> Result<(), LabError> {
+/// killed, the runs measured before are saved, marked interrupted.
+fn grow_part(quick: bool, out: &Output, progress: &mut Progress) -> Result<(), LabError> {
     let t0 = Instant::now();
     let plan = GrowPlan {
         keys: vec![if quick { 50_000 } else { TOUR_KEYS }],
@@ -195,28 +225,22 @@ fn grow_part(
         repeat: 1,
         points: if quick { 200 } else { 1000 },
     };
-    match grow::measure_plan(&plan, out) {
-        Ok(result) => {
-            grow_output::render(&result, out)?;
-            grow_output::save(&result, out)?;
-            failures.extend(result.failures.iter().cloned());
-        }
-        Err(LabError::Interrupted(message)) => *stopped = Some(("grow", message)),
-        Err(e) => return Err(e),
-    }
-    parts.push(("grow".to_owned(), t0.elapsed().as_secs_f64()));
+    let result = grow::measure_plan(&plan, out)?;
+    grow_output::render(&result, out)?;
+    grow_output::save(&result, out)?;
+    progress.finish(
+        "grow",
+        t0,
+        &result.failures,
+        grow::interruption(&result),
+        grow::SAVED,
+    );
     Ok(())
 }
 
 /// Part 3, the wrappers. A signal stops them as it stops `wrappers`: the maps measured before
-/// are saved, marked interrupted (`stopped` gets the message `wrappers` would end with).
-fn wrappers_part(
-    quick: bool,
-    out: &Output,
-    parts: &mut Vec<(String, f64)>,
-    failures: &mut Vec<String>,
-    stopped: &mut Option<(&'static str, String)>,
-) -> Result<(), LabError> {
+/// are saved, marked interrupted.
+fn wrappers_part(quick: bool, out: &Output, progress: &mut Progress) -> Result<(), LabError> {
     let t0 = Instant::now();
     let plan = WrappersPlan {
         maps: SharedKind::ALL
@@ -232,17 +256,13 @@ fn wrappers_part(
     let result = wrappers::measure_plan(&plan, out)?;
     wrappers::render(&result, out)?;
     wrappers::save(&result, out)?;
-    failures.extend(result.failures.iter().cloned());
-    // Its failures are the tour's own (above), so only the interruption is asked for.
-    if let Err(LabError::Interrupted(message)) = interrupt::conclude(
+    progress.finish(
         "wrappers",
+        t0,
+        &result.failures,
         wrappers::interruption(&result),
-        None,
         wrappers::SAVED,
-    ) {
-        *stopped = Some(("wrappers", message));
-    }
-    parts.push(("wrappers".to_owned(), t0.elapsed().as_secs_f64()));
+    );
     Ok(())
 }
 

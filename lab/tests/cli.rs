@@ -972,6 +972,107 @@ fn a_signal_to_grow_kills_and_reaps_its_child_process() {
     assert!(gone, "the child {measuring} outlived grow: {stderr}");
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("grow: interrupted"), "{stderr}");
+    // Its only run was the one killed: nothing was measured, and the file says so (as
+    // `throughput` does when its first cell is interrupted).
+    assert!(stderr.contains("0 of 1 growth run(s) measured"), "{stderr}");
+    let json = read_json(&dir.join("grow.json"));
+    assert_eq!(json["interrupted"], true, "{json}");
+    assert_eq!(json["sizes"], serde_json::json!([]), "{json}");
+    assert!(!dir.join("grow.svg").exists());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_stops_grow_which_saves_the_runs_measured_before() {
+    use std::time::Duration;
+
+    let dir = scratch("grow-sigint");
+    // Two sizes of two maps, one repetition each: 50K keys take a fraction of a second in a
+    // debug build, a concurrent map grown to 1M keys most of a second, so the signal comes while
+    // the last run's child works, after three runs were measured.
+    let child = start_with_handler(&[
+        "grow",
+        "--keys",
+        "50K,1M",
+        "--maps",
+        "hmap,concurrent",
+        "--readers",
+        "0",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let parent = child.id();
+    // `/proc/PID/cmdline` separates the arguments with NULs: the child of concurrent at 1M keys.
+    let last = "__cgrow\u{0}concurrent\u{0}1000000\u{0}";
+    let mut seen = Vec::new();
+    let reached = wait_until(Duration::from_secs(60), || {
+        for pid in children_running(parent, "__") {
+            if !seen.contains(&pid) {
+                seen.push(pid);
+            }
+        }
+        !children_running(parent, last).is_empty()
+    });
+    if !reached {
+        give_up(child, "grow started no child for concurrent at 1M keys");
+    }
+    let (out, stderr) = interrupt_and_expect_saved(child, &seen, "grow");
+    assert!(stderr.contains("3 of 4 growth run(s) measured"), "{stderr}");
+    let json = read_json(&dir.join("grow.json"));
+    assert_eq!(json["interrupted"], true, "{json}");
+    assert_meta(&json, "grow");
+    // The first size complete, the second with the run measured before the signal.
+    let runs = |size: usize| -> Vec<(String, u64)> {
+        json["sizes"][size]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["map"].as_str().unwrap().to_owned(),
+                    r["keys"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(json["sizes"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(
+        runs(0),
+        [
+            ("hmap".to_owned(), 50_000),
+            ("concurrent".to_owned(), 50_000)
+        ]
+    );
+    assert_eq!(runs(1), [("hmap".to_owned(), 1_000_000)]);
+    assert_eq!(json["sizes"][1]["series"].as_array().unwrap().len(), 1);
+    let csv = std::fs::read_to_string(dir.join("grow.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    let series = std::fs::read_to_string(dir.join("grow_series.csv")).unwrap();
+    assert!(
+        series
+            .lines()
+            .any(|l| l.starts_with("hmap,sequential,1,1000000,")),
+        "{series}"
+    );
+    assert!(dir.join("grow_50000.svg").exists() && dir.join("grow_1000000.svg").exists());
+    // The run not measured shows `-` in its size's table.
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("INTERRUPTED by a signal"), "{stdout}");
+    let tables: Vec<&str> = stdout.split("keys:").collect();
+    let concurrent_at_1m = tables
+        .last()
+        .and_then(|t| t.lines().find(|line| line.starts_with("concurrent ")))
+        .unwrap_or_else(|| panic!("no line for concurrent at 1M keys: {stdout}"));
+    let cells: Vec<&str> = concurrent_at_1m.split_whitespace().collect();
+    assert!(
+        cells.len() == 11 && cells[1..].iter().all(|&cell| cell == "-"),
+        "{concurrent_at_1m}"
+    );
+    // `report` reads the interrupted file back.
+    std::fs::remove_file(dir.join("grow_1000000.svg")).unwrap();
+    let stdout = succeeds(&["report", dir.to_str().unwrap()]);
+    assert!(stdout.contains("INTERRUPTED by a signal"), "{stdout}");
+    assert!(dir.join("grow_1000000.svg").exists());
 }
 
 #[cfg(target_os = "linux")]
@@ -1081,6 +1182,35 @@ fn left_running(pids: &[u32]) -> Vec<u32> {
     left
 }
 
+/// Sends SIGINT to `child` (an `experiment` run) and checks how it ends: within 5 s, with status
+/// 130, none of the `children` it was seen running left behind, and a message saying it was
+/// interrupted and where its results are (`see <experiment>.json`). Returns its output and
+/// stderr.
+#[cfg(target_os = "linux")]
+fn interrupt_and_expect_saved(
+    child: std::process::Child,
+    children: &[u32],
+    experiment: &str,
+) -> (Output, String) {
+    let parent = child.id();
+    assert!(send("INT", parent));
+    let out = exits_within(child, std::time::Duration::from_secs(5));
+    let left = left_running(children);
+    let out = out.unwrap_or_else(|| panic!("{experiment}: still running 5 s after SIGINT"));
+    let stderr = text(&out.stderr);
+    assert!(
+        left.is_empty(),
+        "children {left:?} outlived {experiment}: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{experiment}: interrupted"))
+            && stderr.contains(&format!("see {experiment}.json")),
+        "{stderr}"
+    );
+    (out, stderr)
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_signal_stops_wrappers_which_saves_the_maps_measured_before() {
@@ -1111,20 +1241,7 @@ fn a_signal_stops_wrappers_which_saves_the_maps_measured_before() {
     if !second {
         give_up(child, "wrappers started no second map's child process");
     }
-    assert!(send("INT", parent));
-    let out = exits_within(child, Duration::from_secs(5));
-    let left = left_running(&running);
-    let out = out.expect("wrappers: still running 5 s after SIGINT");
-    let stderr = text(&out.stderr);
-    assert!(
-        left.is_empty(),
-        "children {left:?} outlived wrappers: {stderr}"
-    );
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("wrappers: interrupted") && stderr.contains("see wrappers.json"),
-        "{stderr}"
-    );
+    let (out, _) = interrupt_and_expect_saved(child, &running, "wrappers");
     let json = read_json(&dir.join("wrappers.json"));
     assert_eq!(json["interrupted"], true, "{json}");
     assert_meta(&json, "wrappers");
@@ -1149,9 +1266,9 @@ fn a_signal_stops_wrappers_which_saves_the_maps_measured_before() {
     );
 }
 
-/// The tour stopped by a signal twice: during the growth experiment (which saves nothing when
-/// interrupted; the wrappers never start) and during the wrappers (which save the maps measured
-/// before). Each time `tour.json` is written for what ran, marked interrupted.
+/// The tour stopped by a signal twice: during the growth experiment and during the wrappers
+/// (each saves the runs or maps measured before, marked interrupted; after the first the
+/// wrappers never start). Each time `tour.json` is written for what ran, marked interrupted.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
@@ -1192,20 +1309,7 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
                 &format!("the tour started no {marker} child to interrupt"),
             );
         }
-        assert!(send("INT", parent));
-        let out = exits_within(child, Duration::from_secs(5));
-        let left = left_running(&running);
-        let out = out.expect("tour: still running 5 s after SIGINT");
-        let stderr = text(&out.stderr);
-        assert!(
-            left.is_empty(),
-            "children {left:?} outlived the tour: {stderr}"
-        );
-        assert_eq!(out.status.code(), Some(130), "{stderr}");
-        assert!(
-            stderr.contains("tour: interrupted") && stderr.contains("see tour.json"),
-            "{stderr}"
-        );
+        let (out, _) = interrupt_and_expect_saved(child, &running, "tour");
         assert!(
             text(&out.stdout).contains("INTERRUPTED by a signal"),
             "{}",
@@ -1214,12 +1318,23 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
         out
     };
 
-    // During the growth experiment's second child process.
+    // During the growth experiment, once a map after the first one runs: the first map's run
+    // (hmap, three child processes) was measured, so there is something to save. A signal
+    // during the first run would leave nothing measured.
     let dir = scratch("tour-sigint-grow");
-    let out = interrupt(&dir, "__child", &|running, first| {
-        first.is_some_and(|first| running.iter().any(|&pid| pid != first))
+    let out = interrupt(&dir, "__", &|running, _| {
+        running.iter().any(|&pid| {
+            let args = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            // `/proc/PID/cmdline` separates the arguments with NULs.
+            (args.contains("__child\u{0}") || args.contains("__cgrow\u{0}"))
+                && !args.contains("\u{0}hmap\u{0}")
+        })
     });
-    assert!(text(&out.stderr).contains("grow: interrupted"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("stopped in grow (grow: interrupted") && stderr.contains("see grow.json"),
+        "{stderr}"
+    );
     let tour = read_json(&dir.join("tour.json"));
     assert_meta(&tour, "tour");
     assert_eq!(tour["interrupted"], true, "{tour}");
@@ -1227,13 +1342,29 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
     assert_eq!(tour["not_run"], serde_json::json!(["wrappers"]), "{tour}");
     assert_eq!(part_names(&tour), ["crash", "grow"], "{tour}");
     assert_meta(&read_json(&dir.join("crash.json")), "crash");
-    assert!(!dir.join("grow.json").exists() && !dir.join("wrappers.json").exists());
+    // The growth experiment's runs measured before the signal, hmap's first; the map it stopped
+    // and those after it are not there.
+    let grow = read_json(&dir.join("grow.json"));
+    assert_meta(&grow, "grow");
+    assert_eq!(grow["interrupted"], true, "{grow}");
+    let runs = grow["sizes"][0]["runs"].as_array().unwrap();
+    assert!((1..6).contains(&runs.len()), "{grow}");
+    assert_eq!(runs[0]["map"], "hmap", "{grow}");
+    assert!(!dir.join("wrappers.json").exists());
     let listed = files(&tour);
     assert!(
         listed.contains(&"crash.json".to_owned())
             && listed.contains(&"tour.json".to_owned())
-            && !listed.contains(&"grow.json".to_owned()),
+            && listed.contains(&"grow.json".to_owned())
+            && listed.contains(&"grow.svg".to_owned())
+            && !listed.contains(&"wrappers.json".to_owned()),
         "{listed:?}"
+    );
+    // `report` reads the interrupted growth file back.
+    let stdout = succeeds(&["report", dir.to_str().unwrap()]);
+    assert!(
+        stdout.contains("maps and sizes shown as - did not run"),
+        "{stdout}"
     );
 
     // As soon as the wrappers start: the crash program and the growth experiment are complete.
