@@ -412,9 +412,16 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 
 /// Creates `dir` and checks that a file can be written in it, before any experiment runs.
 pub(crate) fn prepare_dir(dir: &Path) -> io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Probes made by this process so far.
+    static PROBES: AtomicUsize = AtomicUsize::new(0);
     fs::create_dir_all(dir)?;
-    // One name per process: runs sharing `--out` would otherwise remove each other's probe.
-    let probe = dir.join(format!(".hmap-lab-write-test-{}", std::process::id()));
+    // One name per process and call: runs sharing `--out`, or two threads of one process (the
+    // unit tests) probing one directory, would otherwise remove each other's probe.
+    // ORDERING: Relaxed; only the value's uniqueness matters, which fetch_add gives.
+    let n = PROBES.fetch_add(1, Ordering::Relaxed);
+    let probe = dir.join(format!(".hmap-lab-write-test-{}-{n}", std::process::id()));
     fs::write(&probe, b"")?;
     fs::remove_file(&probe)
 }
@@ -500,6 +507,23 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    /// Threads of one process probing one directory at once (the unit tests that make an
+    /// `Output` in the temporary directory) must not remove each other's probe.
+    #[test]
+    fn threads_probing_one_directory_do_not_collide() {
+        let dir = scratch("probes");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..500 {
+                        prepare_dir(&dir).expect("a writable directory");
+                    }
+                });
+            }
+        });
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
