@@ -374,24 +374,14 @@ fn panels(size: &SizeResult, readers: usize) -> Vec<LinePanel> {
 mod tests {
     use super::*;
 
-    use std::sync::OnceLock;
-
     use crate::grow::GrowPlan;
     use crate::report::Meta;
 
-    /// The metadata of the results below. Made once, in a directory of its own: `Output::new`
-    /// probes its directory with a file named after the process, so two tests of this process
-    /// probing one directory at once could remove each other's probe.
+    /// The metadata of the results below.
     fn meta() -> Meta {
-        static META: OnceLock<Meta> = OnceLock::new();
-        META.get_or_init(|| {
-            let dir = std::env::temp_dir().join("hmap-lab-grow-output-tests");
-            std::fs::create_dir_all(&dir).unwrap();
-            Output::new(crate::ui::Ui::new(true), Some(dir), vec![])
-                .unwrap()
-                .meta("grow", 1.0)
-        })
-        .clone()
+        Output::new(crate::ui::Ui::new(true), Some(std::env::temp_dir()), vec![])
+            .unwrap()
+            .meta("grow", 1.0)
     }
 
     /// A result of `maps` at 10 and 20 keys, `repeat` repetitions each, holding `runs`.

@@ -138,15 +138,12 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
     let result = TourResult {
         meta: out.meta("tour", started.elapsed().as_secs_f64()),
         quick,
-        not_run: if interrupted {
-            PARTS
-                .iter()
-                .skip(parts.len())
-                .map(|&part| part.to_owned())
-                .collect()
-        } else {
-            Vec::new()
-        },
+        // Empty unless a signal stopped the tour before its last part.
+        not_run: PARTS
+            .iter()
+            .skip(parts.len())
+            .map(|&part| part.to_owned())
+            .collect(),
         parts,
         files,
         failures,

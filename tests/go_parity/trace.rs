@@ -93,6 +93,11 @@ impl Hasher for GoHasher {
 struct Digest(u64);
 
 impl Digest {
+    /// FNV-1a's offset basis.
+    fn new() -> Self {
+        Digest(0xcbf2_9ce4_8422_2325)
+    }
+
     fn byte(&mut self, b: u8) {
         self.0 ^= u64::from(b);
         self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
@@ -116,7 +121,7 @@ impl Digest {
     }
 
     fn of(image: &MapImage<'_, u64, u64>) -> u64 {
-        let mut d = Digest(0xcbf2_9ce4_8422_2325);
+        let mut d = Digest::new();
         let Some(buckets) = &image.buckets else {
             d.byte(b'N');
             return d.0;
@@ -191,20 +196,38 @@ struct Coverage {
     iterations: usize,
 }
 
+impl Coverage {
+    /// Adds another replay's counts (and maxima) to these.
+    fn add(&mut self, other: &Coverage) {
+        self.operations += other.operations;
+        self.digests += other.digests;
+        self.doublings += other.doublings;
+        self.same_size_growths += other.same_size_growths;
+        self.emptied += other.emptied;
+        self.iterations += other.iterations;
+        self.max_log2_buckets = self.max_log2_buckets.max(other.max_log2_buckets);
+        self.max_overflow_count = self.max_overflow_count.max(other.max_overflow_count);
+    }
+}
+
+/// Fails a replay of `lines` (from `origin`) at line `at`: keeps the trace and says how to
+/// replay it.
+fn fail_at(lines: &[String], origin: &str, at: usize, why: &str) -> ! {
+    let kept = keep_trace(lines, origin);
+    panic!(
+        "{origin}: line {} `{}`: {why}\ntrace kept in {}; replay it with \
+         HMAP_GO_TRACE_FILE={} and the test trace_grow_matches_go (same build flags)",
+        at + 1,
+        lines[at],
+        kept.display(),
+        kept.display()
+    )
+}
+
 /// Replays one trace (its lines, as `main.go` printed them); panics at the first difference.
 fn replay(lines: &[String], origin: &str) -> Coverage {
     GO_HASHES.with(|hashes| hashes.borrow_mut().clear());
-    let fail = |at: usize, why: String| -> ! {
-        let kept = keep_trace(lines, origin);
-        panic!(
-            "{origin}: line {} `{}`: {why}\ntrace kept in {}; replay it with \
-             HMAP_GO_TRACE_FILE={} (same build flags)",
-            at + 1,
-            lines[at],
-            kept.display(),
-            kept.display()
-        )
-    };
+    let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
     let first = lines.first().map(String::as_str).unwrap_or_default();
     let Some(rest) = first.strip_prefix("go go1.22") else {
         fail(
@@ -289,7 +312,7 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
                 ) else {
                     fail(at, "malformed range result".into());
                 };
-                let mut d = Digest(0xcbf2_9ce4_8422_2325);
+                let mut d = Digest::new();
                 let mut seen = 0;
                 for (k, v) in map.iter_with_random(draw) {
                     d.u64(*k);
@@ -484,14 +507,7 @@ fn run(workload: &str, default_seeds: Range<u64>, ops: usize) -> (u64, Coverage)
         let lines = trace(workload, seed, ops);
         let c = replay(&lines, &format!("{workload} seed {seed}"));
         eprintln!("{workload} seed {seed}: {c:?}");
-        total.operations += c.operations;
-        total.digests += c.digests;
-        total.doublings += c.doublings;
-        total.same_size_growths += c.same_size_growths;
-        total.emptied += c.emptied;
-        total.iterations += c.iterations;
-        total.max_log2_buckets = total.max_log2_buckets.max(c.max_log2_buckets);
-        total.max_overflow_count = total.max_overflow_count.max(c.max_overflow_count);
+        total.add(&c);
     }
     eprintln!("{workload}: {total:?}");
     (seeds.end.saturating_sub(seeds.start), total)
@@ -501,10 +517,15 @@ fn run(workload: &str, default_seeds: Range<u64>, ops: usize) -> (u64, Coverage)
 /// each evacuated over the following writes; and once to 1M entries (B = 18).
 #[test]
 fn trace_grow_matches_go() {
+    // A kept trace of any workload (`fail_at`) replays here.
     if let Ok(file) = std::env::var("HMAP_GO_TRACE_FILE") {
         let text = std::fs::read_to_string(&file).expect("read HMAP_GO_TRACE_FILE");
         let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        eprintln!("{file}: {:?}", replay(&lines, &file));
+        if lines.first().is_some_and(|l| l.ends_with(" syncmap")) {
+            eprintln!("{file}: {} promotions", replay_sync_map(&lines, &file));
+        } else {
+            eprintln!("{file}: {:?}", replay(&lines, &file));
+        }
         return;
     }
     let (seeds, c) = run("grow", 1..4, 100_000);
@@ -568,15 +589,7 @@ fn sync_state(stats: &SyncMapStats) -> String {
 
 /// Replays a `syncmap` trace on [`SyncMap`]; returns the promotions it saw.
 fn replay_sync_map(lines: &[String], origin: &str) -> u64 {
-    let fail = |at: usize, why: String| -> ! {
-        let kept = keep_trace(lines, origin);
-        panic!(
-            "{origin}: line {} `{}`: {why}\ntrace kept in {}",
-            at + 1,
-            lines[at],
-            kept.display()
-        )
-    };
+    let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
     if !lines
         .first()
         .is_some_and(|l| l.starts_with("go go1.22") && l.ends_with(" syncmap"))
