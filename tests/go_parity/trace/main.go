@@ -412,14 +412,17 @@ func value(v any, ok bool) string {
 	return strconv.FormatUint(v.(uint64), 10)
 }
 
-// traceSyncMap runs random operations of every kind go1.22's sync.Map has over a small key
-// space and prints, per operation, `<op> <key> <a> <b> <result> | <state>`: a and b are the
-// operation's values (0 when unused), the result as documented at each case.
+// traceSyncMap runs random operations of every kind the toolchain's sync.Map has over a small
+// key space and prints, per operation, `<op> <key> <a> <b> <result> | <state>`: a and b are the
+// operation's values (0 when unused), the result as documented at each case. go1.23 added
+// Clear, which is looked up through reflect so that the same source builds with go1.22; with
+// it, one draw in a hundred clears the map instead of ranging over it.
 func traceSyncMap(r *rng, ops int) {
 	out := bufio.NewWriterSize(os.Stdout, 1<<16)
 	defer out.Flush()
 	fmt.Fprintf(out, "go %s syncmap\n", runtime.Version())
 	var m sync.Map
+	clearMethod := reflect.ValueOf(&m).MethodByName("Clear")
 	space := 4 + r.below(200)
 	for n := 0; n < ops; n++ {
 		k, a, b := r.below(space), r.below(6), r.below(6)
@@ -445,6 +448,9 @@ func traceSyncMap(r *rng, ops int) {
 			fmt.Fprintf(out, "compare_and_swap %d %d %d %d", k, a, b, b2i(m.CompareAndSwap(k, a, b)))
 		case p < 95: // CompareAndDelete(k, old a): 1 if deleted
 			fmt.Fprintf(out, "compare_and_delete %d %d 0 %d", k, a, b2i(m.CompareAndDelete(k, a)))
+		case p == 99 && clearMethod.IsValid(): // Clear (go1.23): -
+			clearMethod.Call(nil)
+			fmt.Fprintf(out, "clear 0 0 0 -")
 		default: // Range over everything: entries seen, slash, the sum of key*8+value
 			count, sum := 0, uint64(0)
 			m.Range(func(key, v any) bool {
