@@ -1,5 +1,5 @@
 // Lockstep tracer for tests/go_parity/trace.rs: runs a workload on a real Go map
-// (map[uint64]uint64, Go's classic hmap, go1.22) and prints, for every operation, the key's hash
+// (map[uint64]uint64, Go's classic hmap, go1.21 to go1.23, whose layouts are the same) and prints, for every operation, the key's hash
 // as the map computed it, the operation's result and the map's header read through unsafe;
 // at checkpoints also a digest of every bucket's tophash bytes, keys and values, chain by chain.
 //
@@ -232,7 +232,7 @@ func (t *tracer) get(key uint64) {
 	t.state()
 }
 
-// mapIter mirrors reflect.MapIter in go1.22: the map Value (3 words), then the runtime's hiter,
+// mapIter mirrors reflect.MapIter in go1.21 to go1.23: the map Value (3 words), then the runtime's hiter,
 // whose startBucket is its 9th word and offset the byte after it (go-hmap-spec.md §2.5).
 type mapIter struct {
 	m           [3]uintptr
@@ -364,7 +364,7 @@ func main() {
 	fmt.Fprintln(out, "end")
 }
 
-// syncMap mirrors sync.Map in go1.22 (src/sync/map.go): mu Mutex (8 bytes), read
+// syncMap mirrors sync.Map in go1.21 to go1.23 (src/sync/map.go): mu Mutex (8 bytes), read
 // atomic.Pointer[readOnly], dirty map[any]*entry, misses int.
 type syncMap struct {
 	mu     [8]byte
