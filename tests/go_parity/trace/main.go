@@ -167,6 +167,31 @@ type tracer struct {
 	lastB  uint8
 	lastGr bool
 	since  int // operations since the last digest
+	// for growthIterations: whether the running growth has had its mid-growth iteration, and
+	// whether the map was growing after the previous operation
+	midDone, wasGrowing bool
+}
+
+// growthIterations ranges over the map (see iterate) once in the middle of each growth, when
+// half its old buckets are evacuated, and once right after the growth ends: iterations at every
+// B, in both states. Called after each operation of the grow and churn workloads.
+func (t *tracer) growthIterations() {
+	h := header(t.m)
+	growing := h.oldbuckets != nil
+	if growing && !t.midDone {
+		old := uintptr(1) << h.B
+		if h.flags&sameSizeGrow == 0 {
+			old >>= 1
+		}
+		if h.nevacuate >= old/2 {
+			t.midDone = true
+			t.iterate()
+		}
+	} else if !growing && t.wasGrowing {
+		t.midDone = false
+		t.iterate()
+	}
+	t.wasGrowing = header(t.m).oldbuckets != nil
 }
 
 func (t *tracer) hashOf(key uint64) uint64 {
@@ -247,11 +272,21 @@ type mapIter struct {
 // mapiternext, as a for-range loop uses) and prints `r 0 0 <draw>/<count>/<digest>`: the random
 // draw the iteration started from, rebuilt from startBucket and offset (startBucket | offset<<B),
 // the entries seen, and FNV-1a over their keys and values in order. During a growth the order is
-// one the mirror does not follow (D11), so that case prints `growing` instead.
+// one the mirror does not follow (D11), so that case prints `r 0 0 growing/<count>/<sum>`: the
+// entries seen and the wrapping sum of each entry's own FNV-1a digest, which does not depend on
+// the order but still tells whether the same entries came, each once.
 func (t *tracer) iterate() {
 	h := header(t.m)
 	if h.oldbuckets != nil {
-		fmt.Fprintf(t.out, "r 0 0 growing")
+		count, sum := 0, uint64(0)
+		for k, v := range t.m {
+			d := digest(0xcbf29ce484222325)
+			d.u64(k)
+			d.u64(v)
+			count++
+			sum += uint64(d)
+		}
+		fmt.Fprintf(t.out, "r 0 0 growing/%d/%x", count, sum)
 		t.state()
 		return
 	}
@@ -319,6 +354,7 @@ func main() {
 		// Distinct random keys, inserts only: every doubling, B up to 14 for 100K keys.
 		for n := 0; n < ops; n++ {
 			t.insert(r.next(), uint64(n))
+			t.growthIterations()
 		}
 	case "churn", "churn_large":
 		// Go's same-size growth experiment (spec §6.4): a window of live keys; each step
@@ -338,6 +374,7 @@ func main() {
 			k := r.next()
 			live = append(live, k)
 			t.insert(k, uint64(n))
+			t.growthIterations()
 		}
 	case "mixed":
 		// Random writes and reads over a key space of random size (hits, misses, reused
