@@ -1,5 +1,6 @@
 //! Lockstep against a real Go map. `trace/main.go` runs a workload on Go 1.22's own
-//! `map[uint64]uint64` and prints, for every operation, the hash Go computed for the key, the
+//! `map[uint64]uint64` (or `map[string]uint64`: the `*_str` workloads, replayed on
+//! `HashMap<String, u64>`) and prints, for every operation, the hash Go computed for the key, the
 //! result, and the header Go's runtime holds afterwards (`count`, `B`, `sameSizeGrow`,
 //! `noverflow`, `nevacuate`, whether `oldbuckets` is set), plus at checkpoints a digest of every
 //! bucket's tophash bytes, keys and values, chain by chain, in both arrays. These tests replay the
@@ -46,7 +47,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap as StdHashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::{BufRead, BufReader, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -56,43 +57,98 @@ use hmap::wrappers::{SyncMap, SyncMapStats};
 use hmap::{HashMap, LoadFactor, MapImage};
 
 thread_local! {
-    /// The hash Go computed for each key, as of the operation being replayed (a delete that
-    /// empties a Go map renews its seed, so a key's hash can change between operations).
+    /// The hash Go computed for each key (by its [`fingerprint`]), as of the operation being
+    /// replayed (a delete that empties a Go map renews its seed, so a key's hash can change
+    /// between operations).
     static GO_HASHES: RefCell<StdHashMap<u64, u64>> = RefCell::new(StdHashMap::new());
 }
 
-/// A `BuildHasher` that returns, for a `u64` key, the hash the Go map computed for it.
+/// A `BuildHasher` that returns, for a key, the hash the Go map computed for it.
 #[derive(Clone, Default)]
 struct GoHashes;
 
-struct GoHasher(Option<u64>);
+/// Identifies the key it is fed: a `u64` key (one `write_u64`) by its value, a string (its bytes
+/// and `str`'s `0xff` terminator) by FNV-1a over what it wrote, which the trace's string keys (at
+/// most 32 bytes, a few hundred thousand a run) do not collide in. Then it looks that fingerprint
+/// up in [`GO_HASHES`].
+#[derive(Default)]
+struct GoHasher {
+    key: Option<u64>,
+    bytes: Option<Digest>,
+}
+
+impl GoHasher {
+    fn fingerprint(&self) -> u64 {
+        match (self.key, &self.bytes) {
+            (Some(key), None) => key,
+            (None, Some(bytes)) => bytes.0,
+            _ => panic!("GoHasher: a u64 key or a string, one per hash"),
+        }
+    }
+}
+
+/// What [`GoHasher`] looks a key up by.
+fn fingerprint<K: Hash>(key: &K) -> u64 {
+    let mut hasher = GoHasher::default();
+    key.hash(&mut hasher);
+    hasher.fingerprint()
+}
 
 impl BuildHasher for GoHashes {
     type Hasher = GoHasher;
 
     fn build_hasher(&self) -> GoHasher {
-        GoHasher(None)
+        GoHasher::default()
     }
 }
 
 impl Hasher for GoHasher {
-    fn write(&mut self, _bytes: &[u8]) {
-        panic!("GoHasher hashes u64 keys only");
+    fn write(&mut self, bytes: &[u8]) {
+        let digest = self.bytes.get_or_insert_with(Digest::new);
+        bytes.iter().for_each(|&b| digest.byte(b));
     }
 
     fn write_u64(&mut self, key: u64) {
-        assert!(self.0.is_none(), "GoHasher: one key per hash");
-        self.0 = Some(key);
+        assert!(self.key.is_none(), "GoHasher: one key per hash");
+        self.key = Some(key);
     }
 
     fn finish(&self) -> u64 {
-        let key = self.0.expect("GoHasher: no key written");
+        let key = self.fingerprint();
         GO_HASHES.with(|hashes| {
             *hashes
                 .borrow()
                 .get(&key)
-                .unwrap_or_else(|| panic!("no Go hash recorded for key {key}"))
+                .unwrap_or_else(|| panic!("no Go hash recorded for key fingerprint {key}"))
         })
+    }
+}
+
+/// The key types the tracer runs (`keys=` in a trace's first line): how a key reads from a
+/// trace and what `digest.key` in `trace/main.go` hashes for it.
+trait TraceKey: Hash + Eq + Clone + std::fmt::Display + Sized {
+    fn parse(text: &str) -> Option<Self>;
+    fn digest(&self, d: &mut Digest);
+}
+
+impl TraceKey for u64 {
+    fn parse(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+
+    fn digest(&self, d: &mut Digest) {
+        d.u64(*self);
+    }
+}
+
+impl TraceKey for String {
+    fn parse(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+
+    fn digest(&self, d: &mut Digest) {
+        d.u64(self.len() as u64);
+        self.bytes().for_each(|b| d.byte(b));
     }
 }
 
@@ -114,20 +170,20 @@ impl Digest {
         v.to_le_bytes().into_iter().for_each(|b| self.byte(b));
     }
 
-    fn chain(&mut self, chain: &[hmap::BucketImage<'_, u64, u64>]) {
+    fn chain<K: TraceKey>(&mut self, chain: &[hmap::BucketImage<'_, K, u64>]) {
         for bucket in chain {
             self.byte(b'B');
             for (top, slot) in bucket.tophash.iter().zip(&bucket.slots) {
                 self.byte(*top);
                 if let Some((key, value)) = slot {
-                    self.u64(**key);
+                    key.digest(self);
                     self.u64(**value);
                 }
             }
         }
     }
 
-    fn of(image: &MapImage<'_, u64, u64>) -> u64 {
+    fn of<K: TraceKey>(image: &MapImage<'_, K, u64>) -> u64 {
         let mut d = Digest::new();
         let Some(buckets) = &image.buckets else {
             d.byte(b'N');
@@ -160,7 +216,7 @@ struct GoState {
 }
 
 impl GoState {
-    fn of(map: &HashMap<u64, u64, GoHashes>) -> Self {
+    fn of<K>(map: &HashMap<K, u64, GoHashes>) -> Self {
         let header = map.header();
         Self {
             count: header.count,
@@ -236,6 +292,16 @@ fn fail_at(lines: &[String], origin: &str, at: usize, why: &str) -> ! {
 
 /// Replays one trace (its lines, as `main.go` printed them); panics at the first difference.
 fn replay(lines: &[String], origin: &str) -> Coverage {
+    let first = lines.first().map(String::as_str).unwrap_or_default();
+    if first.split_whitespace().any(|f| f == "keys=string") {
+        replay_keys::<String>(lines, origin)
+    } else {
+        replay_keys::<u64>(lines, origin)
+    }
+}
+
+/// [`replay`] on a `HashMap<K, u64>`.
+fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
     GO_HASHES.with(|hashes| hashes.borrow_mut().clear());
     let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
     let first = lines.first().map(String::as_str).unwrap_or_default();
@@ -253,7 +319,7 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
         fail(0, "header line without B0= and hint=".into());
     };
     // Go's `make` without a hint and with hint 0 give the same map; so do these.
-    let mut map: HashMap<u64, u64, GoHashes> =
+    let mut map: HashMap<K, u64, GoHashes> =
         HashMap::with_capacity_hasher_and_load_factor(hint, GoHashes, load_factor);
     if usize::from(map.log2_buckets()) != b0 {
         fail(
@@ -273,15 +339,13 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
         let [op, key, hash, result, "|", state @ .., digest] = fields.as_slice() else {
             fail(at, "malformed line".into());
         };
-        let (Ok(key), Ok(hash), Some(go)) = (
-            key.parse::<u64>(),
-            hash.parse::<u64>(),
-            GoState::parse(state),
-        ) else {
+        let (Some(key), Ok(hash), Some(go)) =
+            (K::parse(key), hash.parse::<u64>(), GoState::parse(state))
+        else {
             fail(at, "malformed numbers".into());
         };
         if matches!(*op, "i" | "d" | "g") {
-            GO_HASHES.with(|hashes| hashes.borrow_mut().insert(key, hash));
+            GO_HASHES.with(|hashes| hashes.borrow_mut().insert(fingerprint(&key), hash));
         }
         match *op {
             "i" => {
@@ -320,7 +384,7 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
                 let (mut seen, mut ours) = (0, 0u64);
                 for (k, v) in map.iter() {
                     let mut d = Digest::new();
-                    d.u64(*k);
+                    k.digest(&mut d);
                     d.u64(*v);
                     seen += 1;
                     ours = ours.wrapping_add(d.0);
@@ -351,7 +415,7 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
                 let mut d = Digest::new();
                 let mut seen = 0;
                 for (k, v) in map.iter_with_random(draw) {
-                    d.u64(*k);
+                    k.digest(&mut d);
                     d.u64(*v);
                     seen += 1;
                 }
@@ -428,13 +492,13 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
 }
 
 /// A readable form of an image for a failure message: per chain, `tophash:key` per slot.
-struct ImageSummary<'i, 'a>(&'i MapImage<'a, u64, u64>);
+struct ImageSummary<'i, 'a, K>(&'i MapImage<'a, K, u64>);
 
-impl std::fmt::Debug for ImageSummary<'_, '_> {
+impl<K: TraceKey> std::fmt::Debug for ImageSummary<'_, '_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let chain = |f: &mut std::fmt::Formatter<'_>,
                      index: usize,
-                     chain: &[hmap::BucketImage<'_, u64, u64>]| {
+                     chain: &[hmap::BucketImage<'_, K, u64>]| {
             write!(f, "  [{index}]")?;
             for bucket in chain {
                 write!(f, " |")?;
@@ -628,6 +692,25 @@ fn trace_mixed_matches_go() {
     // About 60 `clear`s a seed, and emptied maps whose `hash0` Go renewed. (Doublings depend on
     // the seed: a large hint and a small key space have none; `grow` covers them.) About 240
     // iterations a seed, each compared entry by entry in Go's order.
+    assert!(
+        c.emptied as u64 >= seeds && c.iterations as u64 >= 10 * seeds,
+        "{c:?}"
+    );
+}
+
+/// The same workloads on `map[string]uint64` (keys of 1 to 32 bytes): a key type that owns heap
+/// memory, which the mirror moves on evacuation and drops on delete and `clear`, and Go's
+/// `*_faststr` paths on its side. The placement must be the same.
+#[test]
+fn trace_string_keys_match_go() {
+    let (seeds, c) = run("grow_str", 1..2, 100_000);
+    assert!(
+        matches!(c.max_log2_buckets, 14 | 15) && c.iterations_during_growth as u64 >= 11 * seeds,
+        "{c:?}"
+    );
+    let (seeds, c) = run("churn_str", 1..4, 60_000);
+    assert!(c.same_size_growths as u64 >= seeds, "{c:?}");
+    let (seeds, c) = run("mixed_str", 1..5, 60_000);
     assert!(
         c.emptied as u64 >= seeds && c.iterations as u64 >= 10 * seeds,
         "{c:?}"

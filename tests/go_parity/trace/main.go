@@ -1,6 +1,7 @@
 // Lockstep tracer for tests/go_parity/trace.rs: runs a workload on a real Go map
-// (map[uint64]uint64, Go's classic hmap, go1.21 to go1.23, whose layouts are the same) and prints, for every operation, the key's hash
-// as the map computed it, the operation's result and the map's header read through unsafe;
+// (map[uint64]uint64, or map[string]uint64 for the *_str workloads; Go's classic hmap, go1.21 to
+// go1.23, whose layouts are the same) and prints, for every operation, the key's hash as the map
+// computed it, the operation's result and the map's header read through unsafe;
 // at checkpoints also a digest of every bucket's tophash bytes, keys and values, chain by chain.
 //
 // The Rust side (built with `--cfg hmap_go_hash`, which makes `hmap::HashMap` use its hasher's
@@ -16,8 +17,10 @@
 //	<op> <key> <hash> <result> | <count> <B> <sameSizeGrow> <noverflow> <nevacuate> <growing> <digest or ->
 //
 // op: i (insert or update: m[key] = result), d (delete; result 1 if the key was there), g (get;
-// result the value or -), r (range over the map, see iterate), c (clear(m); key and hash 0). Numbers in decimal; digest in hex.
-// The first line is `go <version> B0=<B after make> hint=<hint>`; the last is `end`.
+// result the value or -), r (range over the map, see iterate), c (clear(m); key and hash 0).
+// Numbers in decimal; digest in hex; string keys as they are (they have no spaces).
+// The first line is `go <version> B0=<B after make> hint=<hint> keys=<uint64|string>`; the last
+// is `end`.
 package main
 
 import (
@@ -27,6 +30,7 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -44,13 +48,18 @@ type hmap struct {
 	extra      unsafe.Pointer
 }
 
-// bmap is the compiler's bucket for map[uint64]uint64 (§2.3): 144 bytes.
-type bmap struct {
+// bmap is the compiler's bucket for map[K]uint64 (§2.3): 144 bytes for uint64 keys, 208 for
+// strings. The compiler types the overflow field as a uintptr when the bucket holds no
+// pointers (uint64 keys); it has the size of a pointer either way, and the tracer only reads it.
+type bmap[K mapKey] struct {
 	tophash  [8]uint8
-	keys     [8]uint64
+	keys     [8]K
 	elems    [8]uint64
-	overflow uintptr
+	overflow *bmap[K]
 }
+
+// mapKey: the key types the tracer runs.
+type mapKey interface{ uint64 | string }
 
 const (
 	emptyRest      = 0
@@ -68,17 +77,18 @@ type eface struct {
 
 type hasherFunc = func(unsafe.Pointer, uintptr) uintptr
 
-func header(m map[uint64]uint64) *hmap { return *(**hmap)(unsafe.Pointer(&m)) }
+func header[K mapKey](m map[K]uint64) *hmap { return *(**hmap)(unsafe.Pointer(&m)) }
 
-// mapHasher is the hash function of map[uint64]uint64, read from its type descriptor and checked
+// mapHasher is the hash function of map[K]uint64, read from its type descriptor and checked
 // against the layout the compiler gives the map type.
-func mapHasher(m map[uint64]uint64) hasherFunc {
+func mapHasher[K mapKey](m map[K]uint64) hasherFunc {
 	var i any = m
 	typ := (*eface)(unsafe.Pointer(&i)).typ
 	keySize := *(*uint8)(unsafe.Add(typ, mapTypeKeySize))
 	valueSize := *(*uint8)(unsafe.Add(typ, mapTypeKeySize+1))
 	bucketSize := *(*uint16)(unsafe.Add(typ, mapTypeKeySize+2))
-	if keySize != 8 || valueSize != 8 || bucketSize != uint16(unsafe.Sizeof(bmap{})) {
+	var k K
+	if uintptr(keySize) != unsafe.Sizeof(k) || valueSize != 8 || bucketSize != uint16(unsafe.Sizeof(bmap[K]{})) {
 		fail("unexpected map type layout: key %d value %d bucket %d", keySize, valueSize, bucketSize)
 	}
 	return *(*hasherFunc)(unsafe.Add(typ, mapTypeHasher))
@@ -116,14 +126,40 @@ func (d *digest) u64(v uint64) {
 	}
 }
 
-func chain(d *digest, b *bmap) {
-	for ; b != nil; b = (*bmap)(unsafe.Pointer(b.overflow)) {
+// key: a uint64 key as u64 does; a string as its length (u64) and then its bytes.
+func (d *digest) key(k any) {
+	switch k := k.(type) {
+	case uint64:
+		d.u64(k)
+	case string:
+		d.u64(uint64(len(k)))
+		for i := 0; i < len(k); i++ {
+			d.byte(k[i])
+		}
+	default:
+		fail("unexpected key type %T", k)
+	}
+}
+
+func keyText(k any) string {
+	switch k := k.(type) {
+	case uint64:
+		return strconv.FormatUint(k, 10)
+	case string:
+		return k
+	}
+	fail("unexpected key type %T", k)
+	return ""
+}
+
+func chain[K mapKey](d *digest, b *bmap[K]) {
+	for ; b != nil; b = b.overflow {
 		d.byte('B')
 		for i := 0; i < 8; i++ {
 			top := b.tophash[i]
 			d.byte(top)
 			if top >= minTopHash {
-				d.u64(b.keys[i])
+				d.key(b.keys[i])
 				d.u64(b.elems[i])
 			}
 		}
@@ -132,7 +168,7 @@ func chain(d *digest, b *bmap) {
 
 // imageDigest: the current array, chain by chain; then, while growing, the old array, where an
 // evacuated chain is the byte 'E' (its contents are Go's business: marks, cleared slots).
-func imageDigest(h *hmap) digest {
+func imageDigest[K mapKey](h *hmap) digest {
 	d := digest(0xcbf29ce484222325)
 	if h.buckets == nil {
 		d.byte('N')
@@ -140,7 +176,7 @@ func imageDigest(h *hmap) digest {
 	}
 	d.byte('A')
 	for i := uintptr(0); i < uintptr(1)<<h.B; i++ {
-		chain(&d, (*bmap)(unsafe.Add(h.buckets, i*unsafe.Sizeof(bmap{}))))
+		chain(&d, (*bmap[K])(unsafe.Add(h.buckets, i*unsafe.Sizeof(bmap[K]{}))))
 	}
 	if h.oldbuckets != nil {
 		d.byte('O')
@@ -149,7 +185,7 @@ func imageDigest(h *hmap) digest {
 			old >>= 1
 		}
 		for i := uintptr(0); i < old; i++ {
-			b := (*bmap)(unsafe.Add(h.oldbuckets, i*unsafe.Sizeof(bmap{})))
+			b := (*bmap[K])(unsafe.Add(h.oldbuckets, i*unsafe.Sizeof(bmap[K]{})))
 			if top := b.tophash[0]; top > emptyOne && top < minTopHash {
 				d.byte('E')
 			} else {
@@ -160,8 +196,8 @@ func imageDigest(h *hmap) digest {
 	return d
 }
 
-type tracer struct {
-	m      map[uint64]uint64
+type tracer[K mapKey] struct {
+	m      map[K]uint64
 	hash   hasherFunc
 	out    *bufio.Writer
 	lastB  uint8
@@ -175,7 +211,7 @@ type tracer struct {
 // growthIterations ranges over the map (see iterate) once in the middle of each growth, when
 // half its old buckets are evacuated, and once right after the growth ends: iterations at every
 // B, in both states. Called after each operation of the grow and churn workloads.
-func (t *tracer) growthIterations() {
+func (t *tracer[K]) growthIterations() {
 	h := header(t.m)
 	growing := h.oldbuckets != nil
 	if growing && !t.midDone {
@@ -194,7 +230,7 @@ func (t *tracer) growthIterations() {
 	t.wasGrowing = header(t.m).oldbuckets != nil
 }
 
-func (t *tracer) hashOf(key uint64) uint64 {
+func (t *tracer[K]) hashOf(key K) uint64 {
 	return uint64(t.hash(unsafe.Pointer(&key), uintptr(header(t.m).hash0)))
 }
 
@@ -202,7 +238,7 @@ func (t *tracer) hashOf(key uint64) uint64 {
 // operation while the map has at most 64 buckets, whenever B or the growth state changed, while
 // a growth's mark is below 32, and otherwise once every 2^B/16 operations (from B = 15 on: no
 // early ones, and once every 2^B operations).
-func (t *tracer) state() {
+func (t *tracer[K]) state() {
 	h := header(t.m)
 	growing := h.oldbuckets != nil
 	fmt.Fprintf(t.out, " | %d %d %d %d %d %d ", h.count, h.B, h.flags&sameSizeGrow, h.noverflow, h.nevacuate, b2i(growing))
@@ -217,7 +253,7 @@ func (t *tracer) state() {
 		interval = 1 << h.B
 	}
 	if small || changed || early || t.since >= interval {
-		fmt.Fprintf(t.out, "%x\n", uint64(imageDigest(h)))
+		fmt.Fprintf(t.out, "%x\n", uint64(imageDigest[K](h)))
 		t.since = 0
 	} else {
 		fmt.Fprintf(t.out, "-\n")
@@ -232,28 +268,28 @@ func b2i(b bool) int {
 	return 0
 }
 
-func (t *tracer) insert(key, value uint64) {
+func (t *tracer[K]) insert(key K, value uint64) {
 	// The hash before the write: an insert never renews hash0.
-	fmt.Fprintf(t.out, "i %d %d %d", key, t.hashOf(key), value)
+	fmt.Fprintf(t.out, "i %s %d %d", keyText(key), t.hashOf(key), value)
 	t.m[key] = value
 	t.state()
 }
 
-func (t *tracer) delete(key uint64) {
+func (t *tracer[K]) delete(key K) {
 	hash := t.hashOf(key) // before the delete, which renews hash0 if it empties the map
 	_, ok := t.m[key]
-	fmt.Fprintf(t.out, "d %d %d %d", key, hash, b2i(ok))
+	fmt.Fprintf(t.out, "d %s %d %d", keyText(key), hash, b2i(ok))
 	delete(t.m, key)
 	t.state()
 }
 
-func (t *tracer) get(key uint64) {
+func (t *tracer[K]) get(key K) {
 	v, ok := t.m[key]
 	res := "-"
 	if ok {
 		res = strconv.FormatUint(v, 10)
 	}
-	fmt.Fprintf(t.out, "g %d %d %s", key, t.hashOf(key), res)
+	fmt.Fprintf(t.out, "g %s %d %s", keyText(key), t.hashOf(key), res)
 	t.state()
 }
 
@@ -275,13 +311,13 @@ type mapIter struct {
 // one the mirror does not follow (D11), so that case prints `r 0 0 growing/<count>/<sum>`: the
 // entries seen and the wrapping sum of each entry's own FNV-1a digest, which does not depend on
 // the order but still tells whether the same entries came, each once.
-func (t *tracer) iterate() {
+func (t *tracer[K]) iterate() {
 	h := header(t.m)
 	if h.oldbuckets != nil {
 		count, sum := 0, uint64(0)
 		for k, v := range t.m {
 			d := digest(0xcbf29ce484222325)
-			d.u64(k)
+			d.key(k)
 			d.u64(v)
 			count++
 			sum += uint64(d)
@@ -303,14 +339,14 @@ func (t *tracer) iterate() {
 			draw = uint64(mi.startBucket) | uint64(mi.offset)<<h.B
 		}
 		count++
-		d.u64(it.Key().Uint())
+		d.key(it.Key().Interface())
 		d.u64(it.Value().Uint())
 	}
 	fmt.Fprintf(t.out, "r 0 0 %d/%d/%x", draw, count, uint64(d))
 	t.state()
 }
 
-func (t *tracer) clear() {
+func (t *tracer[K]) clear() {
 	fmt.Fprintf(t.out, "c 0 0 0")
 	clear(t.m)
 	t.state()
@@ -318,7 +354,7 @@ func (t *tracer) clear() {
 
 func main() {
 	if len(os.Args) != 4 {
-		fail("usage: main.go <grow|churn|churn_large|mixed|syncmap> <seed> <ops>")
+		fail("usage: main.go <grow|churn|churn_large|mixed|syncmap>[_str] <seed> <ops>")
 	}
 	workload := os.Args[1]
 	seed, err1 := strconv.ParseUint(os.Args[2], 10, 64)
@@ -331,6 +367,21 @@ func main() {
 		traceSyncMap(r, ops)
 		return
 	}
+	if base, ok := strings.CutSuffix(workload, "_str"); ok {
+		run(base, r, ops, stringKey, "string")
+	} else {
+		run(workload, r, ops, func(n uint64) uint64 { return n }, "uint64")
+	}
+}
+
+// stringKey: the string key for a workload's number n, distinct for distinct n, 1 to 32 bytes
+// (base 36, then 0 to 19 underscores).
+func stringKey(n uint64) string {
+	return strconv.FormatUint(n, 36) + strings.Repeat("_", int(n%20))
+}
+
+// run runs a workload on a map[K]uint64 whose keys key(n) makes from the workload's numbers.
+func run[K mapKey](workload string, r *rng, ops int, key func(uint64) K, keyType string) {
 	hint := 0
 	switch workload {
 	case "mixed":
@@ -338,22 +389,22 @@ func main() {
 			hint = int(r.below(4096))
 		}
 	}
-	var m map[uint64]uint64
+	var m map[K]uint64
 	if hint == 0 {
-		m = make(map[uint64]uint64)
+		m = make(map[K]uint64)
 	} else {
-		m = make(map[uint64]uint64, hint)
+		m = make(map[K]uint64, hint)
 	}
 	out := bufio.NewWriterSize(os.Stdout, 1<<16)
 	defer out.Flush()
-	t := &tracer{m: m, hash: mapHasher(m), out: out, lastB: header(m).B}
-	fmt.Fprintf(out, "go %s B0=%d hint=%d\n", runtime.Version(), header(m).B, hint)
+	t := &tracer[K]{m: m, hash: mapHasher(m), out: out, lastB: header(m).B}
+	fmt.Fprintf(out, "go %s B0=%d hint=%d keys=%s\n", runtime.Version(), header(m).B, hint, keyType)
 
 	switch workload {
 	case "grow":
 		// Distinct random keys, inserts only: every doubling, B up to 14 for 100K keys.
 		for n := 0; n < ops; n++ {
-			t.insert(r.next(), uint64(n))
+			t.insert(key(r.next()), uint64(n))
 			t.growthIterations()
 		}
 	case "churn", "churn_large":
@@ -365,13 +416,13 @@ func main() {
 		if workload == "churn_large" {
 			window = 5000 + int(r.below(1600))
 		}
-		var live []uint64
+		var live []K
 		for n := 0; n < ops; n++ {
 			if len(live) >= window {
 				t.delete(live[0])
 				live = live[1:]
 			}
-			k := r.next()
+			k := key(r.next())
 			live = append(live, k)
 			t.insert(k, uint64(n))
 			t.growthIterations()
@@ -380,7 +431,7 @@ func main() {
 		// Random writes and reads over a key space of random size (hits, misses, reused
 		// slots, maps that empty out and renew hash0), now and then clear(m).
 		space := 16 + r.below(20000)
-		keyOf := func() uint64 { return r.below(space) }
+		keyOf := func() K { return key(r.below(space)) }
 		for n := 0; n < ops; n++ {
 			switch p := r.below(1000); {
 			case p < 470:
