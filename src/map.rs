@@ -216,6 +216,9 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// Keeps only the entries for which `keep` returns true. Each removal is a full delete (the
     /// tombstone rule is kept), so a panic in `keep` or in a `Drop` leaves a consistent map.
+    ///
+    /// GO: Go's idiom, a range loop that deletes, also does growth work at each delete; these
+    /// removals evacuate nothing (D18).
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, keep: F) {
         self.raw.retain(keep);
     }

@@ -259,6 +259,8 @@ struct Coverage {
     iterations: usize,
     /// Whole iterations during a growth, compared as sets (D11).
     iterations_during_growth: usize,
+    /// `retain`s replayed against Go's range loop that deletes (outside growths, D18).
+    retains: usize,
 }
 
 impl Coverage {
@@ -271,6 +273,7 @@ impl Coverage {
         self.emptied += other.emptied;
         self.iterations += other.iterations;
         self.iterations_during_growth += other.iterations_during_growth;
+        self.retains += other.retains;
         self.max_log2_buckets = self.max_log2_buckets.max(other.max_log2_buckets);
         self.max_overflow_count = self.max_overflow_count.max(other.max_overflow_count);
     }
@@ -430,6 +433,27 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
                     );
                 }
                 coverage.iterations += 1;
+            }
+            "k" if *result == "growing" => {}
+            "k" => {
+                // Go's range loop that deletes, outside a growth (D18): same entries deleted,
+                // same buckets after (compared below like any operation).
+                let (Ok(modulus), Ok(rem), Ok(deleted)) = (
+                    fields[1].parse::<u64>(),
+                    fields[2].parse::<u64>(),
+                    result.parse::<usize>(),
+                ) else {
+                    fail(at, "malformed retain".into());
+                };
+                let len = map.len();
+                map.retain(|_, v| *v % modulus != rem);
+                if len - map.len() != deleted {
+                    fail(
+                        at,
+                        format!("retain: Go deleted {deleted}, hmap {}", len - map.len()),
+                    );
+                }
+                coverage.retains += 1;
             }
             "c" => map.clear(),
             _ => fail(at, format!("unknown operation {op}")),

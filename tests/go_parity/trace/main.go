@@ -17,7 +17,8 @@
 //	<op> <key> <hash> <result> | <count> <B> <sameSizeGrow> <noverflow> <nevacuate> <growing> <digest or ->
 //
 // op: i (insert or update: m[key] = result), d (delete; result 1 if the key was there), g (get;
-// result the value or -), r (range over the map, see iterate), c (clear(m); key and hash 0).
+// result the value or -), r (range over the map, see iterate), k (a range loop that deletes,
+// see retain), c (clear(m); key and hash 0).
 // Numbers in decimal; digest in hex; string keys as they are (they have no spaces).
 // The first line is `go <version> B0=<B after make> hint=<hint> keys=<uint64|string>`; the last
 // is `end`.
@@ -206,6 +207,9 @@ type tracer[K mapKey] struct {
 	// for growthIterations: whether the running growth has had its mid-growth iteration, and
 	// whether the map was growing after the previous operation
 	midDone, wasGrowing bool
+	// digestNow: the next state() prints a digest (after a retain, whose effect on the
+	// buckets later operations could hide).
+	digestNow bool
 }
 
 // growthIterations ranges over the map (see iterate) once in the middle of each growth, when
@@ -236,8 +240,8 @@ func (t *tracer[K]) hashOf(key K) uint64 {
 
 // state prints the header after an operation and, at checkpoints, the digest: after every
 // operation while the map has at most 64 buckets, whenever B or the growth state changed, while
-// a growth's mark is below 32, and otherwise once every 2^B/16 operations (from B = 15 on: no
-// early ones, and once every 2^B operations).
+// a growth's mark is below 32, after every retain, and otherwise once every 2^B/16 operations
+// (from B = 15 on: no early ones, and once every 2^B operations).
 func (t *tracer[K]) state() {
 	h := header(t.m)
 	growing := h.oldbuckets != nil
@@ -252,7 +256,8 @@ func (t *tracer[K]) state() {
 	if large {
 		interval = 1 << h.B
 	}
-	if small || changed || early || t.since >= interval {
+	if small || changed || early || t.since >= interval || t.digestNow {
+		t.digestNow = false
 		fmt.Fprintf(t.out, "%x\n", uint64(imageDigest[K](h)))
 		t.since = 0
 	} else {
@@ -343,6 +348,28 @@ func (t *tracer[K]) iterate() {
 		d.u64(it.Value().Uint())
 	}
 	fmt.Fprintf(t.out, "r 0 0 %d/%d/%x", draw, count, uint64(d))
+	t.state()
+}
+
+// retain is Go's idiom for HashMap::retain: a range loop that deletes the entries whose value
+// is rem modulo mod. Printed as `k <mod> <rem> <entries deleted>`, or `k <mod> <rem> growing`
+// without deleting anything during a growth, where Go's deletes evacuate and the mirror's
+// retain does not (D18).
+func (t *tracer[K]) retain(mod, rem uint64) {
+	if header(t.m).oldbuckets != nil {
+		fmt.Fprintf(t.out, "k %d %d growing", mod, rem)
+		t.state()
+		return
+	}
+	deleted := 0
+	for k, v := range t.m {
+		if v%mod == rem {
+			delete(t.m, k)
+			deleted++
+		}
+	}
+	fmt.Fprintf(t.out, "k %d %d %d", mod, rem, deleted)
+	t.digestNow = true
 	t.state()
 }
 
@@ -438,8 +465,11 @@ func run[K mapKey](workload string, r *rng, ops int, key func(uint64) K, keyType
 				t.insert(keyOf(), uint64(n))
 			case p < 820:
 				t.delete(keyOf())
-			case p < 995:
+			case p < 993:
 				t.get(keyOf())
+			case p < 995:
+				mod := 2 + r.below(5)
+				t.retain(mod, r.below(mod))
 			case p < 999:
 				t.iterate()
 			default:
