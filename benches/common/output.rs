@@ -39,6 +39,14 @@ impl Machine {
     }
 
     /// Reads the CPU model, the logical CPU count, `rustc -V` and the git state of this checkout.
+    ///
+    /// The commit is read at run time (`unknown` where git cannot run), unlike the lab, which
+    /// records the commit it was built from (`lab/build.rs`). A bench binary is built and run by
+    /// one `cargo bench` in the same tree, so the two agree unless the tree changes between the
+    /// build and the run. Recording it at build time would take a build script on the `hmap`
+    /// package that watches `.git`, and every commit would then rebuild the library and every
+    /// test, bench and lab binary on top of it (tried in session 25: a build script's rerun
+    /// recompiles its package even when its output is unchanged).
     pub(crate) fn detect() -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo

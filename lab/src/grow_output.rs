@@ -3,7 +3,8 @@
 //! the ratios that answer the experiment's question, and `grow.svg` (one panel per map, the
 //! slowest insert of each chunk against the insert number, log scale). `render` serves both a
 //! live run and `hmap-lab report`. A run that a signal stopped (`interrupted`) is written the
-//! same way with the runs it measured; its tables show the maps and sizes not run as `-`.
+//! same way with the runs it measured; its tables show the maps and sizes not run as `-`. A
+//! size with nothing to plot (every run failed) gets no SVG, and a line says so.
 
 use std::fmt::Write as _;
 
@@ -127,6 +128,13 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
         } else {
             format!("grow_{}.svg", size.keys)
         };
+        // As `throughput` and `wrappers` do, a plot with nothing to show is not drawn: an SVG of
+        // empty axes would pass for a result.
+        let panels = panels(size, result.plan.readers);
+        if panels.is_empty() {
+            ui.out(&no_plot_note(size, &name));
+            continue;
+        }
         let path = out.path(&name);
         plot::lines(
             &path,
@@ -134,7 +142,7 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
                 "Per-insert latency while growing from empty to {} keys",
                 size.keys
             ),
-            &panels(size, result.plan.readers),
+            &panels,
             PANEL_HEIGHT,
         )
         .map_err(|e| LabError::Failed(format!("cannot draw {}: {e}", path.display())))?;
@@ -156,6 +164,17 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
     }
     ui.out(LEGEND);
     Ok(())
+}
+
+/// Why the plot of `size`, `name`, was not drawn: every run at that size failed, or (with
+/// repetitions) no map's first repetition, the one plotted, finished.
+fn no_plot_note(size: &SizeResult, name: &str) -> String {
+    let why = if size.runs.is_empty() {
+        "every run failed"
+    } else {
+        "no map's first repetition finished"
+    };
+    format!("no plot for {} keys ({name} not drawn): {why}", size.keys)
 }
 
 /// Height of one map's panel in `grow.svg`.
@@ -199,11 +218,7 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
         let cpu = med_opt(&|r| r.cpu_max_ns);
         let reader_max = med_opt(&|r| r.reader_max_ns);
         maxima.push((name, max, cpu, reader_max));
-        let label = if *group == CONCURRENT && runs[0].readers > 0 {
-            format!("{name} +{}r", runs[0].readers)
-        } else {
-            (*name).to_owned()
-        };
+        let label = row_name(name, *group == CONCURRENT, runs[0].readers);
         let _ = writeln!(
             out,
             "{:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6.1} {:>6.1}",
@@ -277,6 +292,16 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
     out
 }
 
+/// How a row of the table names `map`: a concurrent map that ran with reader threads carries
+/// `+<readers>r`, in a row of medians and in a row of `-` alike.
+fn row_name(map: &str, concurrent: bool, readers: usize) -> String {
+    if concurrent && readers > 0 {
+        format!("{map} +{readers}r")
+    } else {
+        map.to_owned()
+    }
+}
+
 /// The lines of an interrupted run's table for the maps of the plan that have no run at this
 /// size (a map that failed is named in the failures instead), then a note for each map whose
 /// medians are over fewer repetitions than planned.
@@ -289,9 +314,10 @@ fn not_run(out: &mut String, size: &SizeResult, result: &GrowResult) {
             .iter()
             .any(|f| f.starts_with(&format!("{map} at {keys} keys: ")));
         if !ran && !failed {
+            let name = row_name(map, ConcKind::parse(map).is_some(), result.plan.readers);
             let _ = writeln!(
                 out,
-                "{map:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
+                "{name:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
                 "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"
             );
         }
@@ -415,6 +441,95 @@ mod tests {
             max_ns: 1_000,
             ..GrowRun::default()
         }
+    }
+
+    /// A concurrent map's run with its reader (the default `--readers 1`).
+    fn conc_run(map: &str, repetition: usize) -> GrowRun {
+        GrowRun {
+            group: CONCURRENT.to_owned(),
+            readers: 1,
+            reader_max_ns: Some(500),
+            ..run(map, repetition)
+        }
+    }
+
+    /// One map's latency series at `keys` keys (repetition 1, the one plotted).
+    fn series(map: &str, keys: usize) -> Series {
+        Series {
+            map: map.to_owned(),
+            group: "sequential".to_owned(),
+            repetition: 1,
+            keys: keys as u64,
+            chunk: 1,
+            max_ns: vec![100, 5_000, 120],
+            cpu_max_ns: Vec::new(),
+        }
+    }
+
+    /// A fresh directory under the system's temporary one.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_concurrent_map_not_run_is_named_with_its_readers_like_one_that_ran() {
+        let mut interrupted = result(
+            &["hmap", "concurrent", "papaya", "scc"],
+            1,
+            vec![run("hmap", 1), conc_run("concurrent", 1)],
+            true,
+        );
+        interrupted.plan.readers = 1;
+        let text = table(&interrupted.sizes[0], &interrupted);
+        // The second cell of the row naming `map` (its reader suffix), and whether its last ten
+        // cells are all `-`.
+        let row = |map: &str| {
+            let line = text
+                .lines()
+                .find(|line| line.split_whitespace().next() == Some(map))
+                .unwrap_or_else(|| panic!("no line for {map}: {text}"));
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            let dashes = cells.iter().rev().take(10).all(|cell| *cell == "-");
+            (cells[1], dashes)
+        };
+        assert_eq!(row("concurrent"), ("+1r", false), "{text}");
+        for peer in ["papaya", "scc"] {
+            assert_eq!(row(peer), ("+1r", true), "{text}");
+        }
+        // A single-threaded map not run has no reader suffix.
+        let mut seq = result(&["hmap", "std"], 1, vec![run("hmap", 1)], true);
+        seq.plan.readers = 1;
+        let text = table(&seq.sizes[0], &seq);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("std ") && !l.contains("+1r")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_size_whose_every_run_failed_gets_no_plot() {
+        let dir = scratch("grow-no-plot");
+        let out = Output::new(crate::ui::Ui::new(true), Some(dir.clone()), vec![]).unwrap();
+        let mut both = result(&["hmap"], 1, vec![run("hmap", 1)], false);
+        both.sizes[0].series = vec![series("hmap", 10)];
+        both.sizes.push(SizeResult {
+            keys: 20,
+            runs: Vec::new(),
+            series: Vec::new(),
+        });
+        both.failures = vec!["hmap at 20 keys: the child crashed".to_owned()];
+        render(&both, &out).unwrap();
+        assert!(dir.join("grow_10.svg").exists());
+        assert!(!dir.join("grow_20.svg").exists());
+        assert_eq!(
+            no_plot_note(&both.sizes[1], "grow_20.svg"),
+            "no plot for 20 keys (grow_20.svg not drawn): every run failed"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -284,9 +284,13 @@ pub(crate) fn render_summary(result: &TourResult, out: &Output) {
     let guide = if result.interrupted {
         "tables (.csv): a row per run, machine/commit/command in the last columns; JSON: everything, \
          with the machine, rustc, commit, hasher and command line; plots (.svg): those of the parts that ran"
+            .to_owned()
     } else {
-        "tables: crash.csv grow.csv wrappers.csv (a row per run, machine/commit/command in the last columns); \
-         JSON: everything, with the machine, rustc, commit, hasher and command line; plots: grow.svg wrappers.svg"
+        format!(
+            "tables: crash.csv grow.csv wrappers.csv (a row per run, machine/commit/command in the last columns); \
+             JSON: everything, with the machine, rustc, commit, hasher and command line; plots: {}",
+            plots(&result.files)
+        )
     };
     out.ui.out(&format!(
         "\n== written to {} ==\n{}\n{guide}\n\
@@ -300,6 +304,21 @@ pub(crate) fn render_summary(result: &TourResult, out: &Output) {
         interrupted,
         out.dir.display()
     ));
+}
+
+/// The plots among `files`, as the summary names them: a part whose runs all failed drew none,
+/// and the summary must not name a plot that is not there.
+fn plots(files: &[String]) -> String {
+    let svgs: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|name| name.ends_with(".svg"))
+        .collect();
+    if svgs.is_empty() {
+        "none".to_owned()
+    } else {
+        svgs.join(" ")
+    }
 }
 
 #[cfg(test)]
@@ -318,6 +337,20 @@ mod tests {
             );
         }
         value
+    }
+
+    #[test]
+    fn the_summary_names_only_the_plots_that_were_drawn() {
+        let files = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            plots(&files(&["crash.csv", "grow.json", "wrappers.svg"])),
+            "wrappers.svg"
+        );
+        assert_eq!(
+            plots(&files(&["grow.svg", "tour.json", "wrappers.svg"])),
+            "grow.svg wrappers.svg"
+        );
+        assert_eq!(plots(&files(&["tour.json"])), "none");
     }
 
     #[test]
