@@ -636,6 +636,7 @@ impl<K, V, S> RawMap<K, V, S> {
     /// complete `remove_slot`, so a panic in `keep` or in a `Drop` leaves a consistent map.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         // Removals never evacuate or unlink, so the live chains stay the same during the walk.
+        // GO: Go's range loop that deletes does growth work at each delete; this does none (D18).
         for n in 0..self.chain_positions() {
             let Some((head, _, _)) = self.live_chain(n) else {
                 continue;

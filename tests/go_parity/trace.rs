@@ -40,8 +40,8 @@
 //! `churn` workloads iterate in the middle of every growth and right after it.
 //!
 //! What is compared is what Go and the mirror must share. The iteration order (not the
-//! entries) during a growth (D11), Go's spare overflow buckets' count (D4) and what it leaves in evacuated old chains (D6)
-//! are left out;
+//! entries) during a growth (D11), Go's spare overflow buckets' count (D4) and what it leaves in
+//! evacuated old chains (D6) are left out;
 //! `noverflow` is compared only below B = 16 (both maps sample it above, each with its own random
 //! source).
 
@@ -126,7 +126,7 @@ impl Hasher for GoHasher {
 
 /// The key types the tracer runs (`keys=` in a trace's first line): how a key reads from a
 /// trace and what `digest.key` in `trace/main.go` hashes for it.
-trait TraceKey: Hash + Eq + Clone + std::fmt::Display + Sized {
+trait TraceKey: Hash + Eq + std::fmt::Display + Sized {
     fn parse(text: &str) -> Option<Self>;
     fn digest(&self, d: &mut Digest);
 }
@@ -170,14 +170,19 @@ impl Digest {
         v.to_le_bytes().into_iter().for_each(|b| self.byte(b));
     }
 
+    /// One entry: its key (as `digest.key` in `trace/main.go`), then its value.
+    fn entry<K: TraceKey>(&mut self, key: &K, value: u64) {
+        key.digest(self);
+        self.u64(value);
+    }
+
     fn chain<K: TraceKey>(&mut self, chain: &[hmap::BucketImage<'_, K, u64>]) {
         for bucket in chain {
             self.byte(b'B');
             for (top, slot) in bucket.tophash.iter().zip(&bucket.slots) {
                 self.byte(*top);
                 if let Some((key, value)) = slot {
-                    key.digest(self);
-                    self.u64(**value);
+                    self.entry(*key, **value);
                 }
             }
         }
@@ -307,11 +312,7 @@ fn replay(lines: &[String], origin: &str) -> Coverage {
 fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
     GO_HASHES.with(|hashes| hashes.borrow_mut().clear());
     let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
-    let first = lines.first().map(String::as_str).unwrap_or_default();
-    let Some((rest, load_factor)) = GO_VERSIONS
-        .iter()
-        .find_map(|&(v, lf)| Some((first.strip_prefix(&format!("go {v}"))?, lf)))
-    else {
+    let Some((_, load_factor, rest)) = release(lines) else {
         fail(0, "not a trace of Go 1.21, 1.22 or 1.23".into());
     };
     let field = |name: &str| {
@@ -387,8 +388,7 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
                 let (mut seen, mut ours) = (0, 0u64);
                 for (k, v) in map.iter() {
                     let mut d = Digest::new();
-                    k.digest(&mut d);
-                    d.u64(*v);
+                    d.entry(k, *v);
                     seen += 1;
                     ours = ours.wrapping_add(d.0);
                 }
@@ -418,8 +418,7 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
                 let mut d = Digest::new();
                 let mut seen = 0;
                 for (k, v) in map.iter_with_random(draw) {
-                    k.digest(&mut d);
-                    d.u64(*v);
+                    d.entry(k, *v);
                     seen += 1;
                 }
                 if (seen, d.0) != (count, digest) {
@@ -575,6 +574,16 @@ const GO_VERSIONS: [(&str, LoadFactor); 3] = [
     ("go1.22", LoadFactor::Go122),
     ("go1.23", LoadFactor::Go122),
 ];
+
+/// The release a trace's first line (`go <version> <fields>`) names, its load factor, and the
+/// fields after the version (`B0=… hint=… keys=…`, or `syncmap`).
+fn release(lines: &[String]) -> Option<(&'static str, LoadFactor, &str)> {
+    let first = lines.first()?.strip_prefix("go ")?;
+    GO_VERSIONS.iter().find_map(|&(v, lf)| {
+        let rest = first.strip_prefix(v)?.strip_prefix('.')?;
+        Some((v, lf, rest.split_once(' ').map_or("", |(_, fields)| fields)))
+    })
+}
 
 /// The tracer, built once per test process into the target's temporary directory.
 fn tracer() -> PathBuf {
@@ -768,15 +777,11 @@ struct SyncReplay {
 /// Replays a `syncmap` trace on [`SyncMap`].
 fn replay_sync_map(lines: &[String], origin: &str) -> SyncReplay {
     let fail = |at: usize, why: String| -> ! { fail_at(lines, origin, at, &why) };
-    let first = lines.first().map(String::as_str).unwrap_or_default();
-    let Some((version, _)) = GO_VERSIONS
-        .iter()
-        .find(|(v, _)| first.starts_with(&format!("go {v}")) && first.ends_with(" syncmap"))
-    else {
+    let Some((version, _, "syncmap")) = release(lines) else {
         fail(0, "not a syncmap trace of Go 1.21, 1.22 or 1.23".into());
     };
     let mut seen = SyncReplay {
-        has_clear: *version == "go1.23",
+        has_clear: version == "go1.23",
         ..SyncReplay::default()
     };
     let map: SyncMap<u64, u64> = SyncMap::new();

@@ -116,6 +116,9 @@ func (r *rng) below(n uint64) uint64 { return r.next() % n }
 // FNV-1a, 64-bit, over the canonical image of the buckets.
 type digest uint64
 
+// newDigest: FNV-1a's offset basis.
+func newDigest() digest { return 0xcbf29ce484222325 }
+
 func (d *digest) byte(b uint8) {
 	*d ^= digest(b)
 	*d *= 0x100000001b3
@@ -167,10 +170,19 @@ func chain[K mapKey](d *digest, b *bmap[K]) {
 	}
 }
 
+// oldBucketCount: the length of a growing map's old array (half the new one, or the same for a
+// same-size growth).
+func oldBucketCount(h *hmap) uintptr {
+	if h.flags&sameSizeGrow != 0 {
+		return uintptr(1) << h.B
+	}
+	return uintptr(1) << (h.B - 1)
+}
+
 // imageDigest: the current array, chain by chain; then, while growing, the old array, where an
 // evacuated chain is the byte 'E' (its contents are Go's business: marks, cleared slots).
 func imageDigest[K mapKey](h *hmap) digest {
-	d := digest(0xcbf29ce484222325)
+	d := newDigest()
 	if h.buckets == nil {
 		d.byte('N')
 		return d
@@ -181,11 +193,7 @@ func imageDigest[K mapKey](h *hmap) digest {
 	}
 	if h.oldbuckets != nil {
 		d.byte('O')
-		old := uintptr(1) << h.B
-		if h.flags&sameSizeGrow == 0 {
-			old >>= 1
-		}
-		for i := uintptr(0); i < old; i++ {
+		for i := uintptr(0); i < oldBucketCount(h); i++ {
 			b := (*bmap[K])(unsafe.Add(h.oldbuckets, i*unsafe.Sizeof(bmap[K]{})))
 			if top := b.tophash[0]; top > emptyOne && top < minTopHash {
 				d.byte('E')
@@ -219,11 +227,7 @@ func (t *tracer[K]) growthIterations() {
 	h := header(t.m)
 	growing := h.oldbuckets != nil
 	if growing && !t.midDone {
-		old := uintptr(1) << h.B
-		if h.flags&sameSizeGrow == 0 {
-			old >>= 1
-		}
-		if h.nevacuate >= old/2 {
+		if h.nevacuate >= oldBucketCount(h)/2 {
 			t.midDone = true
 			t.iterate()
 		}
@@ -231,7 +235,7 @@ func (t *tracer[K]) growthIterations() {
 		t.midDone = false
 		t.iterate()
 	}
-	t.wasGrowing = header(t.m).oldbuckets != nil
+	t.wasGrowing = growing // iterate changes no growth state
 }
 
 func (t *tracer[K]) hashOf(key K) uint64 {
@@ -298,8 +302,9 @@ func (t *tracer[K]) get(key K) {
 	t.state()
 }
 
-// mapIter mirrors reflect.MapIter in go1.21 to go1.23: the map Value (3 words), then the runtime's hiter,
-// whose startBucket is its 9th word and offset the byte after it (go-hmap-spec.md §2.5).
+// mapIter mirrors reflect.MapIter in go1.21 to go1.23: the map Value (3 words), then the
+// runtime's hiter, whose startBucket is its 9th word and offset the byte after it
+// (go-hmap-spec.md §2.5).
 type mapIter struct {
 	m           [3]uintptr
 	hiterPtrs   [8]unsafe.Pointer
@@ -321,7 +326,7 @@ func (t *tracer[K]) iterate() {
 	if h.oldbuckets != nil {
 		count, sum := 0, uint64(0)
 		for k, v := range t.m {
-			d := digest(0xcbf29ce484222325)
+			d := newDigest()
 			d.key(k)
 			d.u64(v)
 			count++
@@ -333,7 +338,7 @@ func (t *tracer[K]) iterate() {
 	}
 	it := reflect.ValueOf(t.m).MapRange()
 	mi := (*mapIter)(unsafe.Pointer(it))
-	d := digest(0xcbf29ce484222325)
+	d := newDigest()
 	count := 0
 	var draw uint64
 	for it.Next() {
