@@ -211,3 +211,47 @@ fn check_bucket<K, V>(
         live.push(entry);
     }
 }
+
+#[cfg(any(test, fuzzing, feature = "invariants"))]
+impl<K, V> RawMap<K, V> {
+    /// The current table's chains as Go's runtime would show its `buckets` (tophash bytes, and
+    /// the key and value of every full slot), passed to `f` while pinned; `None` while a growth
+    /// runs (the old table's chains are frozen, not Go's, C-D2). The map must be quiescent, as
+    /// for [`check_invariants`](Self::check_invariants).
+    pub(crate) fn with_image<R>(
+        &self,
+        f: impl FnOnce(&[crate::ChainImage<'_, K, V>]) -> R,
+    ) -> Option<R> {
+        let guard = self.pin();
+        let table = self.table(&guard);
+        if !table.old().is_null() {
+            return None;
+        }
+        let chains: Vec<crate::ChainImage<'_, K, V>> = (0..table.len())
+            .map(|index| {
+                chain(table, index)
+                    .map(|bucket| {
+                        let word = bucket.tophash_locked();
+                        let mut image = crate::BucketImage {
+                            tophash: [0; SLOTS],
+                            slots: [None; SLOTS],
+                        };
+                        for slot in 0..SLOTS {
+                            let top = word.get(slot);
+                            image.tophash[slot] = top.0;
+                            let (entry, _) = bucket.entry_and_hint_locked::<K, V>(slot);
+                            if top.is_full() && !entry.is_null() {
+                                // SAFETY: B1: a full live slot's entry is live; `guard` is
+                                // pinned for as long as `chains` lives.
+                                let entry = unsafe { &*entry };
+                                image.slots[slot] = Some((&entry.key, &entry.value));
+                            }
+                        }
+                        image
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(f(&chains))
+    }
+}

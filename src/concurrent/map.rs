@@ -156,6 +156,17 @@ where
         self.raw.check_invariants(|key| self.hash(key));
     }
 
+    /// The current table's chains, bucket by bucket, as Go's runtime shows its `buckets`
+    /// (tophash bytes, and the key and value of every full slot), passed to `f`; `None` (and `f`
+    /// not called) while a growth runs. For the Go lockstep test (`tests/go_parity/trace.rs`),
+    /// which compares them with the sequential mirror's; O(buckets), and only while no other
+    /// thread uses the map.
+    #[doc(hidden)]
+    #[cfg(any(test, fuzzing, feature = "invariants"))]
+    pub fn with_image<R>(&self, f: impl FnOnce(&[crate::ChainImage<'_, K, V>]) -> R) -> Option<R> {
+        self.raw.with_image(f)
+    }
+
     /// GO: Go seeds its hash with the map's `hash0`; here the `BuildHasher` is the seed (C-D8).
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hash_builder.hash_one(key)

@@ -382,9 +382,12 @@ impl<K, V> RawMap<K, V> {
     /// Bookkeeping after a new key was placed: the count, and the growth trigger. The trigger
     /// looks at the load factor when the insert suggests the table is filling up (it filled a
     /// bucket's last slot or opened an overflow bucket) or when this thread's count changes
-    /// reached the shared approximation (every `BATCH`). Near the load factor (6.5 of 8 slots
-    /// on average) a good share of inserts fill a bucket, so the growth starts within a few
-    /// inserts of Go's point (C-D5).
+    /// reached the shared approximation (every `BATCH`). So a doubling starts after Go's would,
+    /// within `BATCH` new keys per writing thread: against real Go maps on one thread (the Go
+    /// lockstep test), 0–14 new keys below B = 8, where `needs_growth` reads the exact count,
+    /// and 31 from B = 8 on, where it reads the approximation, which only moves at a flush. A
+    /// same-size growth starts in the insert whose overflow bucket reaches the threshold, one
+    /// new key before Go's (C-D5).
     pub(crate) fn after_insert(
         &self,
         table: &Table,

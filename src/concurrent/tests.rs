@@ -620,3 +620,59 @@ fn destructors_that_use_the_map_run_outside_chain_locks() {
     REENTRANT_MAP.store(std::ptr::null_mut(), SeqCst);
     drop(map);
 }
+
+/// The Go lockstep's view of the chains (`with_image`): `None` while a growth runs; otherwise
+/// every entry once, in its hash's chain, under its tophash, and Go's empty markers elsewhere.
+#[test]
+fn image_shows_every_entry_once_in_its_chain() {
+    use crate::raw::tophash::TopHash;
+    use core::hash::BuildHasher;
+    let map: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let view = map.pin();
+    let count = n(3_000) as u64;
+    for i in 0..count {
+        view.insert(i, i + 1);
+    }
+    for i in (0..count).step_by(3) {
+        view.remove(&i);
+    }
+    if map.is_growing() {
+        assert!(map.with_image(|_| ()).is_none(), "no image during a growth");
+        // Writes finish the growth (each claims a chunk of old chains).
+        for i in 0..count {
+            view.update(&i, |v| *v);
+        }
+    }
+    assert!(!map.is_growing());
+    assert!(map.force_growth(true));
+    assert!(map.with_image(|_| ()).is_none(), "no image during a growth");
+    for i in 0..count {
+        view.update(&i, |v| *v);
+    }
+    assert!(!map.is_growing());
+    let seen = map
+        .with_image(|chains| {
+            assert_eq!(chains.len(), 1 << map.log2_buckets());
+            let mut seen = StdMap::new();
+            for (index, chain) in chains.iter().enumerate() {
+                for bucket in chain {
+                    for (top, slot) in bucket.tophash.iter().zip(&bucket.slots) {
+                        let top = TopHash(*top);
+                        match slot {
+                            Some((key, value)) => {
+                                let hash = map.hasher().hash_one(*key);
+                                assert_eq!(top, TopHash::from_hash(hash), "key {key}'s tophash");
+                                assert_eq!(hash as usize & (chains.len() - 1), index);
+                                assert_eq!(**value, **key + 1);
+                                assert!(seen.insert(**key, index).is_none(), "key {key} twice");
+                            }
+                            None => assert!(top.is_empty(), "an empty slot shows {top:?}"),
+                        }
+                    }
+                }
+            }
+            seen.len()
+        })
+        .expect("no growth is running");
+    assert_eq!(seen, map.len());
+}

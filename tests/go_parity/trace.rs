@@ -39,6 +39,13 @@
 //! Go's, each once (a count and an order-independent sum of per-entry digests); the `grow` and
 //! `churn` workloads iterate in the middle of every growth and right after it.
 //!
+//! Every trace of go1.22 or go1.23 also replays on [`hmap::ConcurrentHashMap`], one thread,
+//! beside the mirror (`trace/shadow.rs`): Go's results and count after every operation, Go's
+//! doublings (to the same B, at most `BATCH − 1` new keys late, C-D5), about as many same-size
+//! growths, and at every checkpoint where both maps are quiet with the same B, each chain
+//! holding the entries of Go's bucket (read from the mirror, which has just matched Go's
+//! digest); in the inserts-only workloads, Go's slots too.
+//!
 //! What is compared is what Go and the mirror must share. The iteration order (not the
 //! entries) during a growth (D11), Go's spare overflow buckets' count (D4) and what it leaves in
 //! evacuated old chains (D6) are left out;
@@ -55,6 +62,9 @@ use std::process::{Command, Stdio};
 
 use hmap::wrappers::{SyncMap, SyncMapStats};
 use hmap::{HashMap, LoadFactor, MapImage};
+
+mod shadow;
+use shadow::{Shadow, ShadowCoverage};
 
 thread_local! {
     /// The hash Go computed for each key (by its [`fingerprint`]), as of the operation being
@@ -126,7 +136,7 @@ impl Hasher for GoHasher {
 
 /// The key types the tracer runs (`keys=` in a trace's first line): how a key reads from a
 /// trace and what `digest.key` in `trace/main.go` hashes for it.
-trait TraceKey: Hash + Eq + std::fmt::Display + Sized {
+trait TraceKey: Hash + Eq + Clone + std::fmt::Display + Sized {
     fn parse(text: &str) -> Option<Self>;
     fn digest(&self, d: &mut Digest);
 }
@@ -233,6 +243,23 @@ impl GoState {
         }
     }
 
+    /// Whether Go's map started a growth in the operation that took it from `before` to this
+    /// state: `Some(false)` a doubling, `Some(true)` a same-size growth. A growth of one or two
+    /// old buckets ends inside the insert that starts it (spec §3.7), so `oldbuckets` is never
+    /// seen set: a doubling then shows as B moving, a same-size growth as an insert of a new key
+    /// made while `noverflow` had reached `tooManyOverflowBuckets`' threshold (which starts a
+    /// growth whenever none is running; `hashGrow` then zeroes `noverflow`).
+    fn growth_from(&self, before: &GoState) -> Option<bool> {
+        if self.log2_buckets != before.log2_buckets {
+            return Some(false);
+        }
+        let threshold = 1u32 << before.log2_buckets.min(15);
+        let overflowed = u32::from(before.overflow_count) >= threshold;
+        ((self.growing && !before.growing)
+            || (!before.growing && self.count > before.count && overflowed))
+            .then_some(true)
+    }
+
     fn parse(fields: &[&str]) -> Option<Self> {
         let [count, b, same, noverflow, nevacuate, growing] = fields else {
             return None;
@@ -266,6 +293,11 @@ struct Coverage {
     iterations_during_growth: usize,
     /// `retain`s replayed against Go's range loop that deletes (outside growths, D18).
     retains: usize,
+    /// The concurrent map's replay (`shadow.rs`), beside the mirror's: traces of go1.22 and
+    /// go1.23 (its load factor is 6.5 only).
+    concurrent: ShadowCoverage,
+    /// Replays of the concurrent map.
+    concurrent_replays: usize,
 }
 
 impl Coverage {
@@ -279,6 +311,8 @@ impl Coverage {
         self.iterations += other.iterations;
         self.iterations_during_growth += other.iterations_during_growth;
         self.retains += other.retains;
+        self.concurrent.add(&other.concurrent);
+        self.concurrent_replays += other.concurrent_replays;
         self.max_log2_buckets = self.max_log2_buckets.max(other.max_log2_buckets);
         self.max_overflow_count = self.max_overflow_count.max(other.max_overflow_count);
     }
@@ -333,6 +367,9 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
     }
     let mut coverage = Coverage::default();
     let mut before = GoState::of(&map);
+    // The concurrent map follows go1.22's load factor only.
+    let mut shadow = matches!(load_factor, LoadFactor::Go122)
+        .then(|| Shadow::<K>::new(hint, b0, before).unwrap_or_else(|why| fail(0, why)));
     let mut ended = false;
     for (at, line) in lines.iter().enumerate().skip(1) {
         if line == "end" {
@@ -350,6 +387,11 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
         };
         if matches!(*op, "i" | "d" | "g") {
             GO_HASHES.with(|hashes| hashes.borrow_mut().insert(fingerprint(&key), hash));
+        }
+        if let Some(shadow) = shadow.as_mut() {
+            if let Err(why) = shadow.step(op, &key, result, &fields, &map) {
+                fail(at, why);
+            }
         }
         match *op {
             "i" => {
@@ -474,8 +516,9 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
                 format!("header after the operation:\n  Go   {go:?}\n  hmap {after:?}"),
             );
         }
-        if *digest != "-" {
-            let ours = Digest::of(&map.image());
+        let image = (*digest != "-").then(|| map.image());
+        if let Some(image) = &image {
+            let ours = Digest::of(image);
             if format!("{ours:x}") != *digest {
                 map.check_invariants();
                 fail(
@@ -488,6 +531,11 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
                 );
             }
             coverage.digests += 1;
+        }
+        if let Some(shadow) = shadow.as_mut() {
+            if let Err(why) = shadow.after(at, &go, image.as_ref()) {
+                fail(at, why);
+            }
         }
         coverage.operations += 1;
         if after.growing && !before.growing {
@@ -511,6 +559,13 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
         );
     }
     map.check_invariants();
+    if let Some(shadow) = shadow {
+        shadow.check_invariants();
+        coverage.concurrent_replays = 1;
+        let mut concurrent = shadow.coverage;
+        concurrent.finish(origin);
+        coverage.concurrent = concurrent;
+    }
     coverage
 }
 
@@ -656,6 +711,16 @@ fn run(workload: &str, default_seeds: Range<u64>, ops: usize) -> (u64, Coverage)
     (seeds.end.saturating_sub(seeds.start), total)
 }
 
+/// Whether the concurrent map's replays of a workload (`shadow.rs`) were Go-like
+/// ([`ShadowCoverage::go_like`]), and with `same_layout` also Go's slot for slot in every chain
+/// compared. Trivially true for go1.21 traces, which it does not replay (its load factor is
+/// go1.22's only).
+fn concurrent_go_like(c: &Coverage, same_layout: bool) -> bool {
+    let cc = &c.concurrent;
+    c.concurrent_replays == 0
+        || (cc.go_like() && (!same_layout || cc.chains_same_layout == cc.chains))
+}
+
 /// Inserts of distinct keys from an empty map to 100K entries: every doubling from B = 0 to 14,
 /// each evacuated over the following writes; and once to 1M entries (B = 18).
 #[test]
@@ -689,6 +754,9 @@ fn trace_grow_matches_go() {
             && c.iterations as u64 >= 11 * seeds,
         "{c:?}"
     );
+    // Inserts only: the concurrent map's chains are Go's slot for slot whenever both are quiet
+    // with the same B (an insert placed before its late growth starts is evacuated in order).
+    assert!(concurrent_go_like(&c, true), "{c:?}");
     // On to 1M entries, B = 18: arrays of 1 MiB and more come from `mmap` (D15) and the old ones
     // go to the reclaimer thread (D17); `noverflow` is sampled there, so not compared.
     let (seeds, c) = run("grow", 10..11, 1_000_000);
@@ -696,6 +764,7 @@ fn trace_grow_matches_go() {
         c.max_log2_buckets == 18 && c.doublings as u64 == 16 * seeds,
         "{c:?}"
     );
+    assert!(concurrent_go_like(&c, true), "{c:?}");
 }
 
 /// Go's same-size growth experiment: a sliding window of live keys (delete the oldest, insert a
@@ -709,6 +778,7 @@ fn trace_churn_matches_go() {
         c.same_size_growths as u64 >= seeds && c.iterations_during_growth as u64 >= seeds,
         "{c:?}"
     );
+    assert!(concurrent_go_like(&c, false), "{c:?}");
     // Windows of 5000-6600 keys: B = 10, one to three same-size growths per seed in 250K steps
     // (Go, six seeds), each evacuated over hundreds of operations.
     let (seeds, c) = run("churn_large", 1..3, 250_000);
@@ -716,6 +786,7 @@ fn trace_churn_matches_go() {
         c.same_size_growths as u64 >= seeds && c.max_log2_buckets >= 10,
         "{c:?}"
     );
+    assert!(concurrent_go_like(&c, false), "{c:?}");
 }
 
 /// Inserts, updates, deletes and gets over key spaces of random size, made with and without a
@@ -731,6 +802,7 @@ fn trace_mixed_matches_go() {
         c.emptied as u64 >= seeds && c.iterations as u64 >= 10 * seeds,
         "{c:?}"
     );
+    assert!(concurrent_go_like(&c, false), "{c:?}");
 }
 
 /// The same workloads on `map[string]uint64` (keys of 1 to 32 bytes): a key type that owns heap
@@ -744,13 +816,16 @@ fn trace_string_keys_match_go() {
         matches!(c.max_log2_buckets, 14 | 15) && c.iterations_during_growth as u64 >= 9 * seeds,
         "{c:?}"
     );
+    assert!(concurrent_go_like(&c, true), "{c:?}");
     let (seeds, c) = run("churn_str", 1..4, 60_000);
     assert!(c.same_size_growths as u64 >= seeds, "{c:?}");
+    assert!(concurrent_go_like(&c, false), "{c:?}");
     let (seeds, c) = run("mixed_str", 1..5, 60_000);
     assert!(
         c.emptied as u64 >= seeds && c.iterations as u64 >= 10 * seeds,
         "{c:?}"
     );
+    assert!(concurrent_go_like(&c, false), "{c:?}");
 }
 
 /// The state `syncState` in `trace/main.go` prints, from [`SyncMapStats`].
