@@ -13,8 +13,9 @@
 //! map at once, so that cost grows with the peak number of live threads that ever used it (64
 //! slots at least, 4 per core; never shrinks while the map lives). The growth trigger needs
 //! the count often and only roughly, so each stripe also batches its changes into one shared
-//! approximation (`approx`), flushed every [`BATCH`] changes: O(1) to read, off by less than
-//! `BATCH` per writing thread.
+//! approximation (`approx`), flushed every [`BATCH`] changes: O(1) to read; a thread reading it
+//! adds its own stripe's unflushed changes, so it is off by less than `BATCH` per other writing
+//! thread (exact with one writer).
 
 use crossbeam_utils::CachePadded;
 
@@ -104,10 +105,14 @@ impl Counter {
         usize::try_from(total + shared).unwrap_or(0)
     }
 
-    /// The approximation for the growth trigger: the sum minus what writers have not flushed
-    /// yet (less than `BATCH` per stripe), clamped at 0.
-    pub(crate) fn approx(&self) -> usize {
-        // ORDERING: Relaxed. A heuristic.
-        usize::try_from(self.approx.load(Ordering::Relaxed)).unwrap_or(0)
+    /// The approximation for the growth trigger: the shared approximation plus what the
+    /// caller's own stripe `own` has not flushed yet, clamped at 0. Exact when no other thread
+    /// writes; otherwise off by less than `BATCH` per other writing thread. `own` must be the
+    /// caller's stripe (N1: only its owner writes it, so the load sees its latest value).
+    pub(crate) fn approx(&self, own: Option<&Stripe>) -> usize {
+        // ORDERING: Relaxed (both). A heuristic; `own.pending` was last stored by this thread.
+        let approx = self.approx.load(Ordering::Relaxed);
+        let pending = own.map_or(0, |stripe| stripe.pending.load(Ordering::Relaxed));
+        usize::try_from(approx + pending).unwrap_or(0)
     }
 }

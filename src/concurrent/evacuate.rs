@@ -30,6 +30,7 @@
 //!   chain is claimed, and the last claimer to finish ends the growth.
 
 use super::bucket::{prefetch, Bucket, Entry, SplitHint, SLOTS};
+use super::counter::Stripe;
 use super::raw::RawMap;
 use super::reclaim::{Counters, Guard, HandleSlot};
 use super::table::{chain, Table};
@@ -51,9 +52,9 @@ pub(crate) const EVACUATION_CHUNK: usize = 8;
 pub(crate) const EVACUATION_CHUNK: usize = 2;
 
 impl<K, V> RawMap<K, V> {
-    /// Starts `table`'s growth if it needs one and none runs (T5). Go: the `hashGrow` call in
-    /// `mapassign`.
-    pub(crate) fn maybe_grow(&self, table: &Table) {
+    /// Starts `table`'s growth if it needs one and none runs (T5). `own` is the caller's count
+    /// stripe. Go: the `hashGrow` call in `mapassign`.
+    pub(crate) fn maybe_grow(&self, table: &Table, own: Option<&Stripe>) {
         if !table.old().is_null() {
             // Its own growth is still running: growths never overlap (Go: `!h.growing()`).
             return;
@@ -62,7 +63,7 @@ impl<K, V> RawMap<K, V> {
         if table.grow_started.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(same_size) = self.needs_growth(table) {
+        if let Some(same_size) = self.needs_growth(table, own) {
             self.start_growth(table, same_size);
         }
     }

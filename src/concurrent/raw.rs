@@ -10,7 +10,7 @@ use core::panic::AssertUnwindSafe;
 use std::panic::{catch_unwind, resume_unwind};
 
 use super::bucket::{prefetch, Bucket, ChainLock, Entry, SplitHint, SLOTS};
-use super::counter::Counter;
+use super::counter::{Counter, Stripe};
 use super::reclaim::{FlushDue, Guard, Reclaimer};
 use super::table::{chain, HeadHint, Table};
 use crate::raw::tophash::TopHash;
@@ -384,10 +384,8 @@ impl<K, V> RawMap<K, V> {
     /// bucket's last slot or opened an overflow bucket) or when this thread's count changes
     /// reached the shared approximation (every `BATCH`). So a doubling starts after Go's would,
     /// within `BATCH` new keys per writing thread: against real Go maps on one thread (the Go
-    /// lockstep test), 0–14 new keys below B = 8, where `needs_growth` reads the exact count,
-    /// and 31 from B = 8 on, where it reads the approximation, which only moves at a flush. A
-    /// same-size growth starts in the insert whose overflow bucket reaches the threshold, one
-    /// new key before Go's (C-D5).
+    /// lockstep test), 0–22 new keys, about 2 on average. A same-size growth starts in the
+    /// insert whose overflow bucket reaches the threshold, one new key before Go's (C-D5).
     pub(crate) fn after_insert(
         &self,
         table: &Table,
@@ -397,7 +395,7 @@ impl<K, V> RawMap<K, V> {
     ) {
         let flushed = self.count.add(guard.stripe(), 1);
         if flushed || overflowed || slot == SLOTS - 1 {
-            self.maybe_grow(table);
+            self.maybe_grow(table, guard.stripe());
         }
     }
 
@@ -409,13 +407,15 @@ impl<K, V> RawMap<K, V> {
 
     /// Whether `table` is over the load factor (`Some(false)`: double) or has too many overflow
     /// buckets (`Some(true)`: same-size growth). Small tables use the exact count (Go's growth
-    /// points, where a few entries matter); large ones the approximation (`counter.rs`), which
-    /// is off by less than `BATCH` per writing thread, a rounding error at that size.
-    pub(crate) fn needs_growth(&self, table: &Table) -> Option<bool> {
+    /// points, where a few entries matter); large ones the approximation (`counter.rs`) with
+    /// the caller's own unflushed changes (its stripe `own`) added, which is exact when one
+    /// thread writes and off by less than `BATCH` per other writing thread, a rounding error at
+    /// that size.
+    pub(crate) fn needs_growth(&self, table: &Table, own: Option<&Stripe>) -> Option<bool> {
         let count = if table.log2 < 8 {
             self.len()
         } else {
-            self.count.approx()
+            self.count.approx(own)
         };
         if LOAD_FACTOR.is_exceeded(count, table.log2) {
             return Some(false);

@@ -71,6 +71,8 @@ pub(super) struct ShadowCoverage {
     /// The smallest and largest lag, in new keys, of a doubling (0) and of a same-size growth
     /// (1) behind Go's.
     pub(super) lags: [Option<(isize, isize)>; 2],
+    /// The sum and the number of those lags, for their mean.
+    pub(super) lag_sums: [(isize, usize); 2],
 }
 
 impl ShadowCoverage {
@@ -105,6 +107,9 @@ impl ShadowCoverage {
                 let lag = ours.inserts as isize - go.inserts as isize;
                 let range = &mut self.lags[usize::from(same_size)];
                 *range = Some(range.map_or((lag, lag), |(lo, hi)| (lo.min(lag), hi.max(lag))));
+                let (sum, n) = &mut self.lag_sums[usize::from(same_size)];
+                *sum += lag;
+                *n += 1;
             }
         }
     }
@@ -124,6 +129,9 @@ impl ShadowCoverage {
             .extend_from_slice(&other.same_size_counts);
         for (off, other) in self.growths_off.iter_mut().zip(&other.growths_off) {
             off.extend(other.iter().cloned());
+        }
+        for (sums, other) in self.lag_sums.iter_mut().zip(other.lag_sums) {
+            *sums = (sums.0 + other.0, sums.1 + other.1);
         }
         for (range, other) in self.lags.iter_mut().zip(other.lags) {
             *range = match (*range, other) {
@@ -165,14 +173,15 @@ impl std::fmt::Debug for ShadowCoverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} operations; doublings Go {} / ours {} (lag {:?} new keys); same-size growths \
-             Go {} / ours {} (lag {:?}); not paired {:?}; {} checkpoints compared ({} skipped: \
+            "{} operations; doublings Go {} / ours {} (lag {:?} new keys, mean {:.1}); \
+             same-size growths Go {} / ours {} (lag {:?}); not paired {:?}; {} checkpoints compared ({} skipped: \
              a growth running or B differing), {} chains, {} of them Go's slot for slot; \
              same-size growths (Go, ours) by replay {:?}",
             self.operations,
             self.go_doublings,
             self.doublings,
             self.lags[0],
+            self.lag_sums[0].0 as f64 / self.lag_sums[0].1.max(1) as f64,
             self.go_same_size,
             self.same_size,
             self.lags[1],
