@@ -4,7 +4,8 @@
 //! slowest insert of each chunk against the insert number, log scale). `render` serves both a
 //! live run and `hmap-lab report`. A run that a signal stopped (`interrupted`) is written the
 //! same way with the runs it measured; its tables show the maps and sizes not run as `-`. A
-//! size with nothing to plot (every run failed) gets no SVG, and a line says so.
+//! size with nothing to plot (every run failed) gets no SVG (and loses one an earlier render
+//! left), and a line says so. A map whose first repetition failed is plotted from a later one.
 
 use std::fmt::Write as _;
 
@@ -132,6 +133,7 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
         // empty axes would pass for a result.
         let panels = panels(size, result.plan.readers);
         if panels.is_empty() {
+            out.remove_stale(&name)?;
             ui.out(&no_plot_note(size, &name));
             continue;
         }
@@ -166,13 +168,13 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
     Ok(())
 }
 
-/// Why the plot of `size`, `name`, was not drawn: every run at that size failed, or (with
-/// repetitions) no map's first repetition, the one plotted, finished.
+/// Why the plot of `size`, `name`, was not drawn: every run at that size failed, or the runs
+/// that finished saved no latency series.
 fn no_plot_note(size: &SizeResult, name: &str) -> String {
     let why = if size.runs.is_empty() {
         "every run failed"
     } else {
-        "no map's first repetition finished"
+        "no run saved a latency series"
     };
     format!("no plot for {} keys ({name} not drawn): {why}", size.keys)
 }
@@ -325,25 +327,30 @@ fn not_run(out: &mut String, size: &SizeResult, result: &GrowResult) {
     for map in &result.plan.maps {
         let runs = size.runs.iter().filter(|r| &r.map == map).count();
         if (1..result.plan.repeat).contains(&runs) {
+            let name = row_name(map, ConcKind::parse(map).is_some(), result.plan.readers);
             let _ = writeln!(
                 out,
-                "{map}: medians of {runs} of {} repetition(s)",
+                "{name}: medians of {runs} of {} repetition(s)",
                 result.plan.repeat
             );
         }
     }
 }
 
-/// The plot's panels: one per map (repetition 1), single-threaded maps first, all on the same
-/// log y axis, so that a stop-the-world rehash stands out as a spike above the map's band.
+/// The plot's panels: one per map (its first repetition that saved a series, normally the
+/// first), in the order the series were saved (single-threaded maps first), all on the same log
+/// y axis, so that a stop-the-world rehash stands out as a spike above the map's band.
 fn panels(size: &SizeResult, readers: usize) -> Vec<LinePanel> {
     let scale = if size.keys >= 2_000_000 { 1e6 } else { 1e3 };
     let unit = if scale == 1e6 { "M" } else { "K" };
-    let series: Vec<&Series> = size
-        .series
-        .iter()
-        .filter(|s| s.repetition == 1 && !s.max_ns.is_empty())
-        .collect();
+    let mut series: Vec<&Series> = Vec::new();
+    for s in size.series.iter().filter(|s| !s.max_ns.is_empty()) {
+        match series.iter_mut().find(|kept| kept.map == s.map) {
+            Some(kept) if s.repetition < kept.repetition => *kept = s,
+            Some(_) => {}
+            None => series.push(s),
+        }
+    }
     let values = || {
         series.iter().flat_map(|s| {
             s.max_ns
@@ -377,14 +384,23 @@ fn panels(size: &SizeResult, readers: usize) -> Vec<LinePanel> {
                     faint: false,
                 });
             }
+            // A map whose first repetition failed is drawn from a later one, and says so.
+            let repetition = if s.repetition > 1 {
+                format!(", repetition {}", s.repetition)
+            } else {
+                String::new()
+            };
             LinePanel {
                 title: if s.group == CONCURRENT {
                     format!(
-                        "{} with {readers} concurrent reader(s): slowest insert of each {} (log scale)",
+                        "{} with {readers} concurrent reader(s): slowest insert of each {} (log scale{repetition})",
                         s.map, s.chunk
                     )
                 } else {
-                    format!("{}: slowest insert of each {} (log scale)", s.map, s.chunk)
+                    format!(
+                        "{}: slowest insert of each {} (log scale{repetition})",
+                        s.map, s.chunk
+                    )
                 },
                 x_desc: format!("insert number ({unit})"),
                 y_desc: "latency".to_owned(),
@@ -453,7 +469,7 @@ mod tests {
         }
     }
 
-    /// One map's latency series at `keys` keys (repetition 1, the one plotted).
+    /// One map's latency series at `keys` keys (repetition 1).
     fn series(map: &str, keys: usize) -> Series {
         Series {
             map: map.to_owned(),
@@ -522,6 +538,9 @@ mod tests {
             series: Vec::new(),
         });
         both.failures = vec!["hmap at 20 keys: the child crashed".to_owned()];
+        // An SVG of empty axes that an older lab drew for the size with nothing to plot: `report`
+        // renders into the same directory, and must not leave it there.
+        std::fs::write(dir.join("grow_20.svg"), "<svg/>").unwrap();
         render(&both, &out).unwrap();
         assert!(dir.join("grow_10.svg").exists());
         assert!(!dir.join("grow_20.svg").exists());
@@ -530,6 +549,53 @@ mod tests {
             "no plot for 20 keys (grow_20.svg not drawn): every run failed"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_map_whose_first_repetition_failed_is_plotted_from_a_later_one() {
+        let at = |map: &str, repetition: usize| Series {
+            repetition,
+            ..series(map, 10)
+        };
+        let size = |series: Vec<Series>| SizeResult {
+            keys: 10,
+            runs: vec![run("hmap", 2), run("std", 1)],
+            series,
+        };
+        let titles = |size: &SizeResult| -> Vec<String> {
+            panels(size, 0).into_iter().map(|p| p.title).collect()
+        };
+        // hmap's repetition 1 failed: its panel comes from repetition 2, and says so.
+        let later = titles(&size(vec![at("hmap", 2), at("hmap", 3), at("std", 1)]));
+        assert_eq!(later.len(), 2, "{later:?}");
+        assert!(
+            later[0].starts_with("hmap:") && later[0].ends_with("(log scale, repetition 2)"),
+            "{later:?}"
+        );
+        assert!(later[1].ends_with("(log scale)"), "{later:?}");
+        // Otherwise repetition 1, whatever order the series were saved in.
+        let first = titles(&size(vec![at("hmap", 2), at("hmap", 1), at("std", 1)]));
+        assert!(
+            first.iter().all(|t| t.ends_with("(log scale)")),
+            "{first:?}"
+        );
+    }
+
+    #[test]
+    fn a_concurrent_map_with_fewer_repetitions_is_named_with_its_readers() {
+        let mut partial = result(
+            &["hmap", "concurrent"],
+            3,
+            vec![run("hmap", 1), conc_run("concurrent", 1)],
+            true,
+        );
+        partial.plan.readers = 1;
+        let text = table(&partial.sizes[0], &partial);
+        assert!(
+            text.contains("concurrent +1r: medians of 1 of 3 repetition(s)")
+                && text.contains("\nhmap: medians of 1 of 3 repetition(s)"),
+            "{text}"
+        );
     }
 
     #[test]

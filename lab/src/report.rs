@@ -142,6 +142,27 @@ impl Output {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// Removes the plot `name` from the results directory, if it is there, when this result
+    /// draws none (nothing to show): `report` renders a directory again in place, and a plot an
+    /// earlier render (or an older lab) left there would pass for this result's.
+    pub(crate) fn remove_stale(&self, name: &str) -> Result<(), LabError> {
+        let path = self.dir.join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                self.ui.out(&format!(
+                    "removed {} (an earlier render's plot; this result has nothing to plot)",
+                    path.display()
+                ));
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(LabError::Failed(format!(
+                "cannot remove the stale {}: {e}",
+                path.display()
+            ))),
+        }
+    }
 }
 
 /// What makes a result reproducible: which experiment, how it was called, where and on what.
@@ -507,6 +528,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    /// A plot this result does not draw goes, if an earlier render left one; nothing else does,
+    /// and a second removal (nothing there) is no error.
+    #[test]
+    fn remove_stale_removes_only_the_named_plot() {
+        let dir = scratch("stale");
+        fs::create_dir_all(&dir).unwrap();
+        let out = Output::new(Ui::new(true), Some(dir.clone()), vec![]).unwrap();
+        fs::write(dir.join("throughput.svg"), "<svg/>").unwrap();
+        fs::write(dir.join("throughput.json"), "{}").unwrap();
+        out.remove_stale("throughput.svg").unwrap();
+        assert!(!dir.join("throughput.svg").exists());
+        assert!(dir.join("throughput.json").exists());
+        out.remove_stale("throughput.svg").unwrap();
+        let _ = fs::remove_dir_all(&dir);
     }
 
     /// Threads of one process probing one directory at once (the unit tests that make an

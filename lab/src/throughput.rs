@@ -354,6 +354,8 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
         )
         .map_err(|e| LabError::Failed(format!("cannot draw {}: {e}", path.display())))?;
         out.ui.wrote(&path);
+    } else {
+        out.remove_stale("throughput.svg")?;
     }
     Ok(())
 }

@@ -400,6 +400,8 @@ pub(crate) fn render(result: &WrappersResult, out: &Output) -> Result<(), LabErr
         )
         .map_err(|e| LabError::Failed(format!("cannot draw {}: {e}", path.display())))?;
         out.ui.wrote(&path);
+    } else {
+        out.remove_stale("wrappers.svg")?;
     }
     Ok(())
 }

@@ -76,6 +76,18 @@ pub(super) struct ShadowCoverage {
 }
 
 impl ShadowCoverage {
+    /// Records a growth that Go's map (`go`) or the concurrent map started.
+    fn record(&mut self, go: bool, growth: Growth) {
+        let (count, growths) = match (go, growth.same_size) {
+            (true, true) => (&mut self.go_same_size, &mut self.go_growths),
+            (true, false) => (&mut self.go_doublings, &mut self.go_growths),
+            (false, true) => (&mut self.same_size, &mut self.growths),
+            (false, false) => (&mut self.doublings, &mut self.growths),
+        };
+        *count += 1;
+        growths.push(growth);
+    }
+
     /// At the end of a replay: pairs its doublings with Go's, in order, and records how many
     /// new keys later than Go's each started, or why they cannot be paired; the same for its
     /// same-size growths, whose count may differ from Go's (see the module's doc).
@@ -321,17 +333,15 @@ impl<K: TraceKey + Clone> Shadow<K> {
         self.inserts += go.count.saturating_sub(self.go_before.count);
         let before = self.go_before;
         if let Some(same_size) = go.growth_from(&before) {
-            *if same_size {
-                &mut self.coverage.go_same_size
-            } else {
-                &mut self.coverage.go_doublings
-            } += 1;
-            self.coverage.go_growths.push(Growth {
-                at,
-                inserts: self.inserts,
-                same_size,
-                log2: go.log2_buckets,
-            });
+            self.coverage.record(
+                true,
+                Growth {
+                    at,
+                    inserts: self.inserts,
+                    same_size,
+                    log2: go.log2_buckets,
+                },
+            );
         }
         if stats.growths > self.growths_seen {
             if stats.growths > self.growths_seen + 1 {
@@ -340,18 +350,15 @@ impl<K: TraceKey + Clone> Shadow<K> {
                     stats.growths - self.growths_seen
                 ));
             }
-            let same_size = stats.log2_buckets == self.log2;
-            *if same_size {
-                &mut self.coverage.same_size
-            } else {
-                &mut self.coverage.doublings
-            } += 1;
-            self.coverage.growths.push(Growth {
-                at,
-                inserts: self.inserts,
-                same_size,
-                log2: stats.log2_buckets,
-            });
+            self.coverage.record(
+                false,
+                Growth {
+                    at,
+                    inserts: self.inserts,
+                    same_size: stats.log2_buckets == self.log2,
+                    log2: stats.log2_buckets,
+                },
+            );
             self.growths_seen = stats.growths;
             self.log2 = stats.log2_buckets;
         }
