@@ -482,14 +482,6 @@ mod tests {
         }
     }
 
-    /// A fresh directory under the system's temporary one.
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn a_concurrent_map_not_run_is_named_with_its_readers_like_one_that_ran() {
         let mut interrupted = result(
@@ -528,7 +520,8 @@ mod tests {
 
     #[test]
     fn a_size_whose_every_run_failed_gets_no_plot() {
-        let dir = scratch("grow-no-plot");
+        let dir = crate::report::tests::scratch("grow-no-plot");
+        std::fs::create_dir_all(&dir).unwrap();
         let out = Output::new(crate::ui::Ui::new(true), Some(dir.clone()), vec![]).unwrap();
         let mut both = result(&["hmap"], 1, vec![run("hmap", 1)], false);
         both.sizes[0].series = vec![series("hmap", 10)];

@@ -514,7 +514,7 @@ fn run_order(name: &str) -> Option<(&str, u32)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -524,7 +524,9 @@ mod tests {
         assert_eq!(civil_from_days(20_783), (2026, 11, 26));
     }
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A path under the system's temporary directory, named for `name` and this process, with
+    /// nothing there (the caller creates it if it needs it).
+    pub(crate) fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hmap-lab-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir

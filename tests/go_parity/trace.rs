@@ -219,6 +219,18 @@ impl Digest {
     }
 }
 
+/// An iteration compared whatever its order: the number of entries and the wrapping sum of each
+/// entry's own digest (as `iterate` in `trace/main.go` sums them during a growth).
+fn entry_sum<'a, K: TraceKey + 'a>(
+    entries: impl Iterator<Item = (&'a K, &'a u64)>,
+) -> (usize, u64) {
+    entries.fold((0, 0), |(count, sum), (key, value)| {
+        let mut d = Digest::new();
+        d.entry(key, *value);
+        (count + 1, sum.wrapping_add(d.0))
+    })
+}
+
 /// The header fields both maps must agree on after every operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct GoState {
@@ -293,11 +305,9 @@ struct Coverage {
     iterations_during_growth: usize,
     /// `retain`s replayed against Go's range loop that deletes (outside growths, D18).
     retains: usize,
-    /// The concurrent map's replay (`shadow.rs`), beside the mirror's: traces of go1.22 and
+    /// The concurrent map's replays (`shadow.rs`), beside the mirror's: traces of go1.22 and
     /// go1.23 (its load factor is 6.5 only).
     concurrent: ShadowCoverage,
-    /// Replays of the concurrent map.
-    concurrent_replays: usize,
 }
 
 impl Coverage {
@@ -312,7 +322,6 @@ impl Coverage {
         self.iterations_during_growth += other.iterations_during_growth;
         self.retains += other.retains;
         self.concurrent.add(&other.concurrent);
-        self.concurrent_replays += other.concurrent_replays;
         self.max_log2_buckets = self.max_log2_buckets.max(other.max_log2_buckets);
         self.max_overflow_count = self.max_overflow_count.max(other.max_overflow_count);
     }
@@ -427,13 +436,7 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
                 ) else {
                     fail(at, "malformed range result".into());
                 };
-                let (mut seen, mut ours) = (0, 0u64);
-                for (k, v) in map.iter() {
-                    let mut d = Digest::new();
-                    d.entry(k, *v);
-                    seen += 1;
-                    ours = ours.wrapping_add(d.0);
-                }
+                let (seen, ours) = entry_sum(map.iter());
                 if (seen, ours) != (count, sum) {
                     fail(
                         at,
@@ -561,7 +564,6 @@ fn replay_keys<K: TraceKey>(lines: &[String], origin: &str) -> Coverage {
     map.check_invariants();
     if let Some(shadow) = shadow {
         shadow.check_invariants();
-        coverage.concurrent_replays = 1;
         let mut concurrent = shadow.coverage;
         concurrent.finish(origin);
         coverage.concurrent = concurrent;
@@ -717,8 +719,7 @@ fn run(workload: &str, default_seeds: Range<u64>, ops: usize) -> (u64, Coverage)
 /// go1.22's only).
 fn concurrent_go_like(c: &Coverage, same_layout: bool) -> bool {
     let cc = &c.concurrent;
-    c.concurrent_replays == 0
-        || (cc.go_like() && (!same_layout || cc.chains_same_layout == cc.chains))
+    cc.replays == 0 || (cc.go_like() && (!same_layout || cc.chains_same_layout == cc.chains))
 }
 
 /// Inserts of distinct keys from an empty map to 100K entries: every doubling from B = 0 to 14,

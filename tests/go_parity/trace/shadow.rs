@@ -25,7 +25,7 @@ use std::collections::HashMap as StdHashMap;
 
 use hmap::{BucketImage, ConcurrentHashMap, HashMap, MapImage};
 
-use super::{Digest, GoHashes, GoState, TraceKey};
+use super::{entry_sum, Digest, GoHashes, GoState, TraceKey};
 
 /// Count changes a thread batches before the shared count hears of them
 /// (`src/concurrent/counter.rs`): the bound on how late a growth may start (C-D5).
@@ -44,18 +44,66 @@ pub(super) struct Growth {
     pub(super) log2: u8,
 }
 
-/// What the concurrent map's replay saw.
+/// How many new keys late growths of one kind started, over the growths paired with Go's.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Lags {
+    /// The smallest and the largest lag; `None` before the first.
+    range: Option<(isize, isize)>,
+    /// Their sum and number, for the mean.
+    sum: isize,
+    count: usize,
+}
+
+impl Lags {
+    fn add(&mut self, lag: isize) {
+        self.merge(Lags {
+            range: Some((lag, lag)),
+            sum: lag,
+            count: 1,
+        });
+    }
+
+    fn merge(&mut self, other: Lags) {
+        self.range = match (self.range, other.range) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (r, o) => r.or(o),
+        };
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+
+    /// Whether every lag lies in `bound` (true when there is none).
+    fn within(&self, bound: &std::ops::RangeInclusive<isize>) -> bool {
+        self.range
+            .is_none_or(|(lo, hi)| bound.contains(&lo) && bound.contains(&hi))
+    }
+}
+
+impl std::fmt::Debug for Lags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.range {
+            None => write!(f, "none"),
+            Some((lo, hi)) => write!(
+                f,
+                "{lo}..={hi}, mean {:.1}",
+                self.sum as f64 / self.count as f64
+            ),
+        }
+    }
+}
+
+/// What the concurrent map's replay saw. Index 0 of the arrays is doublings, index 1 same-size
+/// growths.
 #[derive(Default)]
 pub(super) struct ShadowCoverage {
+    /// Replays summed here, and their operations.
+    pub(super) replays: usize,
     pub(super) operations: usize,
-    /// Growths started by Go's map and by the concurrent map in this replay.
+    /// Growths started by Go's map and by the concurrent map in this replay (not summed).
     pub(super) go_growths: Vec<Growth>,
     pub(super) growths: Vec<Growth>,
-    /// Doublings and same-size growths, Go's and ours, summed over replays.
-    pub(super) go_doublings: usize,
-    pub(super) doublings: usize,
-    pub(super) go_same_size: usize,
-    pub(super) same_size: usize,
+    /// Growths of each kind, (Go's, ours), one pair per replay.
+    pub(super) counts: [Vec<(usize, usize)>; 2],
     /// Checkpoints at which both maps were quiet with the same B, and their chains compared.
     pub(super) placements: usize,
     /// Checkpoints skipped because a growth was running in one map or B differed.
@@ -63,101 +111,65 @@ pub(super) struct ShadowCoverage {
     /// Chains compared as sets, and those also equal to Go's slot for slot.
     pub(super) chains: usize,
     pub(super) chains_same_layout: usize,
-    /// Replays whose doublings (0) or same-size growths (1) could not be paired with Go's
-    /// (their counts or B differ).
+    /// Replays whose growths of each kind could not be paired with Go's (their counts or B
+    /// differ).
     pub(super) growths_off: [Vec<String>; 2],
-    /// Same-size growths (Go's, ours), one pair per replay.
-    pub(super) same_size_counts: Vec<(usize, usize)>,
-    /// The smallest and largest lag, in new keys, of a doubling (0) and of a same-size growth
-    /// (1) behind Go's.
-    pub(super) lags: [Option<(isize, isize)>; 2],
-    /// The sum and the number of those lags, for their mean.
-    pub(super) lag_sums: [(isize, usize); 2],
+    /// How late, in new keys, the paired growths of each kind started.
+    pub(super) lags: [Lags; 2],
 }
 
 impl ShadowCoverage {
-    /// Records a growth that Go's map (`go`) or the concurrent map started.
-    fn record(&mut self, go: bool, growth: Growth) {
-        let (count, growths) = match (go, growth.same_size) {
-            (true, true) => (&mut self.go_same_size, &mut self.go_growths),
-            (true, false) => (&mut self.go_doublings, &mut self.go_growths),
-            (false, true) => (&mut self.same_size, &mut self.growths),
-            (false, false) => (&mut self.doublings, &mut self.growths),
-        };
-        *count += 1;
-        growths.push(growth);
-    }
-
-    /// At the end of a replay: pairs its doublings with Go's, in order, and records how many
-    /// new keys later than Go's each started, or why they cannot be paired; the same for its
-    /// same-size growths, whose count may differ from Go's (see the module's doc).
+    /// At the end of a replay: pairs its growths of each kind with Go's, in order, and records
+    /// how many new keys later than Go's each started, or why they cannot be paired (the
+    /// same-size growths' count may differ from Go's, see the module's doc).
     pub(super) fn finish(&mut self, origin: &str) {
-        for (kind, same_size) in [("doublings", false), ("same-size growths", true)] {
+        self.replays += 1;
+        for (kind, name) in ["doublings", "same-size growths"].into_iter().enumerate() {
             let of_kind = |g: &[Growth]| -> Vec<Growth> {
                 g.iter()
-                    .filter(|g| g.same_size == same_size)
+                    .filter(|g| usize::from(g.same_size) == kind)
                     .copied()
                     .collect()
             };
             let (go, ours) = (of_kind(&self.go_growths), of_kind(&self.growths));
-            if same_size {
-                self.same_size_counts.push((go.len(), ours.len()));
-            }
+            self.counts[kind].push((go.len(), ours.len()));
             let off = if go.len() != ours.len() {
-                Some(format!("{} {kind}, Go {}", ours.len(), go.len()))
+                Some(format!("{} {name}, Go {}", ours.len(), go.len()))
             } else {
                 go.iter()
                     .zip(&ours)
                     .find(|(go, ours)| go.log2 != ours.log2)
-                    .map(|(go, ours)| format!("{kind}: Go {go:?}, ours {ours:?}"))
+                    .map(|(go, ours)| format!("{name}: Go {go:?}, ours {ours:?}"))
             };
             if let Some(why) = off {
-                self.growths_off[usize::from(same_size)].push(format!("{origin}: {why}"));
+                self.growths_off[kind].push(format!("{origin}: {why}"));
                 continue;
             }
             for (go, ours) in go.iter().zip(&ours) {
-                let lag = ours.inserts as isize - go.inserts as isize;
-                let range = &mut self.lags[usize::from(same_size)];
-                *range = Some(range.map_or((lag, lag), |(lo, hi)| (lo.min(lag), hi.max(lag))));
-                let (sum, n) = &mut self.lag_sums[usize::from(same_size)];
-                *sum += lag;
-                *n += 1;
+                self.lags[kind].add(ours.inserts as isize - go.inserts as isize);
             }
         }
     }
 
     /// Adds another replay's counts to these (the growths themselves stay with their replay).
     pub(super) fn add(&mut self, other: &ShadowCoverage) {
+        self.replays += other.replays;
         self.operations += other.operations;
-        self.go_doublings += other.go_doublings;
-        self.doublings += other.doublings;
-        self.go_same_size += other.go_same_size;
-        self.same_size += other.same_size;
         self.placements += other.placements;
         self.placements_skipped += other.placements_skipped;
         self.chains += other.chains;
         self.chains_same_layout += other.chains_same_layout;
-        self.same_size_counts
-            .extend_from_slice(&other.same_size_counts);
-        for (off, other) in self.growths_off.iter_mut().zip(&other.growths_off) {
-            off.extend(other.iter().cloned());
-        }
-        for (sums, other) in self.lag_sums.iter_mut().zip(other.lag_sums) {
-            *sums = (sums.0 + other.0, sums.1 + other.1);
-        }
-        for (range, other) in self.lags.iter_mut().zip(other.lags) {
-            *range = match (*range, other) {
-                (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
-                (r, o) => r.or(o),
-            };
+        for kind in 0..2 {
+            self.counts[kind].extend_from_slice(&other.counts[kind]);
+            self.growths_off[kind].extend(other.growths_off[kind].iter().cloned());
+            self.lags[kind].merge(other.lags[kind]);
         }
     }
 
     /// Whether every replay's doublings were Go's: as many, to the same B, each starting
     /// within `lags` new keys of Go's (an inclusive range).
     pub(super) fn doublings_within(&self, lags: std::ops::RangeInclusive<isize>) -> bool {
-        self.growths_off[0].is_empty()
-            && self.lags[0].is_none_or(|(lo, hi)| lags.contains(&lo) && lags.contains(&hi))
+        self.growths_off[0].is_empty() && self.lags[0].within(&lags)
     }
 
     /// Whether every replay made about as many same-size growths as Go's: at least 90% and at
@@ -165,7 +177,7 @@ impl ShadowCoverage {
     /// so do the overflow buckets that trigger them; in 120 churn replays the concurrent map
     /// made as many in 109 and 0.4% to 32% more in 11, never fewer (session 26).
     pub(super) fn same_size_growths_close(&self) -> bool {
-        self.same_size_counts
+        self.counts[1]
             .iter()
             .all(|&(go, ours)| ours + go / 10 >= go && ours <= go + go / 2 + 2)
     }
@@ -183,26 +195,29 @@ impl ShadowCoverage {
 
 impl std::fmt::Debug for ShadowCoverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sums = |kind: usize| {
+            self.counts[kind]
+                .iter()
+                .fold((0, 0), |(g, o), &(go, ours)| (g + go, o + ours))
+        };
+        let ((go_doublings, doublings), (go_same_size, same_size)) = (sums(0), sums(1));
         write!(
             f,
-            "{} operations; doublings Go {} / ours {} (lag {:?} new keys, mean {:.1}); \
-             same-size growths Go {} / ours {} (lag {:?}); not paired {:?}; {} checkpoints compared ({} skipped: \
-             a growth running or B differing), {} chains, {} of them Go's slot for slot; \
-             same-size growths (Go, ours) by replay {:?}",
+            "{} replay(s), {} operations; doublings Go {go_doublings} / ours {doublings} (lag \
+             {:?} new keys); same-size growths Go {go_same_size} / ours {same_size} (lag {:?}); \
+             not paired {:?}; {} checkpoints compared ({} skipped: a growth running or B \
+             differing), {} chains, {} of them Go's slot for slot; same-size growths (Go, ours) \
+             by replay {:?}",
+            self.replays,
             self.operations,
-            self.go_doublings,
-            self.doublings,
             self.lags[0],
-            self.lag_sums[0].0 as f64 / self.lag_sums[0].1.max(1) as f64,
-            self.go_same_size,
-            self.same_size,
             self.lags[1],
             self.growths_off,
             self.placements,
             self.placements_skipped,
             self.chains,
             self.chains_same_layout,
-            self.same_size_counts
+            self.counts[1]
         )
     }
 }
@@ -276,15 +291,8 @@ impl<K: TraceKey + Clone> Shadow<K> {
                 // The concurrent map iterates from chain 0 (C-D6): its entries must be Go's,
                 // each once. The mirror, checked entry by entry against Go's iteration at this
                 // line, gives the set.
-                let sum = |it: &mut dyn Iterator<Item = (&K, &u64)>| {
-                    it.fold((0usize, 0u64), |(n, s), (k, v)| {
-                        let mut d = Digest::new();
-                        d.entry(k, *v);
-                        (n + 1, s.wrapping_add(d.0))
-                    })
-                };
-                let ours = sum(&mut view.iter());
-                let go = sum(&mut mirror.iter());
+                let ours = entry_sum(view.iter());
+                let go = entry_sum(mirror.iter());
                 if ours != go {
                     return Err(format!(
                         "concurrent map: iteration: Go {} entries (sum {:x}), ours {} (sum {:x})",
@@ -333,15 +341,12 @@ impl<K: TraceKey + Clone> Shadow<K> {
         self.inserts += go.count.saturating_sub(self.go_before.count);
         let before = self.go_before;
         if let Some(same_size) = go.growth_from(&before) {
-            self.coverage.record(
-                true,
-                Growth {
-                    at,
-                    inserts: self.inserts,
-                    same_size,
-                    log2: go.log2_buckets,
-                },
-            );
+            self.coverage.go_growths.push(Growth {
+                at,
+                inserts: self.inserts,
+                same_size,
+                log2: go.log2_buckets,
+            });
         }
         if stats.growths > self.growths_seen {
             if stats.growths > self.growths_seen + 1 {
@@ -350,15 +355,12 @@ impl<K: TraceKey + Clone> Shadow<K> {
                     stats.growths - self.growths_seen
                 ));
             }
-            self.coverage.record(
-                false,
-                Growth {
-                    at,
-                    inserts: self.inserts,
-                    same_size: stats.log2_buckets == self.log2,
-                    log2: stats.log2_buckets,
-                },
-            );
+            self.coverage.growths.push(Growth {
+                at,
+                inserts: self.inserts,
+                same_size: stats.log2_buckets == self.log2,
+                log2: stats.log2_buckets,
+            });
             self.growths_seen = stats.growths;
             self.log2 = stats.log2_buckets;
         }
