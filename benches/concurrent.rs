@@ -70,7 +70,15 @@
 //! found), timing every get. Reported: the writer's p50/p99/p99.99/max insert (exact, from every
 //! sample) and total loop time, the reader's get count and p50/p99/p99.99 (log-linear histogram,
 //! about 3% resolution) and exact max, resident bytes per entry at the end and at the peak (VmRSS
-//! and VmHWM deltas, `common/measure.rs`), and `hmap`'s garbage objects at the end. A
+//! and VmHWM deltas, `common/measure.rs`), and `hmap`'s garbage objects at the end. Beside each
+//! maximum, `w max own` and `r max own`: the worst insert and get with the time the thread waited
+//! on a run queue taken out (`measure::OwnMax`: the thread's `/proc/thread-self/schedstat`, read
+//! every 1024 operations and after each one over 50 µs, outside the timed spans), that is, with
+//! the other tasks that held its CPU meanwhile left out. On the 2-vCPU VM the kernel's DAMON
+//! thread (`kdamond`, sampling every 500 ms) takes 1-8 ms of one CPU at a time, and whichever of
+//! the writer and the reader it displaces shows that as a wall-clock maximum, in every map
+//! (session 27, `perf` sched traces in `design/results/2026-11-29-vm-session27/`). Time the host
+//! takes from the whole vCPU is not a run-queue wait and stays in. A
 //! `RwLock<hashbrown>` reader waits behind the writer's rehash; the concurrent maps' readers
 //! should not. With `HMAP_CONC_GROW_CPU=1` each repetition also runs a second process in which
 //! the writer times its inserts with its thread's CPU clock instead (`w max CPU`: the worst
@@ -710,12 +718,19 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                     let cpu = cpu_max_ns.map_or(String::new(), |ns| {
                         format!(" (CPU clock: {})", measure::format_ns(ns as f64))
                     });
+                    let own = |ns: Option<u64>| {
+                        ns.map_or(String::new(), |ns| {
+                            format!(" (own {})", measure::format_ns(ns as f64))
+                        })
+                    };
                     eprintln!(
-                        "  grow {} {repetition}/{}: writer max {}{cpu}, reader max {}",
+                        "  grow {} {repetition}/{}: writer max {}{}{cpu}, reader max {}{}",
                         entry.name,
                         plan.grow_repeat,
                         measure::format_ns(record.writer.latency.unwrap_or_default().max_ns as f64),
-                        measure::format_ns(record.reader.latency.max_ns as f64)
+                        own(record.writer.own_max_ns),
+                        measure::format_ns(record.reader.latency.max_ns as f64),
+                        own(record.reader.own_max_ns)
                     );
                     runs.push(GrowRun {
                         map: entry.name,
@@ -735,8 +750,8 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
     print!("\n{}", grow_table(plan, &runs));
     if plan.write_csv {
         let mut csv = format!(
-            "map,repetition,keys,w_p50_ns,w_p99_ns,w_p9999_ns,w_max_ns,w_cpu_max_ns,w_mean_ns,w_loop_ns,\
-             r_gets,r_p50_ns,r_p99_ns,r_p9999_ns,r_max_ns,r_mean_ns,rss_before_kb,rss_after_kb,peak_rss_kb,\
+            "map,repetition,keys,w_p50_ns,w_p99_ns,w_p9999_ns,w_max_ns,w_own_max_ns,w_cpu_max_ns,w_mean_ns,w_loop_ns,\
+             r_gets,r_p50_ns,r_p99_ns,r_p9999_ns,r_max_ns,r_own_max_ns,r_mean_ns,rss_before_kb,rss_after_kb,peak_rss_kb,\
              bytes_per_entry_end,bytes_per_entry_peak,garbage_objects,{}\n",
             Machine::CSV_COLUMNS
         );
@@ -746,7 +761,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
             let rl = r.latency;
             let _ = writeln!(
                 csv,
-                "{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{:.1},{},{},{},{:.2},{:.2},{},{}",
+                "{},{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{},{:.1},{},{},{},{:.2},{:.2},{},{}",
                 run.map,
                 run.repetition,
                 w.keys,
@@ -754,6 +769,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                 wl.p99_ns,
                 wl.p9999_ns,
                 wl.max_ns,
+                optional(w.own_max_ns),
                 optional(run.cpu_max_ns),
                 wl.mean_ns,
                 w.loop_ns,
@@ -762,6 +778,7 @@ fn run_growth(plan: &Plan, machine: &Machine) -> Vec<String> {
                 rl.p99_ns,
                 rl.p9999_ns,
                 rl.max_ns,
+                optional(r.own_max_ns),
                 rl.mean_ns,
                 w.before.rss_kb,
                 w.after.rss_kb,
@@ -784,22 +801,27 @@ struct Maxima<'a> {
     name: &'a str,
     /// The writer's worst insert by the wall clock.
     writer: f64,
+    /// The same with the writer's run-queue waits taken out (`measure::OwnMax`).
+    writer_own: Option<f64>,
     /// The writer's worst insert by its thread's CPU clock, if that child ran.
     writer_cpu: Option<f64>,
     /// The reader's worst get.
     reader: f64,
+    /// The same with the reader's run-queue waits taken out.
+    reader_own: Option<f64>,
 }
 
 /// The growth table: one line per map, medians over its repetitions, then each map's writer and
 /// reader maximum relative to the best (lowest) of the peers'.
 fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
     let mut out = format!(
-        "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} | {:>11} {:>9} {:>9} {:>9} {:>10} | {:>7} {:>8} {:>8}\n",
+        "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10} | {:>11} {:>9} {:>9} {:>9} {:>10} {:>10} | {:>7} {:>8} {:>8}\n",
         "map",
         "w p50",
         "w p99",
         "w p99.99",
         "w max",
+        "w max own",
         "w max CPU",
         "w total",
         "r gets",
@@ -807,6 +829,7 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
         "r p99",
         "r p99.99",
         "r max",
+        "r max own",
         "B/e end",
         "B/e peak",
         "garbage"
@@ -815,11 +838,13 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
     for entry in &plan.maps {
         let my_runs: Vec<&GrowRun> = runs.iter().filter(|r| r.map == entry.name).collect();
         let mine: Vec<&GrowRecord> = my_runs.iter().map(|r| &r.record).collect();
-        let cpu_maxima: Vec<f64> = my_runs
-            .iter()
-            .filter_map(|r| r.cpu_max_ns.map(|ns| ns as f64))
-            .collect();
-        let cpu_max = (!cpu_maxima.is_empty()).then(|| measure::median(cpu_maxima));
+        // The median of the values a repetition has, if every repetition has one.
+        let median_of_all = |values: Vec<Option<u64>>| -> Option<f64> {
+            let values: Option<Vec<f64>> =
+                values.into_iter().map(|v| v.map(|v| v as f64)).collect();
+            values.filter(|v| !v.is_empty()).map(measure::median)
+        };
+        let cpu_max = median_of_all(my_runs.iter().map(|r| r.cpu_max_ns).collect());
         if mine.is_empty() {
             let _ = writeln!(out, "{:<16} FAIL", entry.name);
             continue;
@@ -828,35 +853,66 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
             |f: &dyn Fn(&GrowRecord) -> f64| measure::median(mine.iter().map(|r| f(r)).collect());
         let writer = |r: &GrowRecord| r.writer.latency.unwrap_or_default();
         let w_max = median(&|r| writer(r).max_ns as f64);
+        let w_own = median_of_all(mine.iter().map(|r| r.writer.own_max_ns).collect());
         let r_max = median(&|r| r.reader.latency.max_ns as f64);
+        let r_own = median_of_all(mine.iter().map(|r| r.reader.own_max_ns).collect());
         maxima.push(Maxima {
             name: entry.name,
             writer: w_max,
+            writer_own: w_own,
             writer_cpu: cpu_max,
             reader: r_max,
+            reader_own: r_own,
         });
         let garbage = mine.iter().filter_map(|r| r.reader.garbage_objects).max();
+        let ns_or_dash = |ns: Option<f64>| ns.map_or("-".to_owned(), measure::format_ns);
         let _ = writeln!(
             out,
-            "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} | {:>11.0} {:>9} {:>9} {:>9} {:>10} | {:>7.1} {:>8.1} {:>8}",
+            "{:<16} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10} | {:>11.0} {:>9} {:>9} {:>9} {:>10} {:>10} | {:>7.1} {:>8.1} {:>8}",
             entry.name,
             measure::format_ns(median(&|r| writer(r).p50_ns as f64)),
             measure::format_ns(median(&|r| writer(r).p99_ns as f64)),
             measure::format_ns(median(&|r| writer(r).p9999_ns as f64)),
             measure::format_ns(w_max),
-            cpu_max.map_or("-".to_owned(), measure::format_ns),
+            ns_or_dash(w_own),
+            ns_or_dash(cpu_max),
             measure::format_ns(median(&|r| r.writer.loop_ns as f64)),
             median(&|r| r.reader.gets as f64),
             measure::format_ns(median(&|r| r.reader.latency.p50_ns as f64)),
             measure::format_ns(median(&|r| r.reader.latency.p99_ns as f64)),
             measure::format_ns(median(&|r| r.reader.latency.p9999_ns as f64)),
             measure::format_ns(r_max),
+            ns_or_dash(r_own),
             median(&|r| r.writer.bytes_per_entry_end()),
             median(&|r| r.writer.bytes_per_entry_peak()),
             optional(garbage)
         );
     }
-    let best_peer = |pick: fn(&Maxima<'_>) -> Option<f64>| {
+    if let Some(line) = ratio_line(&maxima) {
+        out += &line;
+    }
+    out += "columns: medians over repetitions. w = the writer's single inserts (exact percentiles; each includes one \
+            clock-read pair), w max own = the worst insert with the writer's run-queue waits taken out (other tasks \
+            holding its CPU; read from /proc/thread-self/schedstat every 1024 inserts and after each one over 50 us), \
+            w max CPU = with HMAP_CONC_GROW_CPU=1, the worst insert by the writer's thread CPU \
+            clock, in a second process (time descheduled left out), w total = the writer's loop time with clock reads;\nr = the reader's single gets (percentiles \
+            from a histogram, upper bucket bound, ~3%; exact max; r max own as w max own); B/e = resident bytes per entry after the last insert \
+            and at the peak;\ngarbage = hmap's stats().garbage_objects after the last insert (largest over repetitions).\n";
+    out
+}
+
+/// Each map's maxima relative to the best (lowest) of the peers', one ratio per column that some
+/// peer has: writer max, writer max own, writer max CPU, reader max, reader max own.
+fn ratio_line(maxima: &[Maxima<'_>]) -> Option<String> {
+    type Pick = fn(&Maxima<'_>) -> Option<f64>;
+    let columns: [(&str, Pick); 5] = [
+        ("writer max", |m| Some(m.writer)),
+        ("writer max own", |m| m.writer_own),
+        ("writer max CPU", |m| m.writer_cpu),
+        ("reader max", |m| Some(m.reader)),
+        ("reader max own", |m| m.reader_own),
+    ];
+    let best_peer = |pick: Pick| {
         maxima
             .iter()
             .filter(|m| PEERS.contains(&m.name))
@@ -864,45 +920,32 @@ fn grow_table(plan: &Plan, runs: &[GrowRun]) -> String {
             .filter(|&v| v > 0.0)
             .reduce(f64::min)
     };
-    if let (Some(w_best), Some(r_best)) =
-        (best_peer(|m| Some(m.writer)), best_peer(|m| Some(m.reader)))
-    {
-        let c_best = best_peer(|m| m.writer_cpu);
-        let ratios: Vec<String> = maxima
-            .iter()
-            .map(|m| {
-                let cpu = c_best.map_or(String::new(), |c_best| {
-                    let ratio = m
-                        .writer_cpu
-                        .map_or("-".to_owned(), |c| format!("{:.2}", c / c_best));
-                    format!(" / {ratio}")
-                });
-                format!(
-                    "{} {:.2}{cpu} / {:.2}",
-                    m.name,
-                    m.writer / w_best,
-                    m.reader / r_best
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "writer max / {}reader max relative to the best of {}: {}",
-            if c_best.is_some() {
-                "writer max CPU / "
-            } else {
-                ""
-            },
-            PEERS.join(", "),
-            ratios.join(", ")
-        );
+    let present: Vec<(&str, Pick, f64)> = columns
+        .into_iter()
+        .filter_map(|(label, pick)| best_peer(pick).map(|best| (label, pick, best)))
+        .collect();
+    if present.is_empty() {
+        return None;
     }
-    out += "columns: medians over repetitions. w = the writer's single inserts (exact percentiles; each includes one \
-            clock-read pair), w max CPU = with HMAP_CONC_GROW_CPU=1, the worst insert by the writer's thread CPU \
-            clock, in a second process (time descheduled left out), w total = the writer's loop time with clock reads;\nr = the reader's single gets (percentiles \
-            from a histogram, upper bucket bound, ~3%; exact max); B/e = resident bytes per entry after the last insert \
-            and at the peak;\ngarbage = hmap's stats().garbage_objects after the last insert (largest over repetitions).\n";
-    out
+    let ratios: Vec<String> = maxima
+        .iter()
+        .map(|m| {
+            let cells: Vec<String> = present
+                .iter()
+                .map(|(_, pick, best)| {
+                    pick(m).map_or("-".to_owned(), |v| format!("{:.2}", v / best))
+                })
+                .collect();
+            format!("{} {}", m.name, cells.join(" / "))
+        })
+        .collect();
+    let labels: Vec<&str> = present.iter().map(|(label, _, _)| *label).collect();
+    Some(format!(
+        "{} relative to the best of {}: {}\n",
+        labels.join(" / "),
+        PEERS.join(", "),
+        ratios.join(", ")
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 //! up random keys below that watermark (acquire: every key it asks for must be found) and times
 //! every get into a log-linear histogram (`read_mostly::Histogram`, about 3% resolution; exact
 //! max). With zero readers the writer runs alone. Resident memory is read around the loop as in
-//! `measure.rs`.
+//! `measure.rs`. The writer and every reader also keep `measure::OwnMax`, their worst operation
+//! with the time they waited on a run queue taken out (`own_max_ns` in both lines).
 //!
 //! With [`WriterClock::ThreadCpu`] the writer reads its thread's CPU clock around each insert
 //! instead (`CLOCK_THREAD_CPUTIME_ID`, a system call of about 0.3 µs) and reports only the largest
@@ -33,7 +34,7 @@ use std::time::Instant;
 use super::child::{self, optional, Fields};
 use super::conc_maps::ConcMap;
 use super::keys::{hit_key, SplitMix};
-use super::measure::{self, LatencySummary, Memory, RunRecord};
+use super::measure::{self, LatencySummary, Memory, OwnMax, RunRecord};
 use super::read_mostly::Histogram;
 
 /// Prefix of a grow child's reader line (the writer's is `measure::RESULT_PREFIX`).
@@ -51,6 +52,9 @@ pub(crate) struct ReaderRecord {
     pub(crate) latency: LatencySummary,
     /// hmap only: garbage objects after the last insert.
     pub(crate) garbage_objects: Option<u64>,
+    /// The worst get of any reader with its thread's run-queue waits taken out
+    /// (`measure::OwnMax`); `None` where the waits cannot be read.
+    pub(crate) own_max_ns: Option<u64>,
 }
 
 impl ReaderRecord {
@@ -58,14 +62,15 @@ impl ReaderRecord {
     pub(crate) fn to_line(&self) -> String {
         let l = &self.latency;
         format!(
-            "{READER_PREFIX} gets={} p50_ns={} p99_ns={} p9999_ns={} max_ns={} mean_ns={:.1} garbage_objects={}",
+            "{READER_PREFIX} gets={} p50_ns={} p99_ns={} p9999_ns={} max_ns={} mean_ns={:.1} garbage_objects={} own_max_ns={}",
             self.gets,
             l.p50_ns,
             l.p99_ns,
             l.p9999_ns,
             l.max_ns,
             l.mean_ns,
-            optional(self.garbage_objects)
+            optional(self.garbage_objects),
+            optional(self.own_max_ns)
         )
     }
 
@@ -82,6 +87,7 @@ impl ReaderRecord {
                 mean_ns: fields.get("mean_ns")?.parse().ok()?,
             },
             garbage_objects: fields.optional_int("garbage_objects")?,
+            own_max_ns: fields.optional_int("own_max_ns")?,
         })
     }
 }
@@ -146,79 +152,100 @@ pub(crate) fn run_grow<M: ConcMap>(
     let done = AtomicBool::new(false);
     let barrier = Barrier::new(readers + 2);
 
-    let (before, loop_ns, insert_failures, read_failures, cpu_max_ns) = thread::scope(|scope| {
-        let reader_threads: Vec<_> = histograms
-            .iter_mut()
-            .enumerate()
-            .map(|(r, histogram)| {
-                let (map, watermark, done, barrier) = (&map, &watermark, &done, &barrier);
-                scope.spawn(move || {
-                    let mut rng = SplitMix(READER_SEED ^ r as u64);
-                    let mut failures = 0u64;
-                    barrier.wait();
-                    while !done.load(Ordering::Acquire) {
-                        let inserted = watermark.load(Ordering::Acquire);
-                        if inserted == 0 {
-                            std::hint::spin_loop();
-                            continue;
+    let (before, loop_ns, insert_failures, read_failures, cpu_max_ns, own_max_ns) =
+        thread::scope(|scope| {
+            let reader_threads: Vec<_> = histograms
+                .iter_mut()
+                .enumerate()
+                .map(|(r, histogram)| {
+                    let (map, watermark, done, barrier) = (&map, &watermark, &done, &barrier);
+                    scope.spawn(move || {
+                        let mut rng = SplitMix(READER_SEED ^ r as u64);
+                        let mut failures = 0u64;
+                        let mut own = OwnMax::for_this_thread();
+                        barrier.wait();
+                        while !done.load(Ordering::Acquire) {
+                            let inserted = watermark.load(Ordering::Acquire);
+                            if inserted == 0 {
+                                std::hint::spin_loop();
+                                continue;
+                            }
+                            let key = hit_key(rng.next() % inserted as u64);
+                            let t0 = Instant::now();
+                            compiler_fence(Ordering::SeqCst);
+                            let found = black_box(map.get(black_box(key)));
+                            compiler_fence(Ordering::SeqCst);
+                            let elapsed =
+                                u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                            histogram.record(elapsed);
+                            own.record(elapsed);
+                            failures += u64::from(found != Some(key));
                         }
-                        let key = hit_key(rng.next() % inserted as u64);
-                        let t0 = Instant::now();
-                        compiler_fence(Ordering::SeqCst);
-                        let found = black_box(map.get(black_box(key)));
-                        compiler_fence(Ordering::SeqCst);
-                        let elapsed = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                        histogram.record(elapsed);
-                        failures += u64::from(found != Some(key));
-                    }
-                    failures
+                        (failures, own.max_ns())
+                    })
                 })
-            })
-            .collect();
-        let writer = scope.spawn(|| {
-            let mut failures = 0u64;
-            let mut cpu_max_ns = 0u64;
+                .collect();
+            let writer = scope.spawn(|| {
+                let mut failures = 0u64;
+                let mut cpu_max_ns = 0u64;
+                let mut own = OwnMax::for_this_thread();
+                barrier.wait();
+                let start = Instant::now();
+                for (i, sample) in samples.iter_mut().enumerate() {
+                    let key = hit_key(i as u64);
+                    // The two clocks' arms are written out so that nothing but the clock call and the
+                    // insert lies between the two readings (a shared helper put a conversion in the
+                    // window, and the 8M-key p50 rose by 60 and 100 ns in two of three A/B runs).
+                    let new = match clock {
+                        WriterClock::Wall => {
+                            let t0 = Instant::now();
+                            compiler_fence(Ordering::SeqCst);
+                            let new = map.insert(black_box(key), key);
+                            compiler_fence(Ordering::SeqCst);
+                            let elapsed =
+                                u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                            *sample = u32::try_from(elapsed).unwrap_or(u32::MAX);
+                            own.record(elapsed);
+                            new
+                        }
+                        WriterClock::ThreadCpu => {
+                            let t0 = measure::thread_cpu_ns();
+                            compiler_fence(Ordering::SeqCst);
+                            let new = map.insert(black_box(key), key);
+                            compiler_fence(Ordering::SeqCst);
+                            cpu_max_ns =
+                                cpu_max_ns.max(measure::thread_cpu_ns().saturating_sub(t0));
+                            new
+                        }
+                    };
+                    watermark.store(i + 1, Ordering::Release);
+                    failures += u64::from(!new);
+                }
+                let loop_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                done.store(true, Ordering::Release);
+                let own_max_ns = (clock == WriterClock::Wall).then(|| own.max_ns()).flatten();
+                (loop_ns, failures, cpu_max_ns, own_max_ns)
+            });
+            let before = measure::read_memory();
             barrier.wait();
-            let start = Instant::now();
-            for (i, sample) in samples.iter_mut().enumerate() {
-                let key = hit_key(i as u64);
-                // The two clocks' arms are written out so that nothing but the clock call and the
-                // insert lies between the two readings (a shared helper put a conversion in the
-                // window, and the 8M-key p50 rose by 60 and 100 ns in two of three A/B runs).
-                let new = match clock {
-                    WriterClock::Wall => {
-                        let t0 = Instant::now();
-                        compiler_fence(Ordering::SeqCst);
-                        let new = map.insert(black_box(key), key);
-                        compiler_fence(Ordering::SeqCst);
-                        *sample = u32::try_from(t0.elapsed().as_nanos()).unwrap_or(u32::MAX);
-                        new
-                    }
-                    WriterClock::ThreadCpu => {
-                        let t0 = measure::thread_cpu_ns();
-                        compiler_fence(Ordering::SeqCst);
-                        let new = map.insert(black_box(key), key);
-                        compiler_fence(Ordering::SeqCst);
-                        cpu_max_ns = cpu_max_ns.max(measure::thread_cpu_ns().saturating_sub(t0));
-                        new
-                    }
-                };
-                watermark.store(i + 1, Ordering::Release);
-                failures += u64::from(!new);
+            let (loop_ns, insert_failures, cpu_max_ns, writer_own_max_ns) =
+                writer.join().unwrap_or((0, u64::MAX, 0, None));
+            let mut read_failures = 0u64;
+            let mut reader_own_max_ns: Option<u64> = None;
+            for reader in reader_threads {
+                let (failures, own_max_ns) = reader.join().unwrap_or((u64::MAX, None));
+                read_failures = read_failures.saturating_add(failures);
+                reader_own_max_ns = reader_own_max_ns.max(own_max_ns);
             }
-            let loop_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            done.store(true, Ordering::Release);
-            (loop_ns, failures, cpu_max_ns)
+            (
+                before,
+                loop_ns,
+                insert_failures,
+                read_failures,
+                cpu_max_ns,
+                (writer_own_max_ns, reader_own_max_ns),
+            )
         });
-        let before = measure::read_memory();
-        barrier.wait();
-        let (loop_ns, insert_failures, cpu_max_ns) = writer.join().unwrap_or((0, u64::MAX, 0));
-        let read_failures = reader_threads
-            .into_iter()
-            .map(|r| r.join().unwrap_or(u64::MAX))
-            .fold(0u64, u64::saturating_add);
-        (before, loop_ns, insert_failures, read_failures, cpu_max_ns)
-    });
     let after: Memory = measure::read_memory();
     let mut histogram = Histogram::new();
     for h in &histograms {
@@ -250,11 +277,13 @@ pub(crate) fn run_grow<M: ConcMap>(
             after,
             latency: wall.then(|| LatencySummary::from_samples(&mut samples)),
             cpu_max_ns: (!wall).then_some(cpu_max_ns),
+            own_max_ns: own_max_ns.0,
         },
         reader: ReaderRecord {
             gets: histogram.total(),
             latency: histogram.summary(),
             garbage_objects,
+            own_max_ns: own_max_ns.1,
         },
         series,
     })

@@ -21,6 +21,9 @@
 //!   the map itself caused, with time the thread spent descheduled (host steal, timer ticks,
 //!   other processes) left out. On a shared VM the wall-clock maximum is dominated by such
 //!   stalls (multi-millisecond spikes appear in every map, resizing or not), so both are reported.
+//! - The timed child also keeps [`OwnMax`]: the worst insert with the thread's run-queue waits
+//!   taken out, read from `/proc/thread-self/schedstat` every 1024 inserts and after each slow
+//!   one (a system call, outside the timed spans), so no second process is needed for it.
 
 use std::hint::black_box;
 use std::process::{Command, Stdio};
@@ -143,6 +146,9 @@ pub(crate) struct RunRecord {
     pub(crate) latency: Option<LatencySummary>,
     /// The longest single insert by the thread's CPU clock; `None` unless `Mode::CpuTimed`.
     pub(crate) cpu_max_ns: Option<u64>,
+    /// The longest single insert by the wall clock with the thread's run-queue waits taken out
+    /// ([`OwnMax`]); `None` unless `Mode::Timed` (or where the waits cannot be read).
+    pub(crate) own_max_ns: Option<u64>,
 }
 
 impl RunRecord {
@@ -172,6 +178,9 @@ impl RunRecord {
         );
         if let Some(cpu_max_ns) = self.cpu_max_ns {
             line += &format!(" cpu_max_ns={cpu_max_ns}");
+        }
+        if let Some(own_max_ns) = self.own_max_ns {
+            line += &format!(" own_max_ns={own_max_ns}");
         }
         if let Some(l) = &self.latency {
             line += &format!(
@@ -214,6 +223,7 @@ impl RunRecord {
             },
             latency,
             cpu_max_ns: int("cpu_max_ns"),
+            own_max_ns: int("own_max_ns"),
         })
     }
 }
@@ -233,6 +243,124 @@ pub(crate) fn thread_cpu_ns() -> u64 {
         }
     }
     0
+}
+
+/// The calling thread's time spent runnable but not running (waiting on a CPU's run queue), in
+/// nanoseconds: the second field of `/proc/thread-self/schedstat` (Linux with
+/// `CONFIG_SCHED_INFO`). The file is opened once, by the thread it describes, and read with
+/// `pread`, a system call of about 1-2 µs. `None` where it cannot be read.
+pub(crate) struct RunQueueWait {
+    #[cfg(target_os = "linux")]
+    file: Option<std::fs::File>,
+}
+
+impl RunQueueWait {
+    /// For the calling thread.
+    pub(crate) fn for_this_thread() -> Self {
+        Self {
+            #[cfg(target_os = "linux")]
+            file: std::fs::File::open("/proc/thread-self/schedstat").ok(),
+        }
+    }
+
+    /// The thread's total run-queue wait so far.
+    pub(crate) fn read(&self) -> Option<u64> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::FileExt;
+            let mut buf = [0u8; 96];
+            let n = self.file.as_ref()?.read_at(&mut buf, 0).ok()?;
+            let text = std::str::from_utf8(&buf[..n]).ok()?;
+            text.split_whitespace().nth(1)?.parse().ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+}
+
+/// The largest latency of one thread's timed operations *with the time the thread waited on a
+/// run queue during it taken out*: the worst pause the operation itself caused, leaving out the
+/// other tasks that held the CPU meanwhile (on the 2-vCPU VM, the kernel's `kdamond` monitor
+/// takes 1-8 ms of CPU every 500 ms, and scheduler ticks are 4 ms).
+///
+/// Reading the wait around every operation would cost a system call each, so the wait is read
+/// every [`OwnMax::EVERY`] operations and after each operation slower than [`OwnMax::SLOW_NS`];
+/// a slow operation is charged its own latency minus the wait accrued since the last reading
+/// (at most its latency). A wait that fell between two operations of that window (outside every
+/// timed span: the loop's own code, a few percent of its time) is therefore also taken off the
+/// next slow operation; fast operations are taken as they are. Both readings lie outside the
+/// timed spans. `None` where the wait cannot be read.
+pub(crate) struct OwnMax<W = RunQueueWait> {
+    /// Where the run-queue wait is read from.
+    waits: W,
+    /// The wait at the last reading.
+    last: Option<u64>,
+    /// Operations since the last reading.
+    since: u32,
+    max_ns: u64,
+}
+
+/// A source of a thread's total run-queue wait: [`RunQueueWait`], or a script in tests.
+pub(crate) trait WaitSource {
+    fn read(&mut self) -> Option<u64>;
+}
+
+impl WaitSource for RunQueueWait {
+    fn read(&mut self) -> Option<u64> {
+        RunQueueWait::read(self)
+    }
+}
+
+impl OwnMax {
+    /// For the calling thread, which must be the one whose operations it records.
+    pub(crate) fn for_this_thread() -> Self {
+        Self::new(RunQueueWait::for_this_thread())
+    }
+}
+
+impl<W: WaitSource> OwnMax<W> {
+    /// Operations slower than this (ns) are checked for run-queue waits.
+    pub(crate) const SLOW_NS: u64 = 50_000;
+    /// The wait is read at least once every this many operations.
+    pub(crate) const EVERY: u32 = 1024;
+
+    fn new(mut waits: W) -> Self {
+        let last = waits.read();
+        Self {
+            waits,
+            last,
+            since: 0,
+            max_ns: 0,
+        }
+    }
+
+    /// Records one operation that took `elapsed_ns` (by the wall clock).
+    #[inline]
+    pub(crate) fn record(&mut self, elapsed_ns: u64) {
+        if elapsed_ns < Self::SLOW_NS {
+            self.max_ns = self.max_ns.max(elapsed_ns);
+            self.since += 1;
+            if self.since >= Self::EVERY {
+                self.since = 0;
+                self.last = self.waits.read();
+            }
+            return;
+        }
+        let now = self.waits.read();
+        let waited = match (now, self.last) {
+            (Some(now), Some(last)) => now.saturating_sub(last),
+            _ => 0,
+        };
+        self.max_ns = self.max_ns.max(elapsed_ns - waited.min(elapsed_ns));
+        self.last = now;
+        self.since = 0;
+    }
+
+    /// The largest operation so far with its run-queue wait taken out; `None` where the wait
+    /// cannot be read.
+    pub(crate) fn max_ns(&self) -> Option<u64> {
+        self.last.map(|_| self.max_ns)
+    }
 }
 
 /// Inserts hit keys `0..keys` (value = key) into a map made by `new_map`, measuring as `mode`
@@ -281,8 +409,10 @@ pub(crate) fn measure_growth_series<M>(
     let before = read_memory();
     let start = Instant::now();
     let mut cpu_max_ns = 0;
+    let mut own = (mode == Mode::Timed).then(OwnMax::for_this_thread);
     match mode {
         Mode::Timed => {
+            let own = own.as_mut().expect("made for Mode::Timed");
             for (i, sample) in samples.iter_mut().enumerate() {
                 let key = hit_key(i as u64);
                 let t0 = Instant::now();
@@ -293,6 +423,7 @@ pub(crate) fn measure_growth_series<M>(
                 compiler_fence(Ordering::SeqCst);
                 let elapsed = t0.elapsed().as_nanos();
                 *sample = u32::try_from(elapsed).unwrap_or(u32::MAX);
+                own.record(u64::try_from(elapsed).unwrap_or(u64::MAX));
             }
         }
         Mode::Untimed => {
@@ -328,6 +459,7 @@ pub(crate) fn measure_growth_series<M>(
         after,
         latency: (mode == Mode::Timed).then(|| LatencySummary::from_samples(&mut samples)),
         cpu_max_ns: (mode == Mode::CpuTimed).then_some(cpu_max_ns),
+        own_max_ns: own.and_then(|own| own.max_ns()),
     };
     (record, series)
 }
@@ -610,3 +742,81 @@ columns: medians over repetitions; p50..max pause = single-insert latency (each 
 max CPU = longest single insert by the thread's CPU clock (separate process; time spent descheduled left out);
 total = all inserts with no per-insert clock reads (separate process); timed loop = the timed run's wall time;
 B/e end = resident bytes per entry after the last insert; B/e peak = peak resident bytes per entry (old + new arrays).";
+
+#[cfg(test)]
+mod tests {
+    use super::{OwnMax, WaitSource};
+
+    /// Run-queue waits read from a script, one value per reading.
+    struct Script(Vec<Option<u64>>);
+
+    impl WaitSource for Script {
+        fn read(&mut self) -> Option<u64> {
+            assert!(!self.0.is_empty(), "read more often than scripted");
+            self.0.remove(0)
+        }
+    }
+
+    fn own(readings: &[Option<u64>]) -> OwnMax<Script> {
+        OwnMax::new(Script(readings.to_owned()))
+    }
+
+    const SLOW: u64 = OwnMax::<Script>::SLOW_NS;
+
+    #[test]
+    fn a_slow_operation_is_charged_without_the_wait_accrued_during_it() {
+        // Readings: at the start, then after each slow operation.
+        let mut m = own(&[
+            Some(1_000),
+            Some(1_000 + 3_000_000),
+            Some(1_000 + 3_000_000),
+        ]);
+        m.record(700);
+        m.record(3_400_000); // preempted for 3 ms: 0.4 ms of its own
+        assert_eq!(m.max_ns(), Some(400_000));
+        m.record(SLOW + 10); // no wait: all its own, but still below 0.4 ms
+        assert_eq!(m.max_ns(), Some(400_000));
+    }
+
+    #[test]
+    fn a_wait_longer_than_the_operation_leaves_nothing_of_it() {
+        let mut m = own(&[Some(0), Some(9_000_000)]);
+        m.record(2 * SLOW);
+        assert_eq!(m.max_ns(), Some(0));
+        m.record(123);
+        assert_eq!(m.max_ns(), Some(123));
+    }
+
+    #[test]
+    fn the_wait_is_read_every_so_many_fast_operations_so_an_old_wait_is_not_taken_off() {
+        let every = OwnMax::<Script>::EVERY as usize;
+        // A wait of 5 ms accrued before the periodic reading is not charged to the slow
+        // operation after it; only the 0.1 ms accrued since is.
+        let mut m = own(&[Some(0), Some(5_000_000), Some(5_100_000)]);
+        for _ in 0..every {
+            m.record(100);
+        }
+        m.record(600_000);
+        assert_eq!(m.max_ns(), Some(500_000));
+    }
+
+    #[test]
+    fn without_readable_waits_there_is_no_figure() {
+        let mut m = own(&[None, None]);
+        m.record(2 * SLOW);
+        assert_eq!(m.max_ns(), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_threads_run_queue_wait_reads_and_never_goes_back() {
+        let waits = super::RunQueueWait::for_this_thread();
+        let Some(first) = waits.read() else {
+            eprintln!("SKIP: /proc/thread-self/schedstat is not readable here");
+            return;
+        };
+        std::thread::yield_now();
+        let second = waits.read().expect("readable once, readable again");
+        assert!(second >= first, "{second} < {first}");
+    }
+}

@@ -143,6 +143,10 @@ pub(crate) struct GrowRun {
     pub(crate) p99_ns: u64,
     pub(crate) p9999_ns: u64,
     pub(crate) max_ns: u64,
+    /// The worst insert with the writer's run-queue waits taken out (`measure::OwnMax`): the
+    /// other tasks that held its CPU meanwhile left out. `None` where they cannot be read (and
+    /// in results saved before session 27).
+    pub(crate) own_max_ns: Option<u64>,
     pub(crate) mean_ns: f64,
     /// The worst insert by the thread's CPU clock (single-threaded maps; separate child).
     pub(crate) cpu_max_ns: Option<u64>,
@@ -155,6 +159,8 @@ pub(crate) struct GrowRun {
     pub(crate) reader_p99_ns: Option<u64>,
     pub(crate) reader_p9999_ns: Option<u64>,
     pub(crate) reader_max_ns: Option<u64>,
+    /// The readers' worst get with their run-queue waits taken out (as `own_max_ns`).
+    pub(crate) reader_own_max_ns: Option<u64>,
     pub(crate) rss_before_kb: u64,
     pub(crate) rss_after_kb: u64,
     pub(crate) peak_rss_kb: u64,
@@ -177,6 +183,7 @@ impl GrowRun {
             p99_ns: latency.p99_ns,
             p9999_ns: latency.p9999_ns,
             max_ns: latency.max_ns,
+            own_max_ns: writer.own_max_ns,
             mean_ns: latency.mean_ns,
             timed_loop_ns: writer.loop_ns,
             rss_before_kb: writer.before.rss_kb,
@@ -424,6 +431,7 @@ fn conc_run(
         run.reader_p99_ns = Some(r.p99_ns);
         run.reader_p9999_ns = Some(r.p9999_ns);
         run.reader_max_ns = Some(r.max_ns);
+        run.reader_own_max_ns = record.reader.own_max_ns;
     }
     run.garbage_objects = record.reader.garbage_objects;
     Ok((run, series_of(map, repetition, keys, points, record.series)))

@@ -17,7 +17,7 @@ use crate::report::{Csv, Output};
 use crate::LabError;
 
 /// Columns of `grow.csv`, before the machine columns.
-const CSV_COLUMNS: [&str; 24] = [
+const CSV_COLUMNS: [&str; 26] = [
     "map",
     "group",
     "repetition",
@@ -27,6 +27,7 @@ const CSV_COLUMNS: [&str; 24] = [
     "p99_ns",
     "p9999_ns",
     "max_ns",
+    "own_max_ns",
     "mean_ns",
     "cpu_max_ns",
     "untimed_total_ns",
@@ -36,6 +37,7 @@ const CSV_COLUMNS: [&str; 24] = [
     "reader_p99_ns",
     "reader_p9999_ns",
     "reader_max_ns",
+    "reader_own_max_ns",
     "rss_before_kb",
     "rss_after_kb",
     "peak_rss_kb",
@@ -56,6 +58,7 @@ fn csv_cells(run: &GrowRun) -> Vec<String> {
         run.p99_ns.to_string(),
         run.p9999_ns.to_string(),
         run.max_ns.to_string(),
+        o(run.own_max_ns),
         format!("{:.1}", run.mean_ns),
         o(run.cpu_max_ns),
         o(run.untimed_total_ns),
@@ -65,6 +68,7 @@ fn csv_cells(run: &GrowRun) -> Vec<String> {
         o(run.reader_p99_ns),
         o(run.reader_p9999_ns),
         o(run.reader_max_ns),
+        o(run.reader_own_max_ns),
         run.rss_before_kb.to_string(),
         run.rss_after_kb.to_string(),
         run.peak_rss_kb.to_string(),
@@ -185,9 +189,11 @@ const PANEL_HEIGHT: u32 = 190;
 /// The legend under the growth table.
 const LEGEND: &str = "\
 columns: medians over repetitions. p50..max = one insert's latency, each including one clock-read pair;
+max own = the worst insert with the thread's run-queue waits (other tasks on its CPU) taken out, read from
+/proc/thread-self/schedstat every 1024 inserts and after each one over 50 us (time the host takes stays in);
 max CPU = the worst insert by the thread's CPU clock (separate process; descheduled time left out);
 total = all inserts without clock reads (single-threaded maps, separate process) or the timed writer loop (concurrent maps);
-reader p99 / max = one get by a reader thread while the map grows (histogram, ~3%; exact max);
+reader p99 / max = one get by a reader thread while the map grows (histogram, ~3%; exact max); r max own as max own;
 B/e = resident bytes per entry after the last insert and at the peak. concurrent = hmap::ConcurrentHashMap.
 grow.svg: per map, the slowest insert of each chunk; single-threaded maps also by thread CPU time (from the
 max-CPU process: kernel time such as page faults counts, descheduled time does not), the line that shows
@@ -203,8 +209,20 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
         }
     }
     let mut out = format!(
-        "{:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}\n",
-        "map", "p50", "p99", "p99.99", "max", "max CPU", "total", "r p99", "r max", "B/e", "peak"
+        "{:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}\n",
+        "map",
+        "p50",
+        "p99",
+        "p99.99",
+        "max",
+        "max own",
+        "max CPU",
+        "total",
+        "r p99",
+        "r max",
+        "r max own",
+        "B/e",
+        "peak"
     );
     // (name, wall max, cpu max, reader max)
     let mut maxima: Vec<(&str, f64, Option<f64>, Option<f64>)> = Vec::new();
@@ -223,18 +241,20 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
         let label = row_name(name, *group == CONCURRENT, runs[0].readers);
         let _ = writeln!(
             out,
-            "{:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6.1} {:>6.1}",
+            "{:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6.1} {:>6.1}",
             label,
             format_ns(med(&|r| r.p50_ns as f64)),
             format_ns(med(&|r| r.p99_ns as f64)),
             format_ns(med(&|r| r.p9999_ns as f64)),
             format_ns(max),
+            cell(med_opt(&|r| r.own_max_ns)),
             cell(cpu),
             format_ns(med(
                 &|r| r.untimed_total_ns.unwrap_or(r.timed_loop_ns) as f64
             )),
             cell(med_opt(&|r| r.reader_p99_ns)),
             cell(reader_max),
+            cell(med_opt(&|r| r.reader_own_max_ns)),
             med(&|r| r.bytes_per_entry_end),
             med(&|r| r.bytes_per_entry_peak),
         );
@@ -319,8 +339,8 @@ fn not_run(out: &mut String, size: &SizeResult, result: &GrowResult) {
             let name = row_name(map, ConcKind::parse(map).is_some(), result.plan.readers);
             let _ = writeln!(
                 out,
-                "{name:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
-                "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"
+                "{name:<17} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
+                "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"
             );
         }
     }

@@ -1065,7 +1065,7 @@ fn a_signal_stops_grow_which_saves_the_runs_measured_before() {
         .unwrap_or_else(|| panic!("no line for concurrent at 1M keys: {stdout}"));
     let cells: Vec<&str> = concurrent_at_1m.split_whitespace().collect();
     assert!(
-        cells.len() == 11 && cells[1..].iter().all(|&cell| cell == "-"),
+        cells.len() == 13 && cells[1..].iter().all(|&cell| cell == "-"),
         "{concurrent_at_1m}"
     );
     // `report` reads the interrupted file back.
