@@ -54,6 +54,9 @@ pub(crate) struct Table {
     pub(crate) overflow: CachePadded<OverflowCounters>,
     /// Whether this table came from a same-size growth (T3).
     pub(crate) same_size: bool,
+    /// Tests only: told the name of the thread that drops the table.
+    #[cfg(test)]
+    dropped_on: Option<std::sync::mpsc::Sender<Option<String>>>,
 }
 
 /// The counters of a growth (see `Table::claim`).
@@ -93,6 +96,19 @@ unsafe impl Sync for Table {}
 #[cfg(all(unix, not(miri), not(loom)))]
 const MAP_THRESHOLD: usize = 1 << 20;
 
+/// Retired tables whose arrays (spares included) are at least this many bytes are freed on the
+/// reclaimer thread, not by the thread that collects them. Below [`MAP_THRESHOLD`] an array comes
+/// from the global allocator, and glibc serves blocks from 128 KiB up (its default `mmap`
+/// threshold) with a mapping of their own, so freeing one is a `munmap`: a TLB shootdown of every
+/// CPU running the process, 0.1-0.3 ms on our VMs. Crossbeam runs a retired table's destructor in
+/// whichever thread collects, often a reader: freed inline, the tables of 2^11..2^13 buckets made
+/// a reader's worst get of a growth to 8M keys (its run-queue waits taken out) 94-299 µs, median
+/// 133, against 60-123 µs, median 89, with this threshold, in eight alternating rounds (session
+/// 27, `design/results/2026-11-29-vm-session27/`). Smaller arrays come from the heap, and freeing
+/// them costs less than a message to the thread.
+#[cfg(all(unix, not(miri), not(loom)))]
+const FREE_LATER_THRESHOLD: usize = 128 << 10;
+
 /// A map's first table (the one `with_capacity` sized), when mapped and at least this many bytes
 /// (one x86-64 huge page), is advised to use transparent huge pages (decision 0008): an
 /// operation's head bucket is a random line of the array, and with 4 KiB pages nearly every one
@@ -125,6 +141,8 @@ impl Table {
             overflow: CachePadded::new(OverflowCounters::default()),
             spares,
             same_size,
+            #[cfg(test)]
+            dropped_on: None,
         })
     }
 
@@ -183,13 +201,15 @@ impl Table {
         bucket >= start && bucket < end
     }
 
-    /// Frees the table, its array and its overflow buckets (T6), never entries. Large tables are
-    /// freed on the reclaimer thread so that no operation pays for walking them.
+    /// Frees the table, its array and its overflow buckets (T6), never entries. Tables of
+    /// [`FREE_LATER_THRESHOLD`] or more are freed on the reclaimer thread, so that no operation
+    /// pays for walking their chains or for giving their memory back.
     pub(crate) fn free(table: Box<Table>) {
         #[cfg(all(unix, not(miri), not(loom)))]
         {
-            // The same size test as `allocate` and `deallocate`: mapped arrays, spares included.
-            if layout(table.len() + table.spares).size() >= MAP_THRESHOLD {
+            // Arrays with spares, as `allocate` and `deallocate` size them: mapped ones and the
+            // larger ones from the global allocator.
+            if layout(table.len() + table.spares).size() >= FREE_LATER_THRESHOLD {
                 crate::raw::reclaim::run_later(Box::new(move || drop(table)));
                 return;
             }
@@ -223,6 +243,10 @@ impl Drop for Table {
         // SAFETY: `buckets` came from `allocate(self.len() + self.spares)` and nothing
         // references it any more.
         unsafe { deallocate(self.buckets, self.len() + self.spares) };
+        #[cfg(test)]
+        if let Some(dropped_on) = self.dropped_on.take() {
+            let _ = dropped_on.send(std::thread::current().name().map(str::to_owned));
+        }
     }
 }
 
@@ -381,7 +405,7 @@ unsafe fn deallocate(buckets: NonNull<Bucket>, len: usize) {
     {
         if layout.size() >= MAP_THRESHOLD {
             // SAFETY: a whole mapping made by `map_zeroed` with this size. Called on the
-            // reclaimer thread for large tables (`Table::free`), so the cost is nobody's pause.
+            // reclaimer thread for retired tables (`Table::free`), so the cost is nobody's pause.
             unsafe { crate::raw::bucket_array::unmap(buckets.cast(), layout.size()) };
             return;
         }
@@ -403,7 +427,7 @@ unsafe fn deallocate(buckets: NonNull<Bucket>, len: usize) {
 
 #[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
 mod tests {
-    use super::{Table, HUGE_PAGE_THRESHOLD, MAP_THRESHOLD};
+    use super::{Table, FREE_LATER_THRESHOLD, HUGE_PAGE_THRESHOLD, MAP_THRESHOLD};
 
     /// The `VmFlags` line of the mapping of `/proc/self/smaps` that contains `address`.
     fn vm_flags(address: usize) -> String {
@@ -473,5 +497,36 @@ mod tests {
         // SAFETY: made by `Box::into_raw` just above; nothing else refers to it.
         drop(unsafe { Box::from_raw(old) });
         drop((small, large, grown));
+    }
+
+    /// A retired table of `FREE_LATER_THRESHOLD` or more is freed on the reclaimer thread,
+    /// including one from the global allocator (below `MAP_THRESHOLD`), whose free is a
+    /// `munmap` with glibc; a smaller one is freed by the caller.
+    #[test]
+    fn retired_tables_from_128_kib_are_freed_on_the_reclaimer_thread() {
+        let bytes = |log2: u8| {
+            let len = 1usize << log2;
+            (len + (len / 4).max(1)) * core::mem::size_of::<super::Bucket>()
+        };
+        // 2^10 buckets and spares: 100 KiB; 2^11: 200 KiB, still from the global allocator.
+        assert!(bytes(10) < FREE_LATER_THRESHOLD);
+        assert!(bytes(11) >= FREE_LATER_THRESHOLD && bytes(11) < MAP_THRESHOLD);
+        let dropped_on = |log2: u8| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let mut table = Table::new(log2, core::ptr::null_mut(), false);
+            table.dropped_on = Some(sender);
+            Table::free(table);
+            receiver
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the table was dropped")
+        };
+        let here = std::thread::current().name().map(str::to_owned);
+        assert_eq!(dropped_on(10), here, "a 100 KiB table is freed inline");
+        assert_eq!(
+            dropped_on(11).as_deref(),
+            Some("hmap-reclaimer"),
+            "a 200 KiB table is freed on the reclaimer thread"
+        );
+        assert_eq!(dropped_on(15).as_deref(), Some("hmap-reclaimer"));
     }
 }
