@@ -53,7 +53,9 @@
 //! Replaced and removed entries and old tables are reclaimed by crossbeam-epoch once no pinned
 //! view can see them, through **the map's own collector**: dropping the map drops every value it
 //! still holds or has retired, whatever threads used it. [`ConcurrentStats::garbage_objects`]
-//! counts what awaits reclamation. Large old tables are unmapped on the `hmap-reclaimer` thread.
+//! counts what awaits reclamation. Old tables of 128 KiB and more are freed on the
+//! `hmap-reclaimer` thread, so that no operation, a reader's included, pays for giving their
+//! memory back.
 //! Retired entries whose time comes while their thread runs a closure under a chain of any map
 //! (crossbeam collects in pins and flushes, and such a closure may pin or write to this map)
 //! are not dropped there, where a destructor writing to that closure's map would be refused:
