@@ -226,6 +226,7 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
     );
     // (name, wall max, cpu max, reader max)
     let mut maxima: Vec<(&str, f64, Option<f64>, Option<f64>)> = Vec::new();
+    let mut own_maxima: Vec<OwnMaxima<'_>> = Vec::new();
     for (name, group) in &names {
         let runs: Vec<&GrowRun> = size.runs.iter().filter(|r| r.map == *name).collect();
         let med = |f: &dyn Fn(&GrowRun) -> f64| median(runs.iter().map(|r| f(r)).collect());
@@ -238,6 +239,11 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
         let cpu = med_opt(&|r| r.cpu_max_ns);
         let reader_max = med_opt(&|r| r.reader_max_ns);
         maxima.push((name, max, cpu, reader_max));
+        let (own, reader_own) = (
+            med_opt(&|r| r.own_max_ns),
+            med_opt(&|r| r.reader_own_max_ns),
+        );
+        own_maxima.push((name, own, reader_own));
         let label = row_name(name, *group == CONCURRENT, runs[0].readers);
         let _ = writeln!(
             out,
@@ -247,14 +253,14 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
             format_ns(med(&|r| r.p99_ns as f64)),
             format_ns(med(&|r| r.p9999_ns as f64)),
             format_ns(max),
-            cell(med_opt(&|r| r.own_max_ns)),
+            cell(own),
             cell(cpu),
             format_ns(med(
                 &|r| r.untimed_total_ns.unwrap_or(r.timed_loop_ns) as f64
             )),
             cell(med_opt(&|r| r.reader_p99_ns)),
             cell(reader_max),
-            cell(med_opt(&|r| r.reader_own_max_ns)),
+            cell(reader_own),
             med(&|r| r.bytes_per_entry_end),
             med(&|r| r.bytes_per_entry_peak),
         );
@@ -311,7 +317,49 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
             out.push('\n');
         }
     }
+    if let Some(line) = own_time_line(&own_maxima) {
+        out += &line;
+    }
     out
+}
+
+/// A map's medians of `own_max_ns` and `reader_own_max_ns`: (name, worst insert, worst get), with
+/// run-queue waits taken out.
+type OwnMaxima<'a> = (&'a str, Option<f64>, Option<f64>);
+
+/// The concurrent map's worst insert and get against the best peer's, both with run-queue waits
+/// taken out (`max own`, `r max own`): what is left when the other tasks that held the CPU are
+/// left out. `None` without those figures for the concurrent map and a peer.
+fn own_time_line(own_maxima: &[OwnMaxima<'_>]) -> Option<String> {
+    let (_, own, reader_own) = own_maxima.iter().find(|m| m.0 == "concurrent")?;
+    let best = |pick: fn(&OwnMaxima<'_>) -> Option<f64>| {
+        own_maxima
+            .iter()
+            .filter(|m| ConcKind::PEERS.iter().any(|p| p.name() == m.0))
+            .filter_map(|m| pick(m).map(|v| (m.0, v)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    let mut parts = Vec::new();
+    if let (Some(own), Some((peer, best))) = (own, best(|m| m.1)) {
+        parts.push(format!(
+            "worst insert {} vs {} ({peer})",
+            format_ns(*own),
+            format_ns(best)
+        ));
+    }
+    if let (Some(own), Some((peer, best))) = (reader_own, best(|m| m.2)) {
+        parts.push(format!(
+            "worst get {} vs {} ({peer})",
+            format_ns(*own),
+            format_ns(best)
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "with run-queue waits taken out, concurrent's {}\n",
+            parts.join("; ")
+        )
+    })
 }
 
 /// How a row of the table names `map`: a concurrent map that ran with reader threads carries
@@ -664,5 +712,37 @@ mod tests {
             !text.lines().any(|l| l.starts_with("std ")) && !text.contains("medians of"),
             "{text}"
         );
+    }
+
+    /// The own-time line compares the concurrent map with the best peer for each figure, and is
+    /// left out when either side lacks it.
+    #[test]
+    fn the_own_time_line_names_the_best_peer_of_each_figure() {
+        let maxima = [
+            ("concurrent", Some(450_000.0), Some(90_000.0)),
+            ("papaya", Some(9_000_000.0), Some(80_000.0)),
+            ("scc", Some(5_000_000.0), Some(7_000_000.0)),
+            ("hashbrown", Some(100.0), None),
+        ];
+        assert_eq!(
+            own_time_line(&maxima).as_deref(),
+            Some(
+                "with run-queue waits taken out, concurrent's worst insert 450 µs vs 5.00 ms (scc); \
+                 worst get 90.0 µs vs 80.0 µs (papaya)\n"
+            )
+        );
+        let no_readers = [
+            ("concurrent", Some(450_000.0), None),
+            ("papaya", Some(9_000_000.0), None),
+        ];
+        assert_eq!(
+            own_time_line(&no_readers).as_deref(),
+            Some("with run-queue waits taken out, concurrent's worst insert 450 µs vs 9.00 ms (papaya)\n")
+        );
+        assert_eq!(
+            own_time_line(&[("concurrent", None, None), maxima[1]]),
+            None
+        );
+        assert_eq!(own_time_line(&maxima[1..]), None);
     }
 }
