@@ -193,9 +193,10 @@ pub(crate) fn run_grow<M: ConcMap>(
                 let start = Instant::now();
                 for (i, sample) in samples.iter_mut().enumerate() {
                     let key = hit_key(i as u64);
-                    // The two clocks' arms are written out so that nothing but the clock call and the
-                    // insert lies between the two readings (a shared helper put a conversion in the
-                    // window, and the 8M-key p50 rose by 60 and 100 ns in two of three A/B runs).
+                    // The two clocks' arms are written out so that nothing but the clock call
+                    // and the insert lies between the two readings (a shared helper put a
+                    // conversion in the window, and the 8M-key p50 rose by 60 and 100 ns in two
+                    // of three A/B runs).
                     let new = match clock {
                         WriterClock::Wall => {
                             let t0 = Instant::now();

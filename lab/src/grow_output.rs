@@ -224,9 +224,7 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
         "B/e",
         "peak"
     );
-    // (name, wall max, cpu max, reader max)
-    let mut maxima: Vec<(&str, f64, Option<f64>, Option<f64>)> = Vec::new();
-    let mut own_maxima: Vec<OwnMaxima<'_>> = Vec::new();
+    let mut maxima: Vec<Maxima<'_>> = Vec::new();
     for (name, group) in &names {
         let runs: Vec<&GrowRun> = size.runs.iter().filter(|r| r.map == *name).collect();
         let med = |f: &dyn Fn(&GrowRun) -> f64| median(runs.iter().map(|r| f(r)).collect());
@@ -238,12 +236,16 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
         let max = med(&|r| r.max_ns as f64);
         let cpu = med_opt(&|r| r.cpu_max_ns);
         let reader_max = med_opt(&|r| r.reader_max_ns);
-        maxima.push((name, max, cpu, reader_max));
-        let (own, reader_own) = (
-            med_opt(&|r| r.own_max_ns),
-            med_opt(&|r| r.reader_own_max_ns),
-        );
-        own_maxima.push((name, own, reader_own));
+        let own = med_opt(&|r| r.own_max_ns);
+        let reader_own = med_opt(&|r| r.reader_own_max_ns);
+        maxima.push(Maxima {
+            name,
+            max,
+            cpu,
+            reader: reader_max,
+            own,
+            reader_own,
+        });
         let label = row_name(name, *group == CONCURRENT, runs[0].readers);
         let _ = writeln!(
             out,
@@ -268,9 +270,9 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
     if result.interrupted {
         not_run(&mut out, size, result);
     }
-    let find = |name: &str| maxima.iter().find(|m| m.0 == name);
+    let find = |name: &str| maxima.iter().find(|m| m.name == name);
     if let (Some(h), Some(b)) = (find("hmap"), find("hashbrown")) {
-        let cpu = match (h.2, b.2) {
+        let cpu = match (h.cpu, b.cpu) {
             (Some(hc), Some(bc)) if hc > 0.0 => format!(
                 ", 1/{:.0} by CPU time ({} vs {})",
                 bc / hc,
@@ -279,34 +281,25 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
             ),
             _ => String::new(),
         };
-        if h.1 > 0.0 {
+        if h.max > 0.0 {
             let _ = writeln!(
                 out,
                 "hmap's worst insert is 1/{:.0} of hashbrown's ({} vs {}){cpu}",
-                b.1 / h.1,
-                format_ns(h.1),
-                format_ns(b.1)
+                b.max / h.max,
+                format_ns(h.max),
+                format_ns(b.max)
             );
         }
     }
     if let Some(c) = find("concurrent") {
-        let peers: Vec<_> = maxima
-            .iter()
-            .filter(|m| ConcKind::PEERS.iter().any(|p| p.name() == m.0))
-            .collect();
-        if let Some(best) = peers.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+        if let Some((peer, best)) = best_peer(&maxima, |m| Some(m.max)) {
             let _ = write!(
                 out,
-                "concurrent's worst insert: {} vs {} for the best peer ({})",
-                format_ns(c.1),
-                format_ns(best.1),
-                best.0
+                "concurrent's worst insert: {} vs {} for the best peer ({peer})",
+                format_ns(c.max),
+                format_ns(best),
             );
-            let best_reader = peers
-                .iter()
-                .filter_map(|m| m.3.map(|r| (m.0, r)))
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            if let (Some(cr), Some((peer, pr))) = (c.3, best_reader) {
+            if let (Some(cr), Some((peer, pr))) = (c.reader, best_peer(&maxima, |m| m.reader)) {
                 let _ = write!(
                     out,
                     "; worst get {} vs {} ({peer})",
@@ -317,40 +310,57 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
             out.push('\n');
         }
     }
-    if let Some(line) = own_time_line(&own_maxima) {
+    if let Some(line) = own_time_line(&maxima) {
         out += &line;
     }
     out
 }
 
-/// A map's medians of `own_max_ns` and `reader_own_max_ns`: (name, worst insert, worst get), with
-/// run-queue waits taken out.
-type OwnMaxima<'a> = (&'a str, Option<f64>, Option<f64>);
+/// One map's medians of the worst operations at one size, for the lines under the table.
+#[derive(Clone, Copy)]
+struct Maxima<'a> {
+    name: &'a str,
+    /// The worst insert by the wall clock.
+    max: f64,
+    /// The worst insert by the thread's CPU clock.
+    cpu: Option<f64>,
+    /// The readers' worst get.
+    reader: Option<f64>,
+    /// The worst insert with run-queue waits taken out (`max own`).
+    own: Option<f64>,
+    /// The readers' worst get with run-queue waits taken out (`r max own`).
+    reader_own: Option<f64>,
+}
+
+/// The concurrent map's peer with the lowest `pick`, and that value.
+fn best_peer<'a>(
+    maxima: &[Maxima<'a>],
+    pick: fn(&Maxima<'_>) -> Option<f64>,
+) -> Option<(&'a str, f64)> {
+    maxima
+        .iter()
+        .filter(|m| ConcKind::PEERS.iter().any(|p| p.name() == m.name))
+        .filter_map(|m| pick(m).map(|v| (m.name, v)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
 
 /// The concurrent map's worst insert and get against the best peer's, both with run-queue waits
 /// taken out (`max own`, `r max own`): what is left when the other tasks that held the CPU are
 /// left out. `None` without those figures for the concurrent map and a peer.
-fn own_time_line(own_maxima: &[OwnMaxima<'_>]) -> Option<String> {
-    let (_, own, reader_own) = own_maxima.iter().find(|m| m.0 == "concurrent")?;
-    let best = |pick: fn(&OwnMaxima<'_>) -> Option<f64>| {
-        own_maxima
-            .iter()
-            .filter(|m| ConcKind::PEERS.iter().any(|p| p.name() == m.0))
-            .filter_map(|m| pick(m).map(|v| (m.0, v)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-    };
+fn own_time_line(maxima: &[Maxima<'_>]) -> Option<String> {
+    let c = maxima.iter().find(|m| m.name == "concurrent")?;
     let mut parts = Vec::new();
-    if let (Some(own), Some((peer, best))) = (own, best(|m| m.1)) {
+    if let (Some(own), Some((peer, best))) = (c.own, best_peer(maxima, |m| m.own)) {
         parts.push(format!(
             "worst insert {} vs {} ({peer})",
-            format_ns(*own),
+            format_ns(own),
             format_ns(best)
         ));
     }
-    if let (Some(own), Some((peer, best))) = (reader_own, best(|m| m.2)) {
+    if let (Some(own), Some((peer, best))) = (c.reader_own, best_peer(maxima, |m| m.reader_own)) {
         parts.push(format!(
             "worst get {} vs {} ({peer})",
-            format_ns(*own),
+            format_ns(own),
             format_ns(best)
         ));
     }
@@ -718,11 +728,19 @@ mod tests {
     /// left out when either side lacks it.
     #[test]
     fn the_own_time_line_names_the_best_peer_of_each_figure() {
+        let map = |name, own, reader_own| Maxima {
+            name,
+            max: 0.0,
+            cpu: None,
+            reader: None,
+            own,
+            reader_own,
+        };
         let maxima = [
-            ("concurrent", Some(450_000.0), Some(90_000.0)),
-            ("papaya", Some(9_000_000.0), Some(80_000.0)),
-            ("scc", Some(5_000_000.0), Some(7_000_000.0)),
-            ("hashbrown", Some(100.0), None),
+            map("concurrent", Some(450_000.0), Some(90_000.0)),
+            map("papaya", Some(9_000_000.0), Some(80_000.0)),
+            map("scc", Some(5_000_000.0), Some(7_000_000.0)),
+            map("hashbrown", Some(100.0), None),
         ];
         assert_eq!(
             own_time_line(&maxima).as_deref(),
@@ -732,15 +750,15 @@ mod tests {
             )
         );
         let no_readers = [
-            ("concurrent", Some(450_000.0), None),
-            ("papaya", Some(9_000_000.0), None),
+            map("concurrent", Some(450_000.0), None),
+            map("papaya", Some(9_000_000.0), None),
         ];
         assert_eq!(
             own_time_line(&no_readers).as_deref(),
             Some("with run-queue waits taken out, concurrent's worst insert 450 µs vs 9.00 ms (papaya)\n")
         );
         assert_eq!(
-            own_time_line(&[("concurrent", None, None), maxima[1]]),
+            own_time_line(&[map("concurrent", None, None), maxima[1]]),
             None
         );
         assert_eq!(own_time_line(&maxima[1..]), None);

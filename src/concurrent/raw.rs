@@ -384,8 +384,9 @@ impl<K, V> RawMap<K, V> {
     /// bucket's last slot or opened an overflow bucket) or when this thread's count changes
     /// reached the shared approximation (every `BATCH`). So a doubling starts after Go's would,
     /// within `BATCH` new keys per writing thread: against real Go maps on one thread (the Go
-    /// lockstep test), 0–23 new keys in three runs, about 2 on average. A same-size growth starts in the
-    /// insert whose overflow bucket reaches the threshold, one new key before Go's (C-D5).
+    /// lockstep test), 0–23 new keys in three runs, about 2 on average. A same-size growth
+    /// starts in the insert whose overflow bucket reaches the threshold, one new key before
+    /// Go's (C-D5).
     pub(crate) fn after_insert(
         &self,
         table: &Table,

@@ -429,6 +429,12 @@ unsafe fn deallocate(buckets: NonNull<Bucket>, len: usize) {
 mod tests {
     use super::{Table, FREE_LATER_THRESHOLD, HUGE_PAGE_THRESHOLD, MAP_THRESHOLD};
 
+    /// Bytes of the array of a table of 2^`log2` head buckets, spares included (`Table::new`).
+    fn array_bytes(log2: u8) -> usize {
+        let len = 1usize << log2;
+        super::layout(len + (len / 4).max(1)).size()
+    }
+
     /// The `VmFlags` line of the mapping of `/proc/self/smaps` that contains `address`.
     fn vm_flags(address: usize) -> String {
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
@@ -461,10 +467,7 @@ mod tests {
             eprintln!("SKIPPED: this kernel has no transparent huge pages (madvise refuses)");
             return;
         }
-        let bytes = |log2: u8| {
-            let len = 1usize << log2;
-            (len + len / 4) * core::mem::size_of::<super::Bucket>()
-        };
+        let bytes = array_bytes;
         // 2^14 buckets and spares: 1.6 MiB mapped, below the huge-page threshold; 2^15: 3.1 MiB.
         assert!(bytes(14) >= MAP_THRESHOLD && bytes(14) < HUGE_PAGE_THRESHOLD);
         assert!(bytes(15) >= HUGE_PAGE_THRESHOLD);
@@ -504,10 +507,7 @@ mod tests {
     /// `munmap` with glibc; a smaller one is freed by the caller.
     #[test]
     fn retired_tables_from_128_kib_are_freed_on_the_reclaimer_thread() {
-        let bytes = |log2: u8| {
-            let len = 1usize << log2;
-            (len + (len / 4).max(1)) * core::mem::size_of::<super::Bucket>()
-        };
+        let bytes = array_bytes;
         // 2^10 buckets and spares: 100 KiB; 2^11: 200 KiB, still from the global allocator.
         assert!(bytes(10) < FREE_LATER_THRESHOLD);
         assert!(bytes(11) >= FREE_LATER_THRESHOLD && bytes(11) < MAP_THRESHOLD);
