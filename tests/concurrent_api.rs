@@ -5,7 +5,8 @@
 //!   hasher of the configuration matrix (the constant hasher puts every key in one chain), from
 //!   empty through growths past 100K keys; every method (`insert`/`remove` return the previous
 //!   value, `update`, `get_or_insert_with`, `retain`, `clear`, `len`, `iter`), Debug, Default,
-//!   FromIterator and Extend; iteration mid-growth, also with writes between two `next()` calls.
+//!   FromIterator, Extend, Clone (also while other threads write), PartialEq and `&Pinned` as
+//!   an `IntoIterator`; iteration mid-growth, also with writes between two `next()` calls.
 //! * Threads: `update` is atomic (N threads × M increments end at N·M, and every intermediate
 //!   value is returned to exactly one caller), racing `get_or_insert_with` calls agree on one
 //!   winner, `len` stays between the writes finished and the writes started.
@@ -529,6 +530,132 @@ fn debug_default_from_iterator_and_extend() {
     });
     let model: StdHashMap<u64, u64> = (0..4000u64).map(|i| (i, i ^ 1)).collect();
     assert_same_entries(&m, &model);
+}
+
+/// `Clone` copies every entry into an independent map with the same hasher, also a map caught in
+/// the middle of a growth and a map whose keys all collide; `PartialEq` is std's rule (same
+/// length, every key mapped to an equal value), whatever the hashers; `&Pinned` iterates.
+#[test]
+fn clone_partial_eq_and_iterating_a_view_by_reference() {
+    with_concurrent_maps(0, |config, m: MatrixMap<u64, String>| {
+        let p = m.pin();
+        let mut k = 0u64;
+        // Stop in the middle of a growth (past 50 keys, so that there is something to copy).
+        while k < 50 || !m.is_growing() {
+            p.insert(k, format!("v{k}"));
+            k += 1;
+            assert!(k < 1_000_000, "{config:?}: no growth in sight");
+        }
+        drop(p);
+        let model: StdHashMap<u64, String> = (0..k).map(|i| (i, format!("v{i}"))).collect();
+
+        let copy = m.clone();
+        assert_same_entries(&copy, &model);
+        assert!(copy == m, "{config:?}: a clone differs from its source");
+        assert!(m == copy, "{config:?}: a source differs from its clone");
+        copy.check_invariants();
+
+        // Independent: writes to one do not show in the other.
+        copy.pin().insert(0, "changed".to_string());
+        copy.pin().remove(&1);
+        m.pin().insert(k, "new".to_string());
+        assert_same_entries(&m, &{
+            let mut model = model.clone();
+            model.insert(k, "new".to_string());
+            model
+        });
+        assert_eq!(copy.pin().get(&0).map(String::as_str), Some("changed"));
+        assert_eq!(copy.pin().get(&k), None);
+        assert!(
+            copy != m,
+            "{config:?}: maps with different entries compare equal"
+        );
+
+        // `for (key, value) in &view` yields what `iter` yields.
+        let view = m.pin();
+        let mut seen: Vec<(u64, String)> = Vec::new();
+        for (key, value) in &view {
+            seen.push((*key, value.clone()));
+        }
+        let mut expected: Vec<(u64, String)> = view
+            .iter()
+            .map(|(key, value)| (*key, value.clone()))
+            .collect();
+        seen.sort();
+        expected.sort();
+        assert_eq!(seen, expected);
+        assert_eq!(seen.len(), m.len());
+    });
+
+    // Equality ignores the hashers and the order of insertion, and looks at values too.
+    let a: ConcurrentHashMap<u64, u64> = (0..1000u64).map(|i| (i, i * 3)).collect();
+    let b: ConcurrentHashMap<u64, u64, FixedHasher> =
+        ConcurrentHashMap::with_hasher(FixedHasher::default());
+    for i in (0..1000u64).rev() {
+        b.pin().insert(i, i * 3);
+    }
+    assert!(a == b);
+    assert!(b == a);
+    b.pin().insert(999, 0);
+    assert!(a != b, "a different value compares equal");
+    assert!(b != a, "a different value compares equal");
+    b.pin().insert(999, 999 * 3);
+    b.pin().insert(1000, 0);
+    assert!(a != b, "a map with one more key compares equal");
+    let empty: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    assert!(empty == empty.clone() && empty != a);
+}
+
+/// A clone taken while other threads write holds every entry that no thread touched, with its
+/// value, and only values the written keys actually had.
+#[test]
+fn clone_during_concurrent_writes_keeps_every_untouched_entry() {
+    let m: ConcurrentHashMap<u64, u64> = (0..scaled(20_000) as u64).map(|i| (i, i + 1)).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        for t in 0..2u64 {
+            let (m, stop) = (&m, &stop);
+            s.spawn(move || {
+                // Writers touch only keys from 1,000,000 up: insert, overwrite, remove, and
+                // grow the map under the clone.
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = 1_000_000 + t * 1_000_000 + i % 50_000;
+                    let view = m.pin();
+                    if i % 3 == 2 {
+                        view.remove(&key);
+                    } else {
+                        view.insert(key, key + 1);
+                    }
+                    i += 1;
+                }
+            });
+        }
+        // Stops the writers also when an assertion below fails, so that the scope can end.
+        struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = StopOnDrop(&stop);
+        for _ in 0..scaled(20) {
+            let copy = m.clone();
+            let view = copy.pin();
+            for i in 0..scaled(20_000) as u64 {
+                assert_eq!(
+                    view.get(&i),
+                    Some(&(i + 1)),
+                    "untouched key {i} missing or wrong"
+                );
+            }
+            for (&key, &value) in &view {
+                assert_eq!(value, key + 1, "key {key} copied with a value it never had");
+            }
+            drop(view);
+            copy.check_invariants();
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -274,6 +274,64 @@ where
     }
 }
 
+/// A copy made through one pinned view of `self`, into a map pre-sized for `self.len()` with a
+/// clone of the hasher. Weakly consistent while other threads write, as
+/// [`iter`](crate::concurrent::Pinned::iter) is: every entry present and unchanged for the whole
+/// copy is in the clone with its value; an entry written meanwhile may or may not be, and a key
+/// removed and inserted again meanwhile ends up with one of its values. Quiescent, it is an exact
+/// copy. The view is held for the whole copy, which delays the reclamation of what other threads
+/// retire meanwhile.
+impl<K, V, S> Clone for ConcurrentHashMap<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher + Clone,
+{
+    fn clone(&self) -> Self {
+        let copy = Self::with_capacity_and_hasher(self.len(), self.hash_builder.clone());
+        {
+            let source = self.pin();
+            let target = copy.pin();
+            for (key, value) in source.iter() {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+        copy
+    }
+}
+
+/// Equal when both maps have the same number of entries and every key of `self` maps to an
+/// equal value in `other` (std's `HashMap` rule; the hashers may differ). While other threads
+/// write to either map the answer reflects no single instant, so compare quiescent maps.
+impl<K, V, S1, S2> PartialEq<ConcurrentHashMap<K, V, S2>> for ConcurrentHashMap<K, V, S1>
+where
+    K: Hash + Eq,
+    V: PartialEq,
+    S1: BuildHasher,
+    S2: BuildHasher,
+{
+    fn eq(&self, other: &ConcurrentHashMap<K, V, S2>) -> bool {
+        if core::ptr::from_ref(self).addr() == core::ptr::from_ref(other).addr() {
+            return true;
+        }
+        if self.len() != other.len() {
+            return false;
+        }
+        let mine = self.pin();
+        let theirs = other.pin();
+        mine.iter()
+            .all(|(key, value)| theirs.get(key).is_some_and(|other| value == other))
+    }
+}
+
+impl<K, V, S> Eq for ConcurrentHashMap<K, V, S>
+where
+    K: Hash + Eq,
+    V: Eq,
+    S: BuildHasher,
+{
+}
+
 impl<K, V, S> FromIterator<(K, V)> for ConcurrentHashMap<K, V, S>
 where
     K: Hash + Eq,

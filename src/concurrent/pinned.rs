@@ -304,6 +304,16 @@ impl<K, V, S> Drop for Pinned<'_, K, V, S> {
     }
 }
 
+/// `for (key, value) in &view`: [`Pinned::iter`].
+impl<'a, K, V, S> IntoIterator for &'a Pinned<'_, K, V, S> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 impl<K, V, S> core::fmt::Debug for Pinned<'_, K, V, S>
 where
     K: core::fmt::Debug,
