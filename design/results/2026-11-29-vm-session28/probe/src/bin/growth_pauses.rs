@@ -1,7 +1,7 @@
 //! One writer inserts 8M keys into hmap (or papaya, with argument `papaya`) while one reader gets
-//! random inserted keys. For every get over 20 µs: its time with the run-queue wait taken out
-//! (schedstat read every 256 gets and after each slow one), when it happened since the start,
-//! and the minor faults the reader thread took during it. Prints the 20 slowest.
+//! random inserted keys. For every insert over 50 µs and every get over 20 µs: its time with the
+//! run-queue wait taken out (schedstat read every 256 operations and after each slow one), when it
+//! happened since the start, and the minor faults its thread took during it. Prints the slowest.
 use std::sync::atomic::{AtomicU64, AtomicBool, Ordering};
 use std::time::Instant;
 fn minflt() -> (i64, i64, i64) {
@@ -21,10 +21,25 @@ fn main() {
     let t0 = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| {
+            let mut slow = Vec::new();
+            let mut last_rq = rq();
             for i in 0..n {
+                let (f0, _, _) = minflt();
+                let a = Instant::now();
                 if which == "hmap" { h.pin().insert(key(i), i); } else { p.pin().insert(key(i), i); }
+                let e = a.elapsed().as_nanos() as u64;
+                if e > 50_000 {
+                    let (f1, _, _) = minflt();
+                    let now_rq = rq();
+                    slow.push((e.saturating_sub(now_rq - last_rq), a.duration_since(t0).as_micros() as u64, f1 - f0, e, i));
+                    last_rq = now_rq;
+                } else if i % 256 == 0 {
+                    last_rq = rq();
+                }
                 done.store(i + 1, Ordering::Release);
             }
+            slow.sort();
+            for s in slow.iter().rev().take(12) { println!("insert own {:>7} ns at {:>8} us, minflt {}, wall {} key index {}", s.0, s.1, s.2, s.3, s.4); }
             stop.store(true, Ordering::Release);
         });
         s.spawn(|| {
