@@ -28,7 +28,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap as StdHashMap};
 use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -611,7 +611,7 @@ fn clone_partial_eq_and_iterating_a_view_by_reference() {
 #[test]
 fn clone_during_concurrent_writes_keeps_every_untouched_entry() {
     let m: ConcurrentHashMap<u64, u64> = (0..scaled(20_000) as u64).map(|i| (i, i + 1)).collect();
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
     thread::scope(|s| {
         for t in 0..2u64 {
             let (m, stop) = (&m, &stop);
@@ -632,7 +632,7 @@ fn clone_during_concurrent_writes_keeps_every_untouched_entry() {
             });
         }
         // Stops the writers also when an assertion below fails, so that the scope can end.
-        struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+        struct StopOnDrop<'a>(&'a AtomicBool);
         impl Drop for StopOnDrop<'_> {
             fn drop(&mut self) {
                 self.0.store(true, Ordering::Relaxed);

@@ -289,13 +289,13 @@ where
 {
     fn clone(&self) -> Self {
         let copy = Self::with_capacity_and_hasher(self.len(), self.hash_builder.clone());
-        {
-            let source = self.pin();
-            let target = copy.pin();
-            for (key, value) in source.iter() {
-                target.insert(key.clone(), value.clone());
-            }
-        }
+        let source = self.pin();
+        (&copy).extend(
+            source
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone())),
+        );
+        drop(source);
         copy
     }
 }
@@ -311,7 +311,7 @@ where
     S2: BuildHasher,
 {
     fn eq(&self, other: &ConcurrentHashMap<K, V, S2>) -> bool {
-        if core::ptr::from_ref(self).addr() == core::ptr::from_ref(other).addr() {
+        if core::ptr::addr_eq(self, other) {
             return true;
         }
         if self.len() != other.len() {

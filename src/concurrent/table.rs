@@ -467,10 +467,9 @@ mod tests {
             eprintln!("SKIPPED: this kernel has no transparent huge pages (madvise refuses)");
             return;
         }
-        let bytes = array_bytes;
         // 2^14 buckets and spares: 1.6 MiB mapped, below the huge-page threshold; 2^15: 3.1 MiB.
-        assert!(bytes(14) >= MAP_THRESHOLD && bytes(14) < HUGE_PAGE_THRESHOLD);
-        assert!(bytes(15) >= HUGE_PAGE_THRESHOLD);
+        assert!(array_bytes(14) >= MAP_THRESHOLD && array_bytes(14) < HUGE_PAGE_THRESHOLD);
+        assert!(array_bytes(15) >= HUGE_PAGE_THRESHOLD);
         let small = Table::new(14, core::ptr::null_mut(), false);
         let large = Table::new(15, core::ptr::null_mut(), false);
         // A table made by a growth (it has an old table) is not advised, whatever its size.
@@ -507,10 +506,9 @@ mod tests {
     /// `munmap` with glibc; a smaller one is freed by the caller.
     #[test]
     fn retired_tables_from_128_kib_are_freed_on_the_reclaimer_thread() {
-        let bytes = array_bytes;
         // 2^10 buckets and spares: 100 KiB; 2^11: 200 KiB, still from the global allocator.
-        assert!(bytes(10) < FREE_LATER_THRESHOLD);
-        assert!(bytes(11) >= FREE_LATER_THRESHOLD && bytes(11) < MAP_THRESHOLD);
+        assert!(array_bytes(10) < FREE_LATER_THRESHOLD);
+        assert!(array_bytes(11) >= FREE_LATER_THRESHOLD && array_bytes(11) < MAP_THRESHOLD);
         let dropped_on = |log2: u8| {
             let (sender, receiver) = std::sync::mpsc::channel();
             let mut table = Table::new(log2, core::ptr::null_mut(), false);
