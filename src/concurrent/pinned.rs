@@ -23,7 +23,9 @@ use crate::DefaultHashBuilder;
 /// While it lives, every reference it hands out stays valid: entries that writers replace or
 /// remove meanwhile are freed only after every view that could have seen them is dropped. Keep
 /// views short-lived (one per operation or per batch): a view held forever keeps all garbage
-/// retired after it alive. It is `!Send`: it belongs to the thread that pinned.
+/// retired after it alive, and one leaked with `mem::forget` after its first operation leaks
+/// everything retired from then on, also past the map's drop (the values the map still holds
+/// are dropped with it as usual). It is `!Send`: it belongs to the thread that pinned.
 ///
 /// The epoch is pinned by the view's first operation (after that operation has started loading
 /// its bucket) and stays pinned until the view is dropped. A view dropped unused pins once as it

@@ -12,7 +12,9 @@
 //! in), and (2) dropping the map drops everything it retired: the map drops its collector and
 //! every thread handle registered with it, which flushes every thread's deferred bag into the
 //! collector's queue and runs it (crossbeam runs a `Global`'s queue when its last reference
-//! goes). Values retired by a map therefore never outlive it, whatever threads used it.
+//! goes). Values retired by a map therefore never outlive it, whatever threads used it, unless a
+//! view was leaked with `mem::forget` while pinned: its participant is then never finalized, and
+//! what it and the collector's queue hold is leaked, never dropped (see `Reclaimer::drop`).
 //!
 //! # Handle slots
 //! Pinning needs a `LocalHandle` (a participant registered with the collector). Registering one
@@ -488,6 +490,9 @@ pub(crate) struct Reclaimer {
     counters: NonNull<Counters>,
     /// Pins that found no slot (the table full at its cap) and used a temporary handle.
     temporary_pins: AtomicUsize,
+    /// Guards on a temporary handle not dropped yet: at the map's drop, only those leaked with
+    /// `mem::forget` (see `drop`).
+    temporary_live: AtomicUsize,
 }
 
 /// See `Reclaimer::counters`.
@@ -612,6 +617,7 @@ impl Reclaimer {
             slots,
             counters,
             temporary_pins: AtomicUsize::new(0),
+            temporary_live: AtomicUsize::new(0),
         }
     }
 
@@ -795,6 +801,9 @@ impl Reclaimer {
     fn temporary_handle(&self) -> epoch::LocalHandle {
         // ORDERING: Relaxed. A statistic.
         self.temporary_pins.fetch_add(1, Ordering::Relaxed);
+        // ORDERING: Relaxed. Read only by `drop`, which the guard's drop (or a join) happens
+        // before.
+        self.temporary_live.fetch_add(1, Ordering::Relaxed);
         self.collector.register()
     }
 
@@ -950,22 +959,32 @@ impl Drop for Reclaimer {
                 unsafe { batch.free_all(self.counters(), self.counters().running_slot()) };
             }
         }
+        // A handle still pinned here belongs to a view leaked with `mem::forget` (a live view
+        // borrows the map). Its participant is never finalized, so it keeps the collector alive
+        // and its bag and the collector's queue are never run: what they hold is leaked, never
+        // dropped, as std leaks what a forgotten value owns (found by a review in session 29:
+        // this drop's garbage assertion then panicked). Nothing can run them later either:
+        // every handle is gone and the forgotten guard cannot be reached.
+        // ORDERING: Relaxed. Every guard's drop happens before this one (`&mut self`).
+        let mut forgotten_pin = self.temporary_live.load(Ordering::Relaxed) != 0;
         for slot in self.slots.slots() {
             // SAFETY: exclusive access, as just argued.
-            slot.handle
-                .with_mut(|handle| drop(unsafe { (*handle).take() }));
+            let handle = slot.handle.with_mut(|handle| unsafe { (*handle).take() });
+            forgotten_pin |= handle.as_ref().is_some_and(epoch::LocalHandle::is_pinned);
+            drop(handle);
         }
-        // SAFETY: dropped once, here. With every handle gone this is the collector's last
-        // reference: crossbeam then runs every deferred destructor still queued (C3 reaches 0)
-        // before this function returns, while `counters` is still alive.
+        // SAFETY: dropped once, here. With every handle gone (and none forgotten while pinned)
+        // this is the collector's last reference: crossbeam then runs every deferred destructor
+        // still queued (C3 reaches 0) before this function returns, while `counters` is still
+        // alive. With a forgotten pin, the queued destructors never run (above), so the chunks
+        // and `counters` they point into may be freed below.
         unsafe { ManuallyDrop::drop(&mut self.collector) };
         // The batches postponed by destructors that ran inside a closure under a chain (G4),
         // those of the collector's drop just now included: the map is going away, so they are
         // freed here even if this drop itself runs inside such a closure.
         self.counters().free_postponed();
-        debug_assert_eq!(
-            self.garbage(),
-            0,
+        debug_assert!(
+            forgotten_pin || self.garbage() == 0,
             "every retired object is freed with the map"
         );
         for slot in self.slots.slots() {
@@ -1279,6 +1298,10 @@ impl Drop for Guard<'_> {
             // SAFETY: dropped once, here; the guard pinned on it is gone. Dropping the handle
             // moves its deferred bag to the collector's queue.
             unsafe { ManuallyDrop::drop(handle) };
+            // ORDERING: Relaxed. See `temporary_live`.
+            self.reclaimer
+                .temporary_live
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
