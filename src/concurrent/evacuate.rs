@@ -9,7 +9,9 @@
 //!   then claims the next [`EVACUATION_CHUNK`] old chains with one `fetch_add` on the table's
 //!   `evacuated` cursor (Java's `transferIndex`, Go's `nevacuate` made atomic) and evacuates them.
 //!   So a write evacuates at most `1 + EVACUATION_CHUNK` = 9 chains: the bound on evacuation work
-//!   per operation. Readers never evacuate.
+//!   per operation. The one exception is a write that must retry because a newer growth moved
+//!   its chain after it loaded the table: each retry evacuates the one chain it needs in that
+//!   growth, never another chunk (`lock_chain`). Readers never evacuate.
 //! - **evacuate** (`evacuate`): under the old chain's lock, copy its entry pointers to the X
 //!   and Y chains of the new table (chosen by each slot's split hint, or by the entry's stored
 //!   hash where the hint knows nothing: B7, C-D10), then mark it evacuated. The old chain is
@@ -24,10 +26,11 @@
 //!   `x & old.mask`, and nobody writes or reads it before that evacuation is published: writers
 //!   evacuate the source first (`lock_chain`), readers read the old chain until it is marked
 //!   (`read_head`). So an evacuation fills empty destination chains, without their locks.
-//! - **E3** Growth completes while writes continue: every write during a growth advances the
-//!   cursor by `EVACUATION_CHUNK` until it passes the old table's end, and every claimed chain
-//!   is evacuated by its claimer, so after at most `old.len() / EVACUATION_CHUNK` writes every
-//!   chain is claimed, and the last claimer to finish ends the growth.
+//! - **E3** Growth completes while writes continue: every write whose first helping attempt
+//!   meets a growth advances that growth's cursor by `EVACUATION_CHUNK` until it passes the old
+//!   table's end, and every claimed chain is evacuated by its claimer, so after at most
+//!   `old.len() / EVACUATION_CHUNK` writes that start during the growth every chain is claimed,
+//!   and the last claimer to finish ends the growth.
 
 use super::bucket::{prefetch, Bucket, Entry, SplitHint, SLOTS};
 use super::counter::Stripe;
@@ -99,12 +102,19 @@ impl<K, V> RawMap<K, V> {
         true
     }
 
-    /// A write's share of the growth from `old` to `table`: the chain `index` needs, then one
-    /// claimed chunk. Go: `growWork`.
-    pub(crate) fn help_grow(&self, table: &Table, old: &Table, index: usize, guard: &Guard<'_>) {
+    /// A write's share of the growth from `old` to `table`: the chain `index` needs, then, if
+    /// `claim` (the write's first attempt that met a growth), one claimed chunk. Go: `growWork`.
+    pub(crate) fn help_grow(
+        &self,
+        table: &Table,
+        old: &Table,
+        index: usize,
+        claim: bool,
+        guard: &Guard<'_>,
+    ) {
         self.evacuate(table, old, index & old.mask, guard);
         // ORDERING: Relaxed. A probe so that writes after the last claim skip the RMW.
-        if table.claim.evacuated.load(Ordering::Relaxed) >= old.len() {
+        if !claim || table.claim.evacuated.load(Ordering::Relaxed) >= old.len() {
             return;
         }
         // ORDERING: Relaxed. The cursor only hands out disjoint index ranges (RMWs on one

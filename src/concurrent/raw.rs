@@ -225,8 +225,14 @@ impl<K, V> RawMap<K, V> {
     /// (if one runs): the old chain it needs is evacuated first, and a chunk of others is
     /// claimed and evacuated. The returned chain is not evacuated (so writes to it are not
     /// lost) and, if a growth runs, its source chain is.
+    ///
+    /// Only the first attempt that meets a growth claims a chunk. A retry (the chain was
+    /// evacuated by a growth that started after the table load) evacuates only the chain it
+    /// needs, so a write evacuates at most one claimed chunk in all (section 6 of the protocol
+    /// document; until session 29 each retry claimed another chunk, found by a review).
     pub(crate) fn lock_chain<'g>(&'g self, hash: u64, guard: &'g Guard<'_>) -> Held<'g> {
         self.refuse_write_under_own_chain();
+        let mut may_claim = true;
         loop {
             let table = self.table(guard);
             let old = table.old();
@@ -234,7 +240,8 @@ impl<K, V> RawMap<K, V> {
                 // SAFETY: `old` was loaded from the current table while pinned; it is retired
                 // only after `finish_growth` unlinked it (T2), so it lives for 'g.
                 let old = unsafe { &*old };
-                self.help_grow(table, old, hash as usize, guard);
+                self.help_grow(table, old, hash as usize, may_claim, guard);
+                may_claim = false;
             }
             let head = table.bucket(hash as usize);
             // As in `find`: the second cache line of the bucket, while the lock takes the first.
