@@ -35,7 +35,9 @@
 //!   is yielded exactly once, also across a growth. A key removed and inserted again during the
 //!   iteration is two entries, and may be yielded twice.
 //! - **Unwinding**: a panicking `Hash`, `Eq`, `Clone` or closure leaves the map consistent (the
-//!   chain lock is released on unwind and nothing was changed yet); a panicking `Drop` of a
+//!   chain lock is released on unwind and nothing was changed yet). One exception: the map's
+//!   one-call methods that return owned values clone the value they return after the write, so
+//!   a panicking `V::clone` there unwinds with the write done (and the map consistent); a panicking `Drop` of a
 //!   retired value is contained and counted ([`ConcurrentStats::drop_panics`]); one of a value
 //!   still in the map when the map drops does not stop that drop: every other value is dropped,
 //!   the memory freed, and then the first such panic goes on to the caller.

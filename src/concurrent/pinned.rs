@@ -195,7 +195,11 @@ where
     /// of one key are never lost. `f` should be quick, as it delays other writers of the chain.
     /// It may read the map; a write to the map from `f` panics (one that needed the held chain,
     /// a key of that chain or, during a growth, that chain's evacuation, would otherwise wait
-    /// for it forever, so every write is refused; writes to other maps are fine).
+    /// for it forever, so every write is refused). A write to another map from `f` works, but it
+    /// locks a chain of that map (and, during its growth, chains it evacuates) while this one is
+    /// held: as with nested mutexes, two threads that write from closures of map A into map B
+    /// and from closures of B into A can deadlock. Keep one order between maps (writes from A's
+    /// closures into B, never from B's into A), as Java's `ConcurrentHashMap::compute` asks.
     /// `f` itself, and a value it returned when the key's `Clone` then panics, are dropped after
     /// the chain is released, so their destructors may write to the map.
     ///
