@@ -12,7 +12,7 @@
 //! * `issue_40999_deleted_keys_are_not_kept_alive` (`TestIssue40999`), `range_nested_call`
 //!   (`TestMapRangeNestedCall`), `compare_and_swap_non_existing_key`
 //!   (`TestCompareAndSwap_NonExistingKey`), `range_early_exit`.
-//! * Drops (no value or key outlives the map), unwinding (a panicking `Clone` while the dirty
+//! * Drops (no value or key outlives the map; no destructor runs under the mutex), unwinding (a panicking `Clone` while the dirty
 //!   map is built), `Send + Sync`, and the std traits.
 //!
 //! Every test calls `check_invariants()` (I1–I6 of `SyncMap`) at its quiet points.
@@ -766,6 +766,67 @@ fn keys_and_values_are_released() {
         1,
         "values leaked by concurrent writes"
     );
+}
+
+/// A value whose `Drop` loads an absent key from the map in `REENTRANT_MAP`: with the snapshot
+/// amended, that `load` takes the map's mutex.
+#[derive(Debug, Clone, PartialEq)]
+struct Reentrant(u64);
+
+static REENTRANT_MAP: std::sync::OnceLock<SyncMap<u64, Reentrant>> = std::sync::OnceLock::new();
+
+impl Drop for Reentrant {
+    fn drop(&mut self) {
+        if let Some(map) = REENTRANT_MAP.get() {
+            assert_eq!(map.load(&u64::MAX), None);
+        }
+    }
+}
+
+/// Not a Go test: no method drops a value while it holds the mutex, so a destructor may use
+/// the map. Each case works on a key that is only in the dirty map (the locked paths), and
+/// drops a replaced, deleted, rejected or cleared value. Before session 29 `compare_and_swap`
+/// on such a key dropped the value it replaced, or the rejected `new`, under the mutex, and
+/// the destructor's `load` waited for it forever (found by a black-box test).
+#[test]
+fn destructors_run_after_the_unlock_in_every_method() {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let map = REENTRANT_MAP.get_or_init(SyncMap::new);
+        for case in 0..9u64 {
+            // A new key goes to the dirty map only, and the snapshot is amended.
+            map.store(case, Reentrant(1));
+            assert!(map.stats().amended);
+            match case {
+                0 => map.store(case, Reentrant(2)),
+                1 => assert_eq!(map.swap(case, Reentrant(2)), Some(Reentrant(1))),
+                2 => assert_eq!(map.load_and_delete(&case), Some(Reentrant(1))),
+                3 => map.delete(&case),
+                4 => assert!(map.compare_and_delete(&case, &Reentrant(1))),
+                5 => assert!(map.compare_and_swap(&case, &Reentrant(1), Reentrant(2))),
+                6 => assert!(!map.compare_and_swap(&case, &Reentrant(7), Reentrant(3))),
+                7 => assert_eq!(map.load_or_store(case, Reentrant(4)), (Reentrant(1), true)),
+                _ => map.clear(),
+            }
+            map.check_invariants();
+            let _ = sender.send(case);
+        }
+    });
+    for case in 0..9u64 {
+        match receiver.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(done) => assert_eq!(done, case),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("case {case} panicked (see its output above)")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let message = format!(
+                    "case {case} did not finish in 20 s: a destructor waited for the mutex\n"
+                );
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+                std::process::abort();
+            }
+        }
+    }
 }
 
 thread_local! {

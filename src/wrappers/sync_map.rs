@@ -784,26 +784,34 @@ where
                 return false;
             }
         }
-        let mut locked = self.lock();
-        let read = self.load_read();
-        if let Some(entry) = read.map.get(key) {
-            // GO: under the lock, as Go's deferred unlock does.
-            entry.try_compare_and_swap(old, new)
-        } else if let Some(entry) = locked
-            .state
-            .map
-            .as_ref()
-            .and_then(|dirty| dirty.get(key))
-            .cloned()
-        {
-            // UNWIND: `V::eq` may panic before the miss is counted; nothing else changed.
-            let swapped = entry.try_compare_and_swap(old, new);
-            // GO: the key set did not change, so count a miss toward promotion.
-            self.miss_locked(&mut locked);
-            swapped
-        } else {
-            false
-        }
+        let entry = {
+            let mut locked = self.lock();
+            let read = self.load_read();
+            if let Some(entry) = read.map.get(key) {
+                Arc::clone(entry)
+            } else if let Some(entry) = locked
+                .state
+                .map
+                .as_ref()
+                .and_then(|dirty| dirty.get(key))
+                .cloned()
+            {
+                // GO: the key set does not change, so count a miss toward promotion.
+                self.miss_locked(&mut locked);
+                entry
+            } else {
+                // `new` drops after the unlock (parameters drop after the body's locals).
+                return false;
+            }
+        };
+        // GO: Go swaps under the lock, as its deferred unlock does. Here the swap runs after the
+        // unlock, as Go's `CompareAndDelete` does its loop, because it drops values: the one
+        // it replaces (or the guard that was the last to see it) and, when it fails, `new`.
+        // Dropped under the mutex, a destructor that used this map waited for it forever
+        // (found by a black-box test in session 29). The entry's slot is atomic, so the result
+        // is the same: if the key is deleted (and its entry left nil or expunged) between the
+        // unlock and the swap, the swap fails, linearized at that moment, as a key absent then.
+        entry.try_compare_and_swap(old, new)
     }
 
     /// Calls `f` for each key and live value until it returns `false`. Promotes the dirty map
