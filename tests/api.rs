@@ -789,6 +789,39 @@ fn try_reserve_succeeds_for_reasonable_sizes() {
     assert_eq!(m.log2_buckets(), log2, "try_reserve(0) never grows");
 }
 
+/// An allocation the allocator refuses leaves the map as it was: same B, same capacity, the same
+/// growth state, every entry in place. 2^45 more entries need 2^43 buckets of 144 bytes, over a
+/// petabyte: more than a 64-bit machine's user address space, so the mapping is refused on any
+/// machine, yet under `isize::MAX`, so not a capacity overflow. Until session 29 the map kept
+/// every doubling that fit before the refusal (a black-box test: B 4 → 22 under a 1.5 GB
+/// `ulimit -v`, B 27 and 9 GB resident without one).
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn try_reserve_refused_by_the_allocator_leaves_the_map_unchanged() {
+    let mut settled: HashMap<u64, u64> = (0..100).map(|i| (i, i)).collect();
+    let mut growing: HashMap<u64, u64> = HashMap::new();
+    let mut n = 0;
+    while !growing.is_growing() {
+        growing.insert(n, n);
+        n += 1;
+    }
+    for (m, len) in [(&mut settled, 100), (&mut growing, n)] {
+        let before = (m.log2_buckets(), m.capacity(), m.is_growing());
+        match m.try_reserve(1 << 45) {
+            Err(TryReserveError::AllocError { .. }) => {}
+            other => panic!("expected an allocation error, got {other:?}"),
+        }
+        assert_eq!((m.log2_buckets(), m.capacity(), m.is_growing()), before);
+        assert_eq!(m.len() as u64, len);
+        for i in 0..len {
+            assert_eq!(m.get(&i), Some(&i));
+        }
+        // Still usable, and a reserve that fits still works.
+        assert_eq!(m.try_reserve(1000), Ok(()));
+        assert!(m.capacity() >= m.len() + 1000);
+    }
+}
+
 #[test]
 fn try_reserve_error_traits() {
     let mut m: HashMap<u64, u64> = HashMap::new();

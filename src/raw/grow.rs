@@ -9,7 +9,7 @@
 //! before it moves anything, so a panicking `Hash` leaves the chain unevacuated and I3 intact.
 
 use core::hash::{BuildHasher, Hash};
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use super::bucket::{Bucket, SLOTS_PER_BUCKET};
 use super::bucket_array;
@@ -84,6 +84,16 @@ impl<K, V, S> RawMap<K, V, S> {
         debug_assert!(!self.is_growing(), "growths never overlap");
         let new_log2 = self.header.log2_buckets + u8::from(bigger);
         let new = bucket_array::allocate::<K, V>(new_log2, fallibility)?;
+        self.start_growth_into(new, bigger);
+        Ok(())
+    }
+
+    /// Starts a growth into `new`, an array from [`bucket_array::allocate`] of
+    /// 2^(B + `bigger`) buckets (`reserve` allocates its arrays ahead, so that a refused one
+    /// changes nothing).
+    pub(crate) fn start_growth_into(&mut self, new: NonNull<Bucket<K, V>>, bigger: bool) {
+        debug_assert!(!self.is_growing(), "growths never overlap");
+        let new_log2 = self.header.log2_buckets + u8::from(bigger);
         let header = &mut self.header;
         // INVARIANT: I2 (old array of the documented size), I3 (mark 0: nothing evacuated),
         // I4 (the new array is zeroed), I6, I7 (spares of the new array; the old array's
@@ -96,7 +106,6 @@ impl<K, V, S> RawMap<K, V, S> {
         header.evacuation_mark = 0;
         header.overflow_count = 0;
         self.header.spare_overflow = self.first_spare();
-        Ok(())
     }
 
     /// Ends the growth once the mark has passed every old chain: the old array is empty and

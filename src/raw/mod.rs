@@ -931,12 +931,41 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
             map.header.spare_overflow = map.first_spare();
             return Ok(());
         }
+        // Every array the doublings need is allocated before the first is used, so that a
+        // refused allocation leaves the map as it was (`try_reserve`'s promise; until session
+        // 29 the map kept the doublings that had fit, found by a black-box test). Large arrays
+        // are lazily zeroed mappings, so the ones allocated ahead cost address space, not memory,
+        // until their doubling fills them.
+        let mut ahead = ArraysAhead(Vec::with_capacity(usize::from(
+            target_log2 - map.header.log2_buckets,
+        )));
+        // Largest first, so that `pop` hands them out smallest first.
+        for log2 in (map.header.log2_buckets + 1..=target_log2).rev() {
+            // A refusal drops `ahead`, which frees what was allocated.
+            ahead
+                .0
+                .push((bucket_array::allocate::<K, V>(log2, fallibility)?, log2));
+        }
         map.finish_growth();
-        while map.header.log2_buckets < target_log2 {
-            map.try_hash_grow(true, fallibility)?;
+        while let Some((array, _)) = ahead.0.pop() {
+            map.start_growth_into(array, true);
             map.finish_growth();
         }
         Ok(())
+    }
+}
+
+/// Bucket arrays that `reserve` allocated ahead and has not used yet, with their B: freed if
+/// a later allocation is refused, or if a user `Hash` panics during one of the doublings.
+struct ArraysAhead<K, V>(Vec<(NonNull<Bucket<K, V>>, u8)>);
+
+impl<K, V> Drop for ArraysAhead<K, V> {
+    fn drop(&mut self) {
+        for (array, log2) in self.0.drain(..) {
+            // SAFETY: allocated by `reserve` with this B and never used (a used array is popped
+            // first).
+            unsafe { bucket_array::free(array, log2) };
+        }
     }
 }
 
