@@ -623,6 +623,104 @@ fn cow_snapshots_never_change_and_a_panicking_write_publishes_nothing() {
     assert!(map.is_empty());
 }
 
+/// A write to the same map from inside `modify`'s closure panics instead of waiting forever for
+/// the writer lock its own thread holds, and publishes nothing; reads there are fine. Until
+/// session 29 it hung (found by a black-box test).
+#[test]
+fn cow_a_write_from_inside_modify_panics_instead_of_waiting_forever() {
+    let map = CowMap::<u64, u64>::new();
+    map.store(1, 1);
+    type Write = fn(&CowMap<u64, u64>);
+    let writes: [(&str, Write); 6] = [
+        ("store", |m| m.store(2, 2)),
+        ("insert", |m| assert_eq!(m.insert(2, 2), None)),
+        ("remove", |m| assert_eq!(m.remove(&1), Some(1))),
+        ("delete", |m| m.delete(&1)),
+        ("clear", |m| m.clear()),
+        ("modify", |m| {
+            m.modify(|inner| assert_eq!(inner.insert(2, 2), None))
+        }),
+    ];
+    for (name, write) in writes {
+        let payload = catch_unwind(AssertUnwindSafe(|| {
+            map.modify(|copy| {
+                copy.insert(3, 3);
+                assert_eq!(map.load(&1), Some(1), "reads inside modify work");
+                write(&map);
+            });
+        }))
+        .unwrap_err();
+        let message = panic_message(&*payload);
+        assert!(
+            message.contains(&format!("`{name}` called from inside a `modify` callback")),
+            "{name}: {message}"
+        );
+        assert_eq!(map.snapshot().len(), 1, "{name}: nothing published");
+    }
+    // The writer lock was released by every panic.
+    map.store(4, 4);
+    assert_eq!(map.len(), 2);
+}
+
+/// A value whose `Drop` writes to the `CowMap` in `COW_REENTRANT`.
+#[derive(Clone)]
+struct WritesOnDrop(u64);
+
+static COW_REENTRANT: std::sync::OnceLock<CowMap<u64, WritesOnDrop>> = std::sync::OnceLock::new();
+
+impl Drop for WritesOnDrop {
+    fn drop(&mut self) {
+        if self.0 == 1 {
+            if let Some(map) = COW_REENTRANT.get() {
+                map.delete(&u64::MAX);
+            }
+        }
+    }
+}
+
+/// No write drops a version (or an abandoned copy) under the writer lock: the last copy of a
+/// replaced value is dropped after the unlock, so its destructor may write to the map. Until
+/// session 29 the replaced version was dropped under the lock and such a destructor waited for
+/// it forever.
+#[test]
+fn cow_values_are_dropped_after_the_writer_lock_is_released() {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let map = COW_REENTRANT.get_or_init(CowMap::new);
+        let cases: [fn(&CowMap<u64, WritesOnDrop>); 4] = [
+            |m| m.store(0, WritesOnDrop(2)),
+            |m| drop(m.remove(&0)),
+            |m| m.clear(),
+            |m| {
+                let abandoned = catch_unwind(AssertUnwindSafe(|| {
+                    m.modify(|_| panic!("abandon the copy"));
+                }));
+                assert!(abandoned.is_err());
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            // Only the map holds value 1: the write below drops its last copy.
+            map.store(0, WritesOnDrop(1));
+            case(map);
+            let _ = sender.send(i);
+        }
+    });
+    for i in 0..4 {
+        match receiver.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(done) => assert_eq!(done, i),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("case {i} panicked (see its output above)")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let message =
+                    format!("case {i} did not finish in 20 s: a Drop ran under the lock\n");
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+                std::process::abort();
+            }
+        }
+    }
+}
+
 #[test]
 fn wrappers_are_send_and_sync() {
     fn shared<T: Send + Sync>() {}

@@ -3,10 +3,11 @@
 
 use core::fmt;
 use core::hash::{BuildHasher, Hash};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
 
+use super::reentry::{self, CallbackScope};
 use super::SharedMap;
 use crate::{DefaultHashBuilder, HashMap};
 
@@ -31,6 +32,11 @@ use crate::{DefaultHashBuilder, HashMap};
 ///
 /// A panic while a write runs (a panicking `Hash`, `Eq` or `Clone`) publishes nothing: the map
 /// keeps its previous version.
+///
+/// A write from inside [`modify`](Self::modify)'s closure to the same map panics (it would wait
+/// for the writer lock its own thread holds); reads there are fine. User `Drop` code never runs
+/// under the writer lock: the version a write replaces, and a copy that a panic abandons, are
+/// dropped after the unlock, so their values' destructors may write to the map.
 ///
 /// ```
 /// use hmap::wrappers::{CowMap, SharedMap};
@@ -110,14 +116,50 @@ where
     /// other writers for the whole time. Returns what `change` returns.
     ///
     /// If `change` (or a `Clone`/`Hash`/`Eq` it triggers) panics, nothing is published.
+    ///
+    /// # Panics
+    /// If `change` writes to this map (any write method, `modify` included): it would wait
+    /// forever for the writer lock this call holds. Until session 29 it did wait forever
+    /// (found by a black-box test).
     pub fn modify<R>(&self, change: impl FnOnce(&mut HashMap<K, V, S>) -> R) -> R {
+        self.modify_as("modify", change)
+    }
+
+    /// [`modify`](Self::modify), named `operation` in the panic of a refused write.
+    fn modify_as<R>(&self, operation: &str, change: impl FnOnce(&mut HashMap<K, V, S>) -> R) -> R {
+        // Declared before the lock, so dropped after it, also when `change` panics: the copy's
+        // values are dropped with no lock held.
+        let mut next = None;
+        let writer = self.lock_writer(operation);
+        let scope = CallbackScope::enter(self.address(), "modify");
+        let result = change(next.insert(HashMap::clone(&self.current.load())));
+        drop(scope);
+        if let Some(next) = next.take() {
+            self.publish(writer, next);
+        }
+        result
+    }
+
+    /// This map's address, which names it in the thread's record of callbacks (`reentry`).
+    fn address(&self) -> *const () {
+        core::ptr::from_ref(self).cast()
+    }
+
+    /// Takes the writer lock, after refusing a write from inside this map's `modify` closure.
+    fn lock_writer(&self, operation: &str) -> MutexGuard<'_, ()> {
+        reentry::check(self.address(), operation);
         // The lock protects no data (the `()`), only the copy-modify-publish sequence, so a
         // poisoned lock means nothing: the panicking writer published nothing.
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut next = HashMap::clone(&self.current.load());
-        let result = change(&mut next);
-        self.current.store(Arc::new(next));
-        result
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes `next`, then releases the writer lock, then drops the version it replaced:
+    /// the last reference to it drops every value only it held, whose destructors may write to
+    /// this map.
+    fn publish(&self, writer: MutexGuard<'_, ()>, next: HashMap<K, V, S>) {
+        let previous = self.current.swap(Arc::new(next));
+        drop(writer);
+        drop(previous);
     }
 
     /// The value for `key` in the current version, cloned.
@@ -132,37 +174,47 @@ where
 
     /// Publishes a copy with `value` stored for `key`.
     pub fn store(&self, key: K, value: V) {
-        self.insert(key, value);
+        // The previous value, returned out of the closure, drops after the unlock.
+        drop(self.modify_as("store", |map| map.insert(key, value)));
     }
 
     /// Publishes a copy with `value` stored for `key`; returns the previous value.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
-        self.modify(|map| map.insert(key, value))
+        self.modify_as("insert", |map| map.insert(key, value))
     }
 
     /// Publishes a copy without `key` (publishes nothing if `key` is absent).
     pub fn delete(&self, key: &K) {
-        self.remove(key);
+        drop(self.remove_as("delete", key));
     }
 
     /// Publishes a copy without `key`; returns its value. Publishes nothing if `key` is absent.
     pub fn remove(&self, key: &K) -> Option<V> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.current.load();
+        self.remove_as("remove", key)
+    }
+
+    /// [`remove`](Self::remove), named `operation` in the panic of a refused write.
+    fn remove_as(&self, operation: &str, key: &K) -> Option<V> {
+        // As in `modify`: the copy is dropped after the lock if a panic abandons it.
+        let mut next = None;
+        let writer = self.lock_writer(operation);
+        let current = self.current.load_full();
         if !current.contains_key(key) {
             return None;
         }
-        let mut next = HashMap::clone(&current);
-        let removed = next.remove(key);
-        self.current.store(Arc::new(next));
+        let removed = next.insert(HashMap::clone(&current)).remove(key);
+        drop(current);
+        if let Some(next) = next.take() {
+            self.publish(writer, next);
+        }
         removed
     }
 
     /// Publishes an empty map with the same hasher.
     pub fn clear(&self) {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = self.lock_writer("clear");
         let hasher = self.current.load().hasher().clone();
-        self.current.store(Arc::new(HashMap::with_hasher(hasher)));
+        self.publish(writer, HashMap::with_hasher(hasher));
     }
 }
 

@@ -1,55 +1,68 @@
-//! Turns a deadlock into a panic: a `range` callback that calls back into the map whose lock
-//! the range holds (Go: calling the map's methods inside its own `Range` while `RLock` is held,
-//! which deadlocks as soon as a writer queues).
+//! Turns a deadlock into a panic: a callback that calls back into the map whose lock its caller
+//! holds. Go: calling the map's methods inside its own `Range` while `RLock` is held, which
+//! deadlocks as soon as a writer queues; and a write from inside a copy-on-write map's update
+//! function, which waits for the writer mutex its own thread holds.
 //!
-//! A thread-local list holds the addresses of the maps this thread is ranging over; every
-//! operation of [`SafeMap`](super::SafeMap) and [`ShardedMap`](super::ShardedMap) checks it
-//! first. The common case (no range on this thread) is one thread-local read of an empty list.
+//! A thread-local list holds the maps (by address) whose lock this thread holds while it runs a
+//! callback, each with the name of the method that runs it (`range`, `modify`); the operations
+//! of [`SafeMap`](super::SafeMap) and [`ShardedMap`](super::ShardedMap), and the writes of
+//! [`CowMap`](super::CowMap), check it first. The common case (no such callback on this
+//! thread) is one thread-local read of an empty list.
 #![deny(unsafe_code)]
 
 use std::cell::RefCell;
 
 std::thread_local! {
-    /// Addresses of the maps whose `range` is running on this thread, innermost last.
-    static RANGING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The maps whose lock this thread holds while running a callback, innermost last, with
+    /// the method that runs it.
+    static INSIDE: RefCell<Vec<(usize, &'static str)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Panics if the calling thread is inside a `range` over the map at `map`.
+/// Panics if the calling thread runs a callback of a method of the map at `map` that holds the
+/// lock `operation` needs.
 #[inline]
 pub(super) fn check(map: *const (), operation: &str) {
     let address = map as usize;
-    let inside = RANGING.with(|ranging| {
-        let ranging = ranging.borrow();
-        !ranging.is_empty() && ranging.contains(&address)
+    let inside = INSIDE.with(|inside| {
+        let inside = inside.borrow();
+        if inside.is_empty() {
+            return None;
+        }
+        inside
+            .iter()
+            .rev()
+            .find(|&&(a, _)| a == address)
+            .map(|&(_, method)| method)
     });
-    if inside {
+    if let Some(method) = inside {
         panic!(
-            "hmap: `{operation}` called from inside a `range` callback over the same map; \
-             the range holds the map's lock, so this would deadlock"
+            "hmap: `{operation}` called from inside a `{method}` callback over the same map; \
+             the {method} holds the map's lock, so this would deadlock"
         );
     }
 }
 
-/// Marks the calling thread as ranging over `map` until dropped (also on unwind).
+/// Marks the calling thread as running a callback of `method` on `map`, which holds the map's
+/// lock, until dropped (also on unwind).
 #[derive(Debug)]
-pub(super) struct RangeScope {
+pub(super) struct CallbackScope {
     address: usize,
 }
 
-impl RangeScope {
-    pub(super) fn enter(map: *const ()) -> Self {
+impl CallbackScope {
+    pub(super) fn enter(map: *const (), method: &'static str) -> Self {
         let address = map as usize;
-        RANGING.with(|ranging| ranging.borrow_mut().push(address));
+        INSIDE.with(|inside| inside.borrow_mut().push((address, method)));
         Self { address }
     }
 }
 
-impl Drop for RangeScope {
+impl Drop for CallbackScope {
     fn drop(&mut self) {
-        RANGING.with(|ranging| {
-            let mut ranging = ranging.borrow_mut();
-            if let Some(at) = ranging.iter().rposition(|&a| a == self.address) {
-                ranging.remove(at);
+        INSIDE.with(|inside| {
+            let mut inside = inside.borrow_mut();
+            if let Some(at) = inside.iter().rposition(|&(a, _)| a == self.address) {
+                inside.remove(at);
             }
         });
     }

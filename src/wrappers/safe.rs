@@ -6,7 +6,7 @@ use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
 
 use super::backend::{Backend, RwLockBackend};
-use super::reentry::{self, RangeScope};
+use super::reentry::{self, CallbackScope};
 use super::SharedMap;
 use crate::{DefaultHashBuilder, HashMap};
 
@@ -157,7 +157,7 @@ where
     /// If `f` calls any method of this map (that would deadlock; see the type's documentation).
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         self.check("range");
-        let _scope = RangeScope::enter(core::ptr::from_ref(self).cast());
+        let _scope = CallbackScope::enter(core::ptr::from_ref(self).cast(), "range");
         B::range(&self.cell, &mut f);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crossbeam_utils::CachePadded;
 
-use super::reentry::{self, RangeScope};
+use super::reentry::{self, CallbackScope};
 use super::SharedMap;
 use crate::{DefaultHashBuilder, HashMap};
 
@@ -139,7 +139,7 @@ impl<K, V, S> ShardedMap<K, V, S> {
     /// If `f` calls any method of this map (that would deadlock; see the type's documentation).
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         self.check("range");
-        let _scope = RangeScope::enter(core::ptr::from_ref(self).cast());
+        let _scope = CallbackScope::enter(core::ptr::from_ref(self).cast(), "range");
         for shard in self.shards.iter() {
             for (key, value) in read(shard).iter() {
                 if !f(key, value) {
