@@ -34,9 +34,10 @@ use crate::{DefaultHashBuilder, HashMap};
 /// keeps its previous version.
 ///
 /// A write from inside [`modify`](Self::modify)'s closure to the same map panics (it would wait
-/// for the writer lock its own thread holds); reads there are fine. User `Drop` code never runs
-/// under the writer lock: the version a write replaces, and a copy that a panic abandons, are
-/// dropped after the unlock, so their values' destructors may write to the map.
+/// for the writer lock its own thread holds); reads there are fine. The version a write
+/// replaces, and a copy that a panic abandons, are dropped after the unlock, so their values'
+/// destructors may write to the map. The one `Drop` that runs under the lock is that of the
+/// clones a panicking `Clone` leaves behind while the copy is being made.
 ///
 /// ```
 /// use hmap::wrappers::{CowMap, SharedMap};
