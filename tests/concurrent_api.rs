@@ -33,8 +33,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use common::{
-    panic_message, quiet_armed_panics, Config, ConstantHasher, FixedHasher, HasherKind, Hook,
-    MatrixHasher, PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger, ARMED_PANIC_MESSAGE,
+    finishes_in_time, panic_message, quiet_armed_panics, Config, ConstantHasher, FixedHasher,
+    HasherKind, Hook, MatrixHasher, PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger,
+    ARMED_PANIC_MESSAGE,
 };
 use hmap::concurrent::{Computed, ConcurrentStats, Operation};
 use hmap::ConcurrentHashMap;
@@ -1952,26 +1953,6 @@ impl Clone for CloneBomb {
         }
         CloneBomb(self.0)
     }
-}
-
-/// Runs `f` on another thread and fails if it does not finish in time: a chain lock left held
-/// by an unwinding operation, or a cycle of chain locks, makes a write wait forever.
-fn finishes_in_time<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> T {
-    thread::scope(|s| {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        s.spawn(move || sender.send(f()));
-        match receiver.recv_timeout(std::time::Duration::from_secs(20)) {
-            Ok(value) => value,
-            Err(_) => {
-                // The stuck thread cannot be joined, so a panic here would hang the scope:
-                // report past the test harness's output capture, then abort.
-                let message =
-                    format!("{what} did not finish in 20 s: a lock left held, or a deadlock\n");
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
-                std::process::abort();
-            }
-        }
-    })
 }
 
 /// Closures the map runs under a chain lock (`update`'s function, `get_or_insert_with`'s

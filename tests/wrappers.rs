@@ -20,6 +20,9 @@ use hmap::wrappers::{
 };
 use hmap::ConcurrentHashMap;
 
+mod common;
+use common::finishes_in_time;
+
 const THREADS: u64 = 8;
 const PER_THREAD: u64 = 500;
 
@@ -642,13 +645,15 @@ fn cow_a_write_from_inside_modify_panics_instead_of_waiting_forever() {
         }),
     ];
     for (name, write) in writes {
-        let payload = catch_unwind(AssertUnwindSafe(|| {
-            map.modify(|copy| {
-                copy.insert(3, 3);
-                assert_eq!(map.load(&1), Some(1), "reads inside modify work");
-                write(&map);
-            });
-        }))
+        let payload = finishes_in_time(name, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                map.modify(|copy| {
+                    copy.insert(3, 3);
+                    assert_eq!(map.load(&1), Some(1), "reads inside modify work");
+                    write(&map);
+                });
+            }))
+        })
         .unwrap_err();
         let message = panic_message(&*payload);
         assert!(
@@ -684,40 +689,24 @@ impl Drop for WritesOnDrop {
 /// it forever.
 #[test]
 fn cow_values_are_dropped_after_the_writer_lock_is_released() {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let map = COW_REENTRANT.get_or_init(CowMap::new);
-        let cases: [fn(&CowMap<u64, WritesOnDrop>); 4] = [
-            |m| m.store(0, WritesOnDrop(2)),
-            |m| drop(m.remove(&0)),
-            |m| m.clear(),
-            |m| {
-                let abandoned = catch_unwind(AssertUnwindSafe(|| {
-                    m.modify(|_| panic!("abandon the copy"));
-                }));
-                assert!(abandoned.is_err());
-            },
-        ];
-        for (i, case) in cases.iter().enumerate() {
+    let map = COW_REENTRANT.get_or_init(CowMap::new);
+    let cases: [fn(&CowMap<u64, WritesOnDrop>); 4] = [
+        |m| m.store(0, WritesOnDrop(2)),
+        |m| drop(m.remove(&0)),
+        |m| m.clear(),
+        |m| {
+            let abandoned = catch_unwind(AssertUnwindSafe(|| {
+                m.modify(|_| panic!("abandon the copy"));
+            }));
+            assert!(abandoned.is_err());
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        finishes_in_time(&format!("case {i}"), || {
             // Only the map holds value 1: the write below drops its last copy.
             map.store(0, WritesOnDrop(1));
             case(map);
-            let _ = sender.send(i);
-        }
-    });
-    for i in 0..4 {
-        match receiver.recv_timeout(std::time::Duration::from_secs(20)) {
-            Ok(done) => assert_eq!(done, i),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                panic!("case {i} panicked (see its output above)")
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                let message =
-                    format!("case {i} did not finish in 20 s: a Drop ran under the lock\n");
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
-                std::process::abort();
-            }
-        }
+        });
     }
 }
 

@@ -148,6 +148,7 @@ where
 
     /// Takes the writer lock, after refusing a write from inside this map's `modify` closure.
     fn lock_writer(&self, operation: &str) -> MutexGuard<'_, ()> {
+        // GO: (W-D10) Go's copy-on-write writer deadlocks here; this panics.
         reentry::check(self.address(), operation);
         // The lock protects no data (the `()`), only the copy-modify-publish sequence, so a
         // poisoned lock means nothing: the panicking writer published nothing.
@@ -199,12 +200,11 @@ where
         // As in `modify`: the copy is dropped after the lock if a panic abandons it.
         let mut next = None;
         let writer = self.lock_writer(operation);
-        let current = self.current.load_full();
+        let current = self.current.load();
         if !current.contains_key(key) {
             return None;
         }
         let removed = next.insert(HashMap::clone(&current)).remove(key);
-        drop(current);
         if let Some(next) = next.take() {
             self.publish(writer, next);
         }

@@ -804,10 +804,10 @@ where
                 return false;
             }
         };
-        // GO: Go swaps under the lock, as its deferred unlock does. Here the swap runs after the
-        // unlock, as Go's `CompareAndDelete` does its loop, because it drops values: the one
-        // it replaces (or the guard that was the last to see it) and, when it fails, `new`.
-        // Dropped under the mutex, a destructor that used this map waited for it forever
+        // GO: (W-D9) Go swaps under the lock, as its deferred unlock does. Here the swap runs
+        // after the unlock, as Go's `CompareAndDelete` does its loop, because it drops values:
+        // the one it replaces (or the guard that was the last to see it) and, when it fails,
+        // `new`. Dropped under the mutex, a destructor that used this map waited for it forever
         // (found by a black-box test in session 29). The entry's slot is atomic, so the result
         // is the same: if the key is deleted (and its entry left nil or expunged) between the
         // unlock and the swap, the swap fails, linearized at that moment, as a key absent then.

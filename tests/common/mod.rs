@@ -10,6 +10,8 @@
 //!   panics at a chosen call count (per-thread counters, so parallel tests do not interfere).
 //! * [`Rng`]: a small deterministic PRNG (SplitMix64), so no `rand` dependency is needed.
 //! * [`with_maps`]: the configuration matrix (capacity × hasher) that behaviour tests run under.
+//! * [`finishes_in_time`]: a watchdog for code that would hang, not fail, when a lock is left
+//!   held or taken twice.
 
 // Every test crate includes this module and uses a different subset of it.
 #![allow(dead_code)]
@@ -939,4 +941,36 @@ mod sync_ledger {
             self.ledger.record_drop(self.id, canary_ok);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watchdog
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f` on another thread and fails if it does not finish within 20 s: a lock left held by
+/// an unwinding operation, a lock taken again by the thread that holds it (a destructor run
+/// under it, say), or a cycle of locks makes the code wait forever instead of failing. A panic
+/// of `f` goes on to the caller.
+pub(crate) fn finishes_in_time<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let worker = s.spawn(move || {
+            let _ = sender.send(f());
+        });
+        match receiver.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(value) => value,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the worker sends before it returns"),
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // The stuck thread cannot be joined, so a panic here would hang the scope:
+                // report past the test harness's output capture, then abort.
+                let message =
+                    format!("{what} did not finish in 20 s: a lock left held, or a deadlock\n");
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+                std::process::abort();
+            }
+        }
+    })
 }
