@@ -710,6 +710,100 @@ fn cow_values_are_dropped_after_the_writer_lock_is_released() {
     }
 }
 
+/// A key whose every copy of id 1 writes to the `CowMap` in `COW_KEY_REENTRANT` when dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct KeyWritesOnDrop(u64);
+
+static COW_KEY_REENTRANT: std::sync::OnceLock<CowMap<KeyWritesOnDrop, u64>> =
+    std::sync::OnceLock::new();
+
+impl Drop for KeyWritesOnDrop {
+    fn drop(&mut self) {
+        if self.0 == 1 {
+            if let Some(map) = COW_KEY_REENTRANT.get() {
+                map.delete(&KeyWritesOnDrop(u64::MAX));
+            }
+        }
+    }
+}
+
+/// As the values above, keys: `remove` takes the copy's stored key out with its value, and a
+/// write over a present key (which keeps the stored key, as `HashMap::insert` does) hands the
+/// caller's key back, both dropped after the unlock. Until session 30 (a review) `remove` and
+/// `delete` dropped the stored key under the writer lock, so this destructor waited for it
+/// forever, and `store` and `insert` dropped the caller's key inside the `modify` scope, so it
+/// panicked with a message about `modify`.
+#[test]
+fn cow_keys_are_dropped_after_the_writer_lock_is_released() {
+    let map = COW_KEY_REENTRANT.get_or_init(CowMap::new);
+    let cases: [fn(&CowMap<KeyWritesOnDrop, u64>); 4] = [
+        |m| assert_eq!(m.remove(&KeyWritesOnDrop(1)), Some(10)),
+        |m| m.delete(&KeyWritesOnDrop(1)),
+        |m| m.store(KeyWritesOnDrop(1), 20),
+        |m| assert_eq!(m.insert(KeyWritesOnDrop(1), 20), Some(10)),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        finishes_in_time(&format!("case {i}"), || {
+            map.store(KeyWritesOnDrop(1), 10);
+            case(map);
+        });
+    }
+    assert_eq!(map.load(&KeyWritesOnDrop(1)), Some(20));
+    assert_eq!(map.len(), 1);
+}
+
+static TLS_SAFE: std::sync::OnceLock<SafeMap<u64, u64>> = std::sync::OnceLock::new();
+static TLS_SHARDED: std::sync::OnceLock<ShardedMap<u64, u64>> = std::sync::OnceLock::new();
+static TLS_COW: std::sync::OnceLock<CowMap<u64, u64>> = std::sync::OnceLock::new();
+static TLS_SYNC: std::sync::OnceLock<SyncMap<u64, u64>> = std::sync::OnceLock::new();
+
+/// The maps above (`SyncMap` as a control: it has no thread-local).
+fn tls_maps() -> [&'static dyn DynMap; 4] {
+    [
+        TLS_SAFE.get_or_init(SafeMap::new),
+        TLS_SHARDED.get_or_init(ShardedMap::new),
+        TLS_COW.get_or_init(CowMap::new),
+        TLS_SYNC.get_or_init(SyncMap::new),
+    ]
+}
+
+/// A per-thread tally flushed into every map above when its thread exits.
+struct FlushOnExit(u64);
+
+impl Drop for FlushOnExit {
+    fn drop(&mut self) {
+        for map in tls_maps() {
+            map.store(self.0, self.0);
+        }
+    }
+}
+
+std::thread_local! {
+    static TALLY: std::cell::RefCell<Option<FlushOnExit>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A map written from a thread-local destructor that runs after the library's own thread-local
+/// (its re-entry record, made by the thread's first map call, so destroyed first). Until session
+/// 30 (a review) `SafeMap`, `ShardedMap` and `CowMap` panicked there ("cannot access a Thread
+/// Local Storage value during or after destruction"), and a panic in a thread-local destructor
+/// aborts the process.
+#[test]
+fn maps_work_from_a_thread_local_destructor() {
+    thread::spawn(|| {
+        // Registered before the first map call registers the library's thread-local.
+        TALLY.with(|tally| *tally.borrow_mut() = Some(FlushOnExit(7)));
+        for map in tls_maps() {
+            map.store(1, 1);
+            assert_eq!(map.load(&1), Some(1));
+        }
+    })
+    .join()
+    .expect("the thread and its thread-local destructors ran");
+    for map in tls_maps() {
+        assert_eq!(map.load(&7), Some(7));
+    }
+}
+
 #[test]
 fn wrappers_are_send_and_sync() {
     fn shared<T: Send + Sync>() {}

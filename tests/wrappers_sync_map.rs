@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap as StdHashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Barrier, RwLock};
 use std::thread;
 
@@ -812,6 +813,160 @@ fn destructors_run_after_the_unlock_in_every_method() {
             }
             map.check_invariants();
         });
+    }
+}
+
+/// The map of the current round of `a_key_that_lost_the_race_to_unexpunge_drops_after_the_unlock`.
+static RACE_MAP: std::sync::Mutex<Option<Arc<SyncMap<RaceKey, u64>>>> = std::sync::Mutex::new(None);
+/// Thread B's stall: B reports that it holds the mutex on the first channel, then waits on the
+/// second.
+#[allow(clippy::type_complexity)]
+static RACE_STALL: std::sync::Mutex<Option<(Sender<()>, Receiver<()>)>> =
+    std::sync::Mutex::new(None);
+/// Thread A reports here that its lock-free attempt has hashed the key.
+static RACE_A_HASHED: std::sync::Mutex<Option<Sender<()>>> = std::sync::Mutex::new(None);
+
+thread_local! {
+    /// 1: thread B, 2: thread A, 0: any other thread.
+    static RACE_ROLE: Cell<u8> = const { Cell::new(0) };
+    /// How many times this thread has hashed key 1.
+    static RACE_HASHES: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A key whose `Hash` of id 1 plays the race below, and whose `Drop`, for the one copy marked
+/// `reenter`, takes the map's mutex. Clones are not marked.
+#[derive(Debug)]
+struct RaceKey {
+    id: u64,
+    reenter: bool,
+}
+
+impl Clone for RaceKey {
+    fn clone(&self) -> Self {
+        RaceKey {
+            id: self.id,
+            reenter: false,
+        }
+    }
+}
+
+impl PartialEq for RaceKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for RaceKey {}
+
+impl Hash for RaceKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        if self.id != 1 {
+            return;
+        }
+        let count = RACE_HASHES.with(|hashes| {
+            hashes.set(hashes.get() + 1);
+            hashes.get()
+        });
+        match (RACE_ROLE.with(Cell::get), count) {
+            // B's second hash: its lookup in the snapshot under the mutex, after the lock-free
+            // lookup and a `try_swap` that found the entry expunged.
+            (1, 2) => {
+                let (held, go) = RACE_STALL.lock().unwrap().take().unwrap();
+                held.send(()).unwrap();
+                go.recv().unwrap();
+            }
+            // A's first hash: its lock-free lookup, which will find the entry expunged.
+            (2, 1) => RACE_A_HASHED
+                .lock()
+                .unwrap()
+                .take()
+                .unwrap()
+                .send(())
+                .unwrap(),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for RaceKey {
+    fn drop(&mut self) {
+        if self.reenter {
+            let map = RACE_MAP.lock().unwrap().clone();
+            if let Some(map) = map {
+                // An absent key while the snapshot is amended: this takes the mutex.
+                let absent = RaceKey {
+                    id: 999,
+                    reenter: false,
+                };
+                assert_eq!(map.load(&absent), None);
+            }
+        }
+    }
+}
+
+/// Not a Go test: two writers of one expunged key. Thread A's lock-free attempt finds the entry
+/// expunged; thread B, already holding the mutex, puts it back into the dirty map; A then takes
+/// the mutex and finds the key there, so A's own key is not needed. It drops after the unlock,
+/// so its destructor may use the map. Until session 30 (a review) it dropped under the mutex
+/// (`unexpunge_into_dirty_locked`), and a destructor that took the mutex waited forever. The
+/// race is forced: B's `Hash` stalls while B holds the mutex, and A's reports when A has made
+/// its lock-free attempt. A runs `store`, then `load_or_store` (both reach that function).
+#[test]
+fn a_key_that_lost_the_race_to_unexpunge_drops_after_the_unlock() {
+    let key = |id| RaceKey { id, reenter: false };
+    for a_loads_or_stores in [false, true] {
+        let map = Arc::new(SyncMap::new());
+        *RACE_MAP.lock().unwrap() = Some(Arc::clone(&map));
+        map.store(key(1), 1);
+        map.store(key(2), 2);
+        map.range(|_, _| true); // promotes: both keys in the snapshot, no dirty map
+        map.delete(&key(1)); // nil in the snapshot
+        map.store(key(3), 3); // a new key: the dirty map is built and key 1 expunged
+        let stats = map.stats();
+        assert_eq!((stats.read_expunged, stats.amended), (1, true));
+        map.check_invariants();
+
+        let (held_sender, held) = std::sync::mpsc::channel();
+        let (go, go_receiver) = std::sync::mpsc::channel();
+        *RACE_STALL.lock().unwrap() = Some((held_sender, go_receiver));
+        let (a_hashed_sender, a_hashed) = std::sync::mpsc::channel();
+        *RACE_A_HASHED.lock().unwrap() = Some(a_hashed_sender);
+        let racing = Arc::clone(&map);
+        finishes_in_time(&format!("load_or_store: {a_loads_or_stores}"), move || {
+            let map = racing;
+            thread::scope(|s| {
+                // B unexpunges key 1 under the mutex, stalling in its `Hash` first.
+                s.spawn(|| {
+                    RACE_ROLE.with(|role| role.set(1));
+                    map.store(key(1), 10);
+                });
+                held.recv().unwrap();
+                // A: its lock-free attempt finds key 1 expunged; then it waits for the mutex.
+                let a = s.spawn(|| {
+                    RACE_ROLE.with(|role| role.set(2));
+                    let key = RaceKey {
+                        id: 1,
+                        reenter: true,
+                    };
+                    if a_loads_or_stores {
+                        assert_eq!(map.load_or_store(key, 20), (10, true));
+                    } else {
+                        map.store(key, 20);
+                    }
+                });
+                a_hashed.recv().unwrap();
+                // Give A time to reach the mutex (if it has not, A only takes the lock-free
+                // path below, and the test checks less but still passes correctly).
+                thread::sleep(std::time::Duration::from_millis(200));
+                go.send(()).unwrap();
+                a.join().unwrap();
+            });
+        });
+        let expected = if a_loads_or_stores { 10 } else { 20 };
+        assert_eq!(map.load(&key(1)), Some(expected));
+        map.check_invariants();
+        *RACE_MAP.lock().unwrap() = None;
     }
 }
 

@@ -126,13 +126,18 @@ where
         self.modify_as("modify", change)
     }
 
-    /// [`modify`](Self::modify), named `operation` in the panic of a refused write.
-    fn modify_as<R>(&self, operation: &str, change: impl FnOnce(&mut HashMap<K, V, S>) -> R) -> R {
+    /// [`modify`](Self::modify), named `operation` in the panic of a refused write, from outside
+    /// or from inside `change` (and the `Clone`, `Hash` and `Eq` calls it makes).
+    fn modify_as<R>(
+        &self,
+        operation: &'static str,
+        change: impl FnOnce(&mut HashMap<K, V, S>) -> R,
+    ) -> R {
         // Declared before the lock, so dropped after it, also when `change` panics: the copy's
         // values are dropped with no lock held.
         let mut next = None;
         let writer = self.lock_writer(operation);
-        let scope = CallbackScope::enter(self.address(), "modify");
+        let scope = CallbackScope::enter(self.address(), operation);
         let result = change(next.insert(HashMap::clone(&self.current.load())));
         drop(scope);
         if let Some(next) = next.take() {
@@ -146,8 +151,9 @@ where
         core::ptr::from_ref(self).cast()
     }
 
-    /// Takes the writer lock, after refusing a write from inside this map's `modify` closure.
-    fn lock_writer(&self, operation: &str) -> MutexGuard<'_, ()> {
+    /// Takes the writer lock, after refusing a write from inside this map's `modify` closure
+    /// (or from user code that another write runs under the lock).
+    fn lock_writer(&self, operation: &'static str) -> MutexGuard<'_, ()> {
         // GO: (W-D10) Go's copy-on-write writer deadlocks here; this panics.
         reentry::check(self.address(), operation);
         // The lock protects no data (the `()`), only the copy-modify-publish sequence, so a
@@ -176,13 +182,28 @@ where
 
     /// Publishes a copy with `value` stored for `key`.
     pub fn store(&self, key: K, value: V) {
-        // The previous value, returned out of the closure, drops after the unlock.
-        drop(self.modify_as("store", |map| map.insert(key, value)));
+        drop(self.insert_as("store", key, value));
     }
 
     /// Publishes a copy with `value` stored for `key`; returns the previous value.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
-        self.modify_as("insert", |map| map.insert(key, value))
+        self.insert_as("insert", key, value)
+    }
+
+    /// [`insert`](Self::insert), named `operation` in the panic of a refused write.
+    fn insert_as(&self, operation: &'static str, key: K, value: V) -> Option<V> {
+        // The previous value, and `key` when the copy keeps its stored key (as `HashMap::insert`
+        // does), come out of the closure and drop after the unlock: their destructors may write
+        // to this map (session 30's review: `HashMap::insert` dropped `key` under the lock).
+        let (previous, _unused_key) = self.modify_as(operation, |map| match map.get_mut(&key) {
+            Some(slot) => (Some(core::mem::replace(slot, value)), Some(key)),
+            None => {
+                let previous = map.insert(key, value);
+                debug_assert!(previous.is_none(), "the key was absent a moment ago");
+                (previous, None)
+            }
+        });
+        previous
     }
 
     /// Publishes a copy without `key` (publishes nothing if `key` is absent).
@@ -195,20 +216,25 @@ where
         self.remove_as("remove", key)
     }
 
-    /// [`remove`](Self::remove), named `operation` in the panic of a refused write.
-    fn remove_as(&self, operation: &str, key: &K) -> Option<V> {
+    /// [`remove`](Self::remove), named `operation` in the panic of a refused write, from
+    /// outside or from the `Clone`, `Hash` and `Eq` calls it makes.
+    fn remove_as(&self, operation: &'static str, key: &K) -> Option<V> {
         // As in `modify`: the copy is dropped after the lock if a panic abandons it.
         let mut next = None;
         let writer = self.lock_writer(operation);
+        let scope = CallbackScope::enter(self.address(), operation);
         let current = self.current.load();
         if !current.contains_key(key) {
             return None;
         }
-        let removed = next.insert(HashMap::clone(&current)).remove(key);
+        // The copy's stored key comes out with the value and drops after the unlock, like the
+        // value (session 30's review: `HashMap::remove` dropped it under the lock).
+        let removed = next.insert(HashMap::clone(&current)).remove_entry(key);
+        drop(scope);
         if let Some(next) = next.take() {
             self.publish(writer, next);
         }
-        removed
+        removed.map(|(_stored_key, value)| value)
     }
 
     /// Publishes an empty map with the same hasher.

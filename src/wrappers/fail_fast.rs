@@ -275,7 +275,11 @@ where
         V: Clone,
     {
         let _announcement = self.announce(READER, READ_AND_WRITE);
-        self.read_guard().get(key).cloned()
+        // A named guard, declared after the announcement, is released before it is withdrawn
+        // (F2). As a temporary of the tail expression it would outlive the announcement
+        // (edition 2021).
+        let map = self.read_guard();
+        map.get(key).cloned()
     }
 
     /// Whether `key` is present.
@@ -284,7 +288,9 @@ where
     /// "concurrent map read and map write" if a write is in progress.
     pub fn contains_key(&self, key: &K) -> bool {
         let _announcement = self.announce(READER, READ_AND_WRITE);
-        self.read_guard().contains_key(key)
+        // Named, as in `get`.
+        let map = self.read_guard();
+        map.contains_key(key)
     }
 
     /// Inserts `value` for `key`; returns the previous value.
@@ -324,7 +330,9 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for FailFastMap<K, V, S> {
     /// Formats the entries as a `range` would (and panics like one during a write).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let _announcement = self.announce(ITERATOR, ITERATION_AND_WRITE);
-        f.debug_map().entries(self.read_guard().iter()).finish()
+        // Named, as in `get`.
+        let map = self.read_guard();
+        f.debug_map().entries(map.iter()).finish()
     }
 }
 

@@ -8,6 +8,11 @@
 //! of [`SafeMap`](super::SafeMap) and [`ShardedMap`](super::ShardedMap), and the writes of
 //! [`CowMap`](super::CowMap), check it first. The common case (no such callback on this
 //! thread) is one thread-local read of an empty list.
+//!
+//! Once the thread's list has been destroyed (a thread-local destructor that runs after it and
+//! writes to a map, such as a per-thread tally flushed on exit), nothing is recorded or checked:
+//! the thread runs no callback any more. `with` would panic there, and a panic in a thread-local
+//! destructor aborts the process (found by session 30's review).
 #![deny(unsafe_code)]
 
 use std::cell::RefCell;
@@ -23,17 +28,20 @@ std::thread_local! {
 #[inline]
 pub(super) fn check(map: *const (), operation: &str) {
     let address = map as usize;
-    let inside = INSIDE.with(|inside| {
-        let inside = inside.borrow();
-        if inside.is_empty() {
-            return None;
-        }
-        inside
-            .iter()
-            .rev()
-            .find(|&&(a, _)| a == address)
-            .map(|&(_, method)| method)
-    });
+    let inside = INSIDE
+        .try_with(|inside| {
+            let inside = inside.borrow();
+            if inside.is_empty() {
+                return None;
+            }
+            inside
+                .iter()
+                .rev()
+                .find(|&&(a, _)| a == address)
+                .map(|&(_, method)| method)
+        })
+        .ok()
+        .flatten();
     if let Some(method) = inside {
         panic!(
             "hmap: `{operation}` called from inside a `{method}` callback over the same map; \
@@ -52,14 +60,16 @@ pub(super) struct CallbackScope {
 impl CallbackScope {
     pub(super) fn enter(map: *const (), method: &'static str) -> Self {
         let address = map as usize;
-        INSIDE.with(|inside| inside.borrow_mut().push((address, method)));
+        // A thread whose list is gone records nothing (module docs); its scope's drop then
+        // finds nothing to remove.
+        let _ = INSIDE.try_with(|inside| inside.borrow_mut().push((address, method)));
         Self { address }
     }
 }
 
 impl Drop for CallbackScope {
     fn drop(&mut self) {
-        INSIDE.with(|inside| {
+        let _ = INSIDE.try_with(|inside| {
             let mut inside = inside.borrow_mut();
             if let Some(at) = inside.iter().rposition(|&(a, _)| a == self.address) {
                 inside.remove(at);

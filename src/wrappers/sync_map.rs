@@ -218,28 +218,48 @@ impl<V> Entry<V> {
 
     /// Loads the live value, or stores a clone of `value` into a nil entry. Go:
     /// `tryLoadOrStore`.
-    fn try_load_or_store(&self, value: &V) -> LoadOrStore<V>
+    ///
+    /// `keep`: a caller that holds the mutex passes its [`Locked::retired_slots`], and the
+    /// pointers this call loaded and its unused clone of `value` go there instead of being
+    /// dropped here. Each may be the last reference to a value that a racing `swap` replaced,
+    /// and a value's `Drop` must not run under the mutex (found by session 30's review). The
+    /// exception is an unwind from a panicking `V::clone`, which drops them on the way out.
+    fn try_load_or_store(
+        &self,
+        value: &V,
+        mut keep: Option<&mut Vec<Arc<Slot<V>>>>,
+    ) -> LoadOrStore<V>
     where
         V: Clone,
     {
         let mut current = self.load_slot();
         let mut pending = None;
-        loop {
+        let outcome = loop {
             // GO: `if p == expunged { return nil, false, false }`; `if p != nil { return *p,
             // true, true }`.
             match current.as_deref() {
-                Some(Slot::Expunged) => return LoadOrStore::Expunged,
-                Some(Slot::Value(existing)) => return LoadOrStore::Loaded(existing.clone()),
+                Some(Slot::Expunged) => break LoadOrStore::Expunged,
+                Some(Slot::Value(existing)) => break LoadOrStore::Loaded(existing.clone()),
                 None => {}
             }
             // GO: `ic := i`, allocated only when the entry is nil.
             // UNWIND: `V::clone` may panic; nothing has changed.
             let slot = pending.get_or_insert_with(|| Arc::new(Slot::Value(value.clone())));
             match self.compare_and_swap(&None, Some(Arc::clone(slot))) {
-                Ok(_) => return LoadOrStore::Stored,
-                Err(found) => current = found,
+                Ok(_) => break LoadOrStore::Stored,
+                Err(found) => {
+                    let seen = core::mem::replace(&mut current, found);
+                    if let Some(keep) = keep.as_deref_mut() {
+                        keep.extend(Guard::into_inner(seen));
+                    }
+                }
             }
+        };
+        if let Some(keep) = keep {
+            keep.extend(Guard::into_inner(current));
+            keep.extend(pending);
         }
+        outcome
     }
 
     /// Deletes the live value; the deleted value's slot. Go: `entry.delete`.
@@ -309,7 +329,8 @@ struct Dirty<K, V, S> {
 }
 
 /// A held mutex plus what the critical section took out of the map: old snapshots, a cleared
-/// dirty map, a key removed from the dirty map. Fields drop in declaration order, so the lock is
+/// dirty map, a key removed from the dirty map, a caller's key the map did not take, the value
+/// pointers a locked `LoadOrStore` let go of. Fields drop in declaration order, so the lock is
 /// released first and user `Drop` code (keys, values) never runs under it: it can neither
 /// poison the mutex nor deadlock by calling back into the map.
 struct Locked<'a, K, V, S> {
@@ -317,6 +338,11 @@ struct Locked<'a, K, V, S> {
     retired_read: Option<Arc<ReadOnly<K, V, S>>>,
     retired_dirty: Option<Entries<K, V, S>>,
     retired_entry: Option<(K, Arc<Entry<V>>)>,
+    /// The caller's key when the entry it names was no longer expunged (so the dirty map
+    /// already has the key). Until session 30 it dropped under the lock.
+    retired_key: Option<K>,
+    /// See [`Entry::try_load_or_store`].
+    retired_slots: Vec<Arc<Slot<V>>>,
 }
 
 /// Undoes a partial `dirty_locked` if cloning or hashing a key panics: every entry it expunged
@@ -518,6 +544,8 @@ where
             retired_read: None,
             retired_dirty: None,
             retired_entry: None,
+            retired_key: None,
+            retired_slots: Vec::new(),
         }
     }
 
@@ -654,6 +682,10 @@ where
             let was_expunged = entry.unexpunge_locked(&self.expunged);
             // INVARIANT: I1, I2: the entry is in the dirty map and no longer expunged.
             debug_assert!(was_expunged, "I2: only the mutex holder leaves expunged");
+        } else {
+            // Another writer put the key back while we waited for the lock: its `Drop` runs
+            // after the unlock.
+            locked.retired_key = Some(key);
         }
     }
 
@@ -1006,7 +1038,7 @@ where
         {
             let read = self.load_read();
             if let Some(entry) = read.map.get(&key) {
-                match entry.try_load_or_store(&value) {
+                match entry.try_load_or_store(&value, None) {
                     LoadOrStore::Loaded(actual) => return (actual, true),
                     LoadOrStore::Stored => return (value, false),
                     LoadOrStore::Expunged => {}
@@ -1022,7 +1054,7 @@ where
         let read = self.load_read();
         let outcome = if let Some(entry) = read.map.get(&key) {
             self.unexpunge_into_dirty_locked(&mut locked, key, entry);
-            entry.try_load_or_store(&value)
+            entry.try_load_or_store(&value, Some(&mut locked.retired_slots))
         } else if let Some(entry) = locked
             .state
             .map
@@ -1030,7 +1062,7 @@ where
             .and_then(|dirty| dirty.get(&key))
             .cloned()
         {
-            let outcome = entry.try_load_or_store(&value);
+            let outcome = entry.try_load_or_store(&value, Some(&mut locked.retired_slots));
             // GO: `m.missLocked()` (a dirty hit that did not change the key set).
             self.miss_locked(&mut locked);
             outcome
