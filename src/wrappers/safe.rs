@@ -41,7 +41,11 @@ use crate::{DefaultHashBuilder, HashMap};
 /// # `range` and re-entrance
 /// `range` holds the lock while it calls `f` (Go: `RLock` held across the loop), so `f` must not
 /// use the same map: in Go that deadlocks; here it panics with a message saying so (a
-/// thread-local check on every operation). Other maps, and other threads, are fine.
+/// thread-local check on every operation). `f` may use other maps, and other threads may use
+/// this one meanwhile, but the check sees only the calling thread: an `f` that waits for
+/// another thread's write to this map waits forever, and two threads whose callbacks write into
+/// each other's maps (A's `range` into B, B's into A) deadlock under the mutex and actor
+/// backends, as nested locks do (Go's too).
 ///
 /// [`MutexBackend`]: super::MutexBackend
 /// [`ActorBackend`]: super::ActorBackend
