@@ -16,9 +16,12 @@
 //! A port of bustle's `Workload::run` (jonhoo/bustle, the harness conc-map-bench uses):
 //! - the table size is `2^L` (`L` = 20 by default) and every run performs `2^L` operations in
 //!   total, split evenly over `T` threads;
-//! - each thread owns a key vector of `K` keys, where `K` is a power of two large enough for its
-//!   prefill plus every insert it will make (and at least 10,000 keys across all threads), so a
-//!   full-period LCG (`a = K/2 + 1`, `c = K/4 − 1`) walks it for reads and updates;
+//! - each thread owns a key vector of `K` keys, sized as bustle 0.5 sizes it: `K` =
+//!   `next_pow2(ceil((max(2^L, ceil(2^L / 100) · insert%) + prefill) / T))`, so a full-period
+//!   LCG (`a = K/2 + 1`, `c = K/4 − 1`) walks it for reads and updates, which hit about a
+//!   quarter of the time in ReadHeavy (before session 30, `K` covered only the thread's prefill
+//!   and inserts: half of bustle's in ReadHeavy, where reads then hit about three times in
+//!   four, which favoured hmap; results before then measured that);
 //! - the map is `with_capacity(2^L)` (pre-sized mixes) or empty (`rapid_grow_empty`); each
 //!   thread inserts its share of the prefill, then all threads wait on a barrier;
 //! - each thread replays a 100-entry operation sequence, shuffled once per thread by a
@@ -472,7 +475,7 @@ fn run_mixes(plan: &Plan, machine: &Machine) -> Vec<String> {
             best.extend(cells);
         }
         print!("{}", mix_table(plan, &best));
-        print!("{}", median_line(plan, &runs, mix.name));
+        print!("{}", median_line(plan, &runs, &best, mix.name));
     }
     println!(
         "\nMop/s = all threads' operations / wall time from the first thread leaving the start \
@@ -538,11 +541,22 @@ fn cell_spread(runs: &[CellRun], mix: &str, map: &str, threads: usize) -> String
     format!(" (range {lo:.2}–{hi:.2} over {} runs)", mops.len())
 }
 
+/// Whether any map of the plan failed at `threads` (its best cell has no record): then no ratio
+/// is printed at that thread count, because a failed peer would drop out of "the best peer" and
+/// the repetitions before a failure would still count (session 30's review).
+fn any_cell_failed(plan: &Plan, best: &[BestCell], threads: usize) -> bool {
+    plan.maps.iter().any(|entry| {
+        best.iter()
+            .any(|b| b.threads == threads && b.map == entry.name && b.record.is_none())
+    })
+}
+
 /// One line per mix: at each thread count, hmap's median Mop/s over its repetitions divided by
 /// the best peer's median, a ratio less moved by one lucky or unlucky process than the best
-/// repetition's. Empty without hmap, without a peer, or with a single repetition.
-fn median_line(plan: &Plan, runs: &[CellRun], mix: &str) -> String {
-    if plan.repeat < 2 {
+/// repetition's. Empty without hmap, without a peer, or with a single repetition; `n/a` at a
+/// thread count where a cell failed.
+fn median_line(plan: &Plan, runs: &[CellRun], best: &[BestCell], mix: &str) -> String {
+    if plan.repeat < 2 || !plan.maps.iter().any(|m| m.name == HmapConcurrent::NAME) {
         return String::new();
     }
     let median = |map: &str, threads: usize| {
@@ -551,6 +565,10 @@ fn median_line(plan: &Plan, runs: &[CellRun], mix: &str) -> String {
     };
     let mut parts = Vec::new();
     for &threads in &plan.threads {
+        if any_cell_failed(plan, best, threads) {
+            parts.push(format!("{threads} T n/a (a cell failed)"));
+            continue;
+        }
         let Some(hmap) = median(HmapConcurrent::NAME, threads) else {
             continue;
         };
@@ -624,10 +642,15 @@ fn mix_table(plan: &Plan, best: &[BestCell]) -> String {
             }
         }
         if has_peer {
-            let best_peer = PEERS
-                .iter()
-                .filter_map(|p| cell(p).map(|(mops, _)| mops))
-                .fold(0.0f64, f64::max);
+            // No ratios where a cell failed: a failed peer is not "the best peer".
+            let best_peer = if any_cell_failed(plan, best, threads) {
+                0.0
+            } else {
+                PEERS
+                    .iter()
+                    .filter_map(|p| cell(p).map(|(mops, _)| mops))
+                    .fold(0.0f64, f64::max)
+            };
             out += " |";
             for (name, width) in names.iter().zip(&widths) {
                 match cell(name) {

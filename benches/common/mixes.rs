@@ -166,13 +166,17 @@ impl Cell {
         (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100 / self.threads
     }
 
-    /// Keys per thread: a power of two that covers the prefill plus every insert the thread can
-    /// make (the op sequence repeats every 100 operations), and at least 10,000 keys over all
-    /// threads, as in bustle.
+    /// Keys per thread, as bustle 0.5 sizes them: the larger of the table size and an upper
+    /// bound on all threads' inserts (the op sequence repeats every 100 operations), plus the
+    /// whole prefill, split over the threads and rounded up to a power of two (at least 16, for
+    /// the LCG). Reads and updates walk this key set, so its size sets their hit rate. Until
+    /// session 30 (a review) it was the thread's own prefill plus inserts, half of bustle's in
+    /// `read_heavy`: reads hit about 75% of the time instead of about 25%, which favoured hmap.
     fn keys_per_thread(&self) -> usize {
-        let inserts = self.ops_per_thread().div_ceil(100) * usize::from(self.mix.insert);
-        (self.prefill_per_thread() + inserts + 1)
-            .max(10_000usize.div_ceil(self.threads))
+        let inserts = self.total_ops().div_ceil(100) * usize::from(self.mix.insert);
+        let prefill = (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100;
+        ((1usize << self.log2).max(inserts) + prefill)
+            .div_ceil(self.threads)
             .max(16)
             .next_power_of_two()
     }
@@ -396,4 +400,38 @@ pub(crate) fn run_cell<M: ConcMap>(cell: &Cell) -> Result<CellRecord, String> {
         log2_buckets: stats.map(|s| s.log2_buckets),
         peak_rss_kb: measure::read_memory().peak_kb,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cell, MIXES};
+
+    fn mix(name: &str) -> &'static super::Mix {
+        MIXES.iter().find(|m| m.name == name).expect("a mix of the table")
+    }
+
+    /// The key set is bustle 0.5's: `next_pow2(ceil((max(2^L, ceil(ops / 100) · insert%) +
+    /// prefill) / T))`, which sets how often reads and updates hit.
+    #[test]
+    fn keys_per_thread_follow_bustle() {
+        let keys = |name, threads, log2| {
+            Cell {
+                mix: mix(name),
+                threads,
+                log2,
+            }
+            .keys_per_thread()
+        };
+        // read_heavy, 2^20: 2^20 + 786,432 prefilled = 1,835,008 keys over the threads.
+        assert_eq!(keys("read_heavy", 1, 20), 1 << 21);
+        assert_eq!(keys("read_heavy", 2, 20), 1 << 20);
+        assert_eq!(keys("read_heavy", 16, 20), 1 << 17);
+        // exchange at 3 threads: 611,670 per thread.
+        assert_eq!(keys("exchange", 3, 20), 1 << 20);
+        // rapid_grow: 838,861 inserts < 2^20, no prefill.
+        assert_eq!(keys("rapid_grow", 1, 20), 1 << 20);
+        assert_eq!(keys("rapid_grow_empty", 2, 20), 1 << 19);
+        // The floor for the LCG.
+        assert_eq!(keys("read_heavy", 16, 4), 16);
+    }
 }

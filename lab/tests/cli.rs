@@ -285,6 +285,47 @@ fn stress_exits_non_zero_when_it_finds_violations() {
     assert!(stdout.contains("concurrent map"), "{stdout}");
 }
 
+/// A cell whose later repetition failed shows `FAIL` and enters no ratio, even though its
+/// earlier repetitions measured something; a failed peer leaves its thread count without a
+/// ratio instead of dropping out of "the best peer". Until session 30 (a review) the table
+/// showed the earlier repetitions' best and computed the ratio from what was left.
+#[test]
+fn a_failed_repetition_shows_fail_and_no_ratio() {
+    let dir = scratch("tp-fail");
+    succeeds(&[
+        "throughput",
+        "--log2",
+        "10",
+        "--threads",
+        "1,2",
+        "--mixes",
+        "read_heavy",
+        "--maps",
+        "concurrent,papaya",
+        "--repeat",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let path = dir.join("throughput.json");
+    let mut json = read_json(&path);
+    // As if papaya's second repetition at 2 threads had failed after its first succeeded.
+    json["failures"] = serde_json::json!(["read_heavy papaya 2 threads: planted by the test"]);
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    let stdout = succeeds(&["report", dir.to_str().unwrap()]);
+    let row = |threads: &str| {
+        stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(threads))
+            .unwrap_or_else(|| panic!("no row for {threads} threads: {stdout}"))
+            .to_owned()
+    };
+    let two = row("2");
+    assert!(two.contains("FAIL") && two.trim_end().ends_with("| -"), "{two}");
+    let one = row("1");
+    assert!(!one.contains("FAIL") && !one.trim_end().ends_with("| -"), "{one}");
+}
+
 #[test]
 fn the_quick_tour_writes_files_that_parse_and_report_redraws_them() {
     let dir = scratch("tour");
