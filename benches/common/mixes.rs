@@ -404,10 +404,13 @@ pub(crate) fn run_cell<M: ConcMap>(cell: &Cell) -> Result<CellRecord, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Cell, MIXES};
+    use super::MIXES;
 
     fn mix(name: &str) -> &'static super::Mix {
-        MIXES.iter().find(|m| m.name == name).expect("a mix of the table")
+        MIXES
+            .iter()
+            .find(|m| m.name == name)
+            .expect("a mix of the table")
     }
 
     /// The key set is bustle 0.5's: `next_pow2(ceil((max(2^L, ceil(ops / 100) · insert%) +
@@ -415,7 +418,7 @@ mod tests {
     #[test]
     fn keys_per_thread_follow_bustle() {
         let keys = |name, threads, log2| {
-            Cell {
+            super::Cell {
                 mix: mix(name),
                 threads,
                 log2,

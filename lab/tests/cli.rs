@@ -321,9 +321,15 @@ fn a_failed_repetition_shows_fail_and_no_ratio() {
             .to_owned()
     };
     let two = row("2");
-    assert!(two.contains("FAIL") && two.trim_end().ends_with("| -"), "{two}");
+    assert!(
+        two.contains("FAIL") && two.trim_end().ends_with("| -"),
+        "{two}"
+    );
     let one = row("1");
-    assert!(!one.contains("FAIL") && !one.trim_end().ends_with("| -"), "{one}");
+    assert!(
+        !one.contains("FAIL") && !one.trim_end().ends_with("| -"),
+        "{one}"
+    );
 }
 
 #[test]
