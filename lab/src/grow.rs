@@ -144,8 +144,9 @@ pub(crate) struct GrowRun {
     pub(crate) p9999_ns: u64,
     pub(crate) max_ns: u64,
     /// The worst insert with the writer's run-queue waits taken out (`measure::OwnMax`): the
-    /// other tasks that held its CPU meanwhile left out. `None` where they cannot be read (and
-    /// in results saved before session 27).
+    /// other tasks that held its CPU meanwhile left out, except hmap's own reclaimer thread
+    /// (since session 30; before, waits behind it were taken out too). `None` where they cannot
+    /// be read (and in results saved before session 27).
     pub(crate) own_max_ns: Option<u64>,
     pub(crate) mean_ns: f64,
     /// The worst insert by the thread's CPU clock (single-threaded maps; separate child).
