@@ -10,12 +10,13 @@
 //! - **Hasher**: foldhash `FixedState`, one seed for every map.
 //! - **Size**: `N` = 8M keys (`HMAP_GROW_KEYS`, e.g. `2M`), `R` = 3 repetitions per map
 //!   (`HMAP_GROW_REPEAT`), each repetition a fresh process.
-//! - **Reported**: p50, p99, p99.99 and max single-insert latency, total insert time measured
-//!   without per-insert clock reads, and resident bytes per entry (end and peak), medians over
-//!   the repetitions.
+//! - **Reported**: p50, p99, p99.99 and max single-insert latency, the largest single insert
+//!   by the thread's CPU clock (`max CPU`, a third process), total insert time measured without
+//!   per-insert clock reads, and resident bytes per entry (end and peak), medians over the
+//!   repetitions.
 //!
 //! Criterion cannot time single calls, so this is a plain `main` (`harness = false`). It
-//! re-invokes its own executable (`__child <map> <timed|untimed> <keys>`) for every measurement,
+//! re-invokes its own executable (`__child <map> <timed|untimed|cputimed> <keys>`) for every measurement,
 //! so resident memory and allocator state are never shared between maps or repetitions
 //! (`common/measure.rs` has the method). Results: a table on stdout and one CSV row per
 //! repetition in `target/hmap-bench/grow_latency.csv`.

@@ -49,7 +49,8 @@ pub(crate) trait ConcMap: Send + Sync + Sized {
     fn new() -> Self;
     /// An empty map with room for `capacity` entries before it grows.
     fn with_capacity(capacity: usize) -> Self;
-    /// Inserts or overwrites; `true` if the key was new.
+    /// Inserts `key`; `true` if it was new. Whether an existing key's value is overwritten is
+    /// the map's own (scc's `insert_sync` keeps it); the workloads only insert new keys.
     fn insert(&self, key: u64, value: u64) -> bool;
     /// Looks `key` up.
     fn get(&self, key: u64) -> Option<u64>;
