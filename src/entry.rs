@@ -107,7 +107,9 @@ impl<'a, K: Eq + Hash, V, S: BuildHasher> OccupiedEntry<'a, K, V, S> {
 
     /// Removes the entry, returning the value. Go: `mapdelete`.
     pub fn remove(self) -> V {
-        self.raw.remove_entry().1
+        let (key, value) = self.raw.remove_entry();
+        drop(key);
+        value
     }
 
     /// Removes the entry, returning the stored key and the value.

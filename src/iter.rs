@@ -184,8 +184,14 @@ macro_rules! projection {
 projection!(Keys['a, K, V], &'a K, |(k, _)| k);
 projection!(Values['a, K, V], &'a V, |(_, v)| v);
 projection!(ValuesMut['a, K, V], &'a mut V, |(_, v)| v);
-projection!(IntoKeys[K, V, S], K, |(k, _)| k);
-projection!(IntoValues[K, V, S], V, |(_, v)| v);
+projection!(IntoKeys[K, V, S], K, |(k, v)| {
+    drop(v);
+    k
+});
+projection!(IntoValues[K, V, S], V, |(k, v)| {
+    drop(k);
+    v
+});
 
 macro_rules! exact_and_fused {
     ($($name:ident [$($generics:tt)*]),* $(,)?) => {

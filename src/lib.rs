@@ -52,8 +52,9 @@
 //!   entries are never dropped twice. A panicking `Drop` during `clear`, a drain's end or the
 //!   map's own drop does not stop the others: every entry is dropped, then the first panic
 //!   goes on to the caller (as a `Vec`'s does; hashbrown leaks the rest).
-//! - **Logic errors** (a `Hash` inconsistent with `Eq`, a key mutated in place) are confined to
-//!   this map: lookups may miss, but there is no undefined behaviour.
+//! - **Logic errors** (a `Hash` inconsistent with `Eq`, an `Eq` that changes its answers, a key
+//!   mutated in place) are confined to this map: lookups may miss and an insert may panic,
+//!   naming the cause, but there is no undefined behaviour and no entry is dropped twice.
 //! - **Capacity overflow** panics with "capacity overflow" ([`HashMap::with_capacity`],
 //!   [`HashMap::reserve`]) or is an error ([`HashMap::try_reserve`]).
 //!

@@ -204,8 +204,9 @@ impl<K, V, S> HashMap<K, V, S> {
         Drain::new(&mut self.raw)
     }
 
-    /// Removes every entry but keeps B and the bucket array; ends any growth and renews the
-    /// map's seed. A panicking `Drop` of a key or value does not stop it: every entry is
+    /// Removes every entry but keeps B and the bucket array; on a map with entries it also ends
+    /// any growth and renews the map's seed. An empty map is left as it is, growth included:
+    /// Go's `mapclear` returns early too, and only `retain` can leave an empty map growing (D18). A panicking `Drop` of a key or value does not stop it: every entry is
     /// dropped and the map left empty, then the first panic goes on to the caller.
     ///
     /// Go: `clear(m)` (`mapclear`).
@@ -256,8 +257,14 @@ impl<K, V, S> HashMap<K, V, S> {
 }
 
 impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
-    /// Makes room for `additional` more entries with no growth in between. Unlike every other
+    /// Makes room for `additional` more entries with no doubling in between. Unlike every other
     /// write this may move all entries at once: the caller asked for the room now.
+    ///
+    /// If the room is already there it does nothing: a growth in progress goes on as before,
+    /// two old buckets per write. Otherwise it finishes any growth in progress, then doubles
+    /// until the entries fit (D13). A same-size growth can still start during those inserts:
+    /// it answers too many overflow buckets (left by deletes), not the number of entries, as in
+    /// Go (found by session 30's review; the promise said "no growth").
     ///
     /// # Panics
     /// With "capacity overflow" if the new size overflows.
@@ -346,7 +353,10 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.raw.remove(key).map(|(_, v)| v)
+        self.raw.remove(key).map(|(k, v)| {
+            drop(k);
+            v
+        })
     }
 
     /// Removes `key`, returning the stored key and its value. Go: `mapdelete`.

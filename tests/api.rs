@@ -745,6 +745,86 @@ fn reserve_in_the_middle_of_a_growth() {
     }
 }
 
+/// `reserve` that finds the room already there does nothing: a growth in progress goes on
+/// incrementally (the docs said it was always finished until session 30, when a review found
+/// the early return). `clear` of an empty map leaves it growing, as Go's `mapclear` does.
+#[test]
+fn reserve_that_fits_and_clear_of_an_empty_map_leave_a_growth_going() {
+    let mut m = map_of(833);
+    assert!(m.is_growing());
+    let log2 = m.log2_buckets();
+    m.reserve(1);
+    assert!(m.is_growing(), "reserve(1) had room and did nothing");
+    assert_eq!(m.log2_buckets(), log2);
+    m.check_invariants();
+    // Only `retain` can empty a growing map (D18).
+    m.retain(|_, _| false);
+    assert!(m.is_empty() && m.is_growing());
+    m.clear();
+    assert!(m.is_growing(), "clear of an empty map returns at once");
+    m.check_invariants();
+    m.insert(1, 1);
+    assert_eq!(m[&1], 1);
+}
+
+/// An `Eq` that changes its answer is a logic error: an insert may panic, with a message that
+/// names the key type's `Eq` (not an internal `unreachable!`, as before session 30), and the
+/// map stays consistent and usable.
+#[test]
+fn an_eq_that_changes_its_answers_gets_a_panic_that_names_it() {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hash, Hasher};
+    thread_local!(static CALLS: Cell<u32> = const { Cell::new(0) });
+    /// Every key hashes alike; `eq` is honest for the first 8 calls after a reset, then says
+    /// "equal".
+    struct Fickle(u32);
+    impl Hash for Fickle {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            state.write_u32(0);
+        }
+    }
+    impl PartialEq for Fickle {
+        fn eq(&self, other: &Self) -> bool {
+            let calls = CALLS.with(|c| {
+                c.set(c.get() + 1);
+                c.get()
+            });
+            self.0 == other.0 || calls > 8
+        }
+    }
+    impl Eq for Fickle {}
+    #[derive(Clone, Default)]
+    struct Fixed;
+    impl BuildHasher for Fixed {
+        type Hasher = std::hash::DefaultHasher;
+        fn build_hasher(&self) -> Self::Hasher {
+            std::hash::DefaultHasher::new()
+        }
+    }
+    let mut m = HashMap::with_hasher(Fixed);
+    for i in 0..8 {
+        CALLS.with(|c| c.set(0));
+        m.insert(Fickle(i), i);
+    }
+    CALLS.with(|c| c.set(0));
+    // The 9th entry starts a growth, then looks the key up again, and `eq` now says "equal".
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m.insert(Fickle(8), 8);
+    }));
+    let payload = caught.expect_err("the lookup after the growth finds a match");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    assert!(
+        message.contains("`Eq` or `Hash` gives inconsistent answers"),
+        "{message}"
+    );
+    assert_eq!(m.len(), 8);
+    m.check_invariants();
+}
+
 #[test]
 fn owned_string_keys_and_values_through_growth_and_removal() {
     with_maps(700, |config, mut m| {

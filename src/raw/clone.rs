@@ -21,6 +21,9 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RawMap<K, V, S> {
         // The copy starts with zeroed arrays and count 0 and gains each entry only once both its
         // key and value are cloned, so if a `clone` panics the partial copy's `Drop` drops
         // exactly the cloned entries (I1 may be off meanwhile; only `Drop` can observe it).
+        // UNWIND: the hasher is cloned before the arrays are allocated: a panicking `S::clone`
+        // in the struct literal, after them, leaked both (found by session 30's review).
+        let hash_builder = self.hash_builder.clone();
         let mut copy = RawMap {
             header: Header {
                 count: 0,
@@ -35,7 +38,7 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RawMap<K, V, S> {
                 evacuation_mark: source.evacuation_mark,
                 spare_overflow: None,
             },
-            hash_builder: self.hash_builder.clone(),
+            hash_builder,
             load_factor: self.load_factor,
             marker: core::marker::PhantomData,
         };

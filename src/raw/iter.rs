@@ -303,7 +303,11 @@ impl<K, V> RawTakeIter<K, V> {
         let (bucket, slot) = self.inner.next()?;
         // SAFETY: a yielded slot is full (B1); it is read once and marked EMPTY_ONE right away,
         // so `reset`/`Drop` will not drop it again. I5 may be broken afterwards (a trailing
-        // EMPTY_ONE); only `reset` or `Drop` follow, and neither relies on I5.
+        // EMPTY_ONE); normally only `reset` or `Drop` follow, and neither relies on I5. A
+        // `Drain` leaked with `mem::forget` leaves those marks, and the map is used on: that
+        // is still correct, because lookups and writes read past EMPTY_ONE and stop only at
+        // EMPTY_REST, and nothing needs the live prefix to be as short as I5 makes it; but
+        // `check_invariants` then reports I5 (found by session 30's review).
         unsafe {
             let entry = (
                 ptr::read(Bucket::key(bucket, slot)),

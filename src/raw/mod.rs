@@ -810,7 +810,13 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
             self.grow_work(hash as usize & bucket_mask(self.header.log2_buckets));
             match self.find_for_write(hash, &key) {
                 Err(vacancy) => vacancy,
-                Ok(_) => unreachable!("a growth moves keys but never adds one"),
+                // A growth moves keys but never adds one, so only a key type whose `Eq` (or
+                // `Hash`) changes its answers gets here: a logic error (lib.rs), named as such.
+                // UNWIND: the growth has started and is consistent; `key` and `value` drop.
+                Ok(_) => panic!(
+                    "hmap: a key absent before a growth matched an entry after it: the key \
+                     type's `Eq` or `Hash` gives inconsistent answers"
+                ),
             }
         } else {
             vacancy
@@ -845,10 +851,12 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
                 // GO: Go overwrites the stored key for float/string keys (NeedKeyUpdate); std
                 // keeps it, and so do we (D12).
                 // SAFETY: a found slot is full (B1).
-                Some(mem::replace(
-                    unsafe { &mut *Bucket::value(bucket, slot) },
-                    value,
-                ))
+                let old = mem::replace(unsafe { &mut *Bucket::value(bucket, slot) }, value);
+                drop(map);
+                // UNWIND: the unused key is dropped while `old` is a local, so a panicking
+                // `K::drop` drops `old` on the way out instead of leaking it (rust#47949).
+                drop(key);
+                Some(old)
             }
             Err(vacancy) => {
                 map.insert_vacant(hash, key, value, vacancy);
@@ -892,11 +900,13 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
         }
     }
 
-    /// Makes room for `additional` more entries without a growth in between. GO: no Go
+    /// Makes room for `additional` more entries without a doubling in between. GO: no Go
     /// counterpart (D13).
     ///
-    /// Finishes any growth in progress, then doubles (evacuating everything at once) until the
-    /// load factor allows `len + additional`. Go has no counterpart: this is the one place where
+    /// Does nothing if the load factor already allows `len + additional` at the current B (a
+    /// growth in progress then goes on incrementally). Otherwise finishes any growth in
+    /// progress, then doubles (evacuating everything at once) until it does. A same-size growth
+    /// can still start later: it depends on the overflow count, not on `len`. Go has no counterpart: this is the one place where
     /// the map deliberately stops the world, because the caller asked for it.
     ///
     /// # Errors

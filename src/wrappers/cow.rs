@@ -195,7 +195,7 @@ where
         // The previous value, and `key` when the copy keeps its stored key (as `HashMap::insert`
         // does), come out of the closure and drop after the unlock: their destructors may write
         // to this map (session 30's review: `HashMap::insert` dropped `key` under the lock).
-        let (previous, _unused_key) = self.modify_as(operation, |map| match map.get_mut(&key) {
+        let (previous, unused_key) = self.modify_as(operation, |map| match map.get_mut(&key) {
             Some(slot) => (Some(core::mem::replace(slot, value)), Some(key)),
             None => {
                 let previous = map.insert(key, value);
@@ -203,6 +203,9 @@ where
                 (previous, None)
             }
         });
+        // Dropped while `previous` is still a local, so a panicking `K::drop` drops it on the
+        // way out (rust#47949: a return value already built is leaked by a later panic).
+        drop(unused_key);
         previous
     }
 
@@ -234,7 +237,11 @@ where
         if let Some(next) = next.take() {
             self.publish(writer, next);
         }
-        removed.map(|(_stored_key, value)| value)
+        removed.map(|(stored_key, value)| {
+            // As in `insert_as` (rust#47949).
+            drop(stored_key);
+            value
+        })
     }
 
     /// Publishes an empty map with the same hasher.

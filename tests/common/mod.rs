@@ -506,7 +506,7 @@ impl Hook {
     }
 
     /// Counts one call and panics if it is the armed one.
-    fn tick(self) {
+    pub(crate) fn tick(self) {
         let fire = self.key().with(|t| {
             let n = t.calls.get() + 1;
             t.calls.set(n);
