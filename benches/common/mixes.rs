@@ -162,6 +162,22 @@ impl Cell {
         self.total_ops() / self.threads
     }
 
+    /// Why the cell cannot run as the mix says, if so: each thread must replay its 100-operation
+    /// sequence at least once, or the mix's shares do not hold (with more threads than
+    /// operations a thread ran none, and the cell reported 0 Mop/s; found by session 30's
+    /// review).
+    pub(crate) fn too_few_operations(&self) -> Option<String> {
+        (self.ops_per_thread() < 100).then(|| {
+            format!(
+                "{} threads on 2^{} operations leave {} per thread, fewer than one 100-operation \
+                 sequence: use fewer threads or a larger table",
+                self.threads,
+                self.log2,
+                self.ops_per_thread()
+            )
+        })
+    }
+
     fn prefill_per_thread(&self) -> usize {
         (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100 / self.threads
     }
@@ -335,6 +351,9 @@ impl CellRecord {
 
 /// The child side of one throughput cell: build keys and op sequences, fill, run, check.
 pub(crate) fn run_cell<M: ConcMap>(cell: &Cell) -> Result<CellRecord, String> {
+    if let Some(problem) = cell.too_few_operations() {
+        return Err(problem);
+    }
     let per_thread = cell.keys_per_thread();
     let keys: Vec<Vec<u64>> = (0..cell.threads)
         .map(|t| {

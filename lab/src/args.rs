@@ -21,6 +21,15 @@ pub(crate) fn threads(text: &str) -> Result<usize, String> {
     at_most(count(text)?, MAX_THREADS, "threads")
 }
 
+/// A thread count that may be zero (`grow --readers`), at most [`MAX_THREADS`]. Until session
+/// 30 (a review) `--readers` had no ceiling: 5,000 spinning readers starved the writer.
+pub(crate) fn threads_or_none(text: &str) -> Result<usize, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    threads(text)
+}
+
 /// `value` if it is at most `max`, else an error naming the limit in `unit`s.
 pub(crate) fn at_most(value: usize, max: usize, unit: &str) -> Result<usize, String> {
     if value > max {

@@ -95,9 +95,9 @@ pub(crate) struct GrowArgs {
     /// hmap::ConcurrentHashMap), papaya, scc, dashmap, rwlock_hashbrown; or all.
     #[arg(long, value_name = "LIST", default_value = "hmap,hashbrown,std,concurrent,papaya,scc", value_parser = parse_maps)]
     pub(crate) maps: GrowMaps,
-    /// Reader threads running gets while a concurrent map grows (0: the writer alone).
-    /// Single-threaded maps always run alone.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Reader threads running gets while a concurrent map grows (0: the writer alone), at most
+    /// 4096. Single-threaded maps always run alone.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = args::threads_or_none)]
     pub(crate) readers: usize,
     /// Repetitions per map, each in fresh processes; tables show medians.
     #[arg(long, value_name = "R", default_value = "1", value_parser = args::count)]

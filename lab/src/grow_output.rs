@@ -273,19 +273,19 @@ fn table(size: &SizeResult, result: &GrowResult) -> String {
     let find = |name: &str| maxima.iter().find(|m| m.name == name);
     if let (Some(h), Some(b)) = (find("hmap"), find("hashbrown")) {
         let cpu = match (h.cpu, b.cpu) {
-            (Some(hc), Some(bc)) if hc > 0.0 => format!(
-                ", 1/{:.0} by CPU time ({} vs {})",
-                bc / hc,
+            (Some(hc), Some(bc)) if hc > 0.0 && bc > 0.0 => format!(
+                ", {} by CPU time ({} vs {})",
+                fraction(hc, bc),
                 format_ns(hc),
                 format_ns(bc)
             ),
             _ => String::new(),
         };
-        if h.max > 0.0 {
+        if h.max > 0.0 && b.max > 0.0 {
             let _ = writeln!(
                 out,
-                "hmap's worst insert is 1/{:.0} of hashbrown's ({} vs {}){cpu}",
-                b.max / h.max,
+                "hmap's worst insert is {} of hashbrown's ({} vs {}){cpu}",
+                fraction(h.max, b.max),
                 format_ns(h.max),
                 format_ns(b.max)
             );
@@ -490,9 +490,27 @@ fn panels(size: &SizeResult, readers: usize) -> Vec<LinePanel> {
         .collect()
 }
 
+/// `part` as a fraction of `whole`: `1/N` when it is at most half, otherwise a decimal (a
+/// worse hmap read "1/1" or "1/0" until session 30, found by a review).
+fn fraction(part: f64, whole: f64) -> String {
+    if part * 2.0 <= whole {
+        format!("1/{:.0}", whole / part)
+    } else {
+        format!("{:.2}×", part / whole)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fraction_reads_right_both_ways() {
+        assert_eq!(fraction(1.0, 189.0), "1/189");
+        assert_eq!(fraction(1.0, 2.0), "1/2");
+        assert_eq!(fraction(53.0, 44.1), "1.20×");
+        assert_eq!(fraction(3.0, 4.0), "0.75×");
+    }
 
     use crate::grow::GrowPlan;
     use crate::report::Meta;

@@ -115,6 +115,7 @@ impl Output {
             }
             .to_owned(),
             elapsed_s,
+            interrupted: crate::interrupt::requested(),
         }
     }
 
@@ -202,11 +203,16 @@ pub(crate) struct Meta {
     pub(crate) build_profile: String,
     /// Wall time of the experiment, seconds.
     pub(crate) elapsed_s: f64,
+    /// Whether a signal had stopped the run when this was recorded (at its end), so that every
+    /// CSV row says so too (since session 30: before, only the JSON did; a review).
+    #[serde(default)]
+    pub(crate) interrupted: bool,
 }
 
 impl Meta {
     /// The CSV columns every row ends with.
-    pub(crate) const CSV_COLUMNS: [&'static str; 8] = [
+    pub(crate) const CSV_COLUMNS: [&'static str; 9] = [
+        "interrupted",
         "cpu_model",
         "logical_cpus",
         "memory_total_kb",
@@ -220,6 +226,7 @@ impl Meta {
     fn csv_cells(&self) -> Vec<String> {
         let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
         vec![
+            self.interrupted.to_string(),
             or_empty(&self.machine.cpu_model),
             self.machine.logical_cpus.to_string(),
             self.machine

@@ -70,7 +70,7 @@ pub(crate) fn run(dir: &Path, out: &Output) -> Result<(), LabError> {
             "crash" => crash::render(&parse(path, value)?, out),
             "stress" => stress::render(&parse(path, value)?, out),
             "layout" => layout::render(&parse(path, value)?, out),
-            "tour" => tour::render_summary(&parse(path, value)?, out),
+            "tour" => tour::render_summary(&parse(path, value)?, out, dir),
             _ => {
                 eprintln!("hmap-lab: skipping {}: not a lab result", path.display());
                 continue;

@@ -123,6 +123,19 @@ pub(crate) fn run(args: &ThroughputArgs, out: &Output) -> Result<(), LabError> {
         maps: args.maps.0.iter().map(|m| m.name().to_owned()).collect(),
         repeat: args.repeat,
     };
+    for &threads in &plan.threads {
+        let cell = mixes::Cell {
+            mix: &MIXES[0],
+            threads,
+            log2: plan.log2,
+        };
+        if let Some(problem) = cell.too_few_operations() {
+            return Err(LabError::Usage(format!(
+                "--threads {threads} --log2 {}: {problem}",
+                plan.log2
+            )));
+        }
+    }
     let result = measure_plan(&plan, out)?;
     render(&result, out)?;
     save(&result, out)?;
@@ -281,7 +294,8 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
         result.meta.describe()
     );
     if result.interrupted {
-        text += "INTERRUPTED by a signal: cells shown as - did not run\n";
+        text += "INTERRUPTED by a signal: cells shown as - did not run, and the cell it stopped \
+                 is the best of the repetitions that finished\n";
     }
     for mix_name in &plan.mixes {
         let Some(mix) = MIXES.iter().find(|m| m.name == mix_name) else {

@@ -151,7 +151,7 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
         interrupted_part: stopped.as_ref().map(|(part, _)| (*part).to_owned()),
     };
     out.write_json("tour.json", &result)?;
-    render_summary(&result, out);
+    render_summary(&result, out, &out.dir);
     let mut saved = String::new();
     if let Some((part, message)) = &stopped {
         saved += &format!("stopped in {part} ({message}); ");
@@ -263,8 +263,9 @@ fn wrappers_part(quick: bool, out: &Output, progress: &mut Progress) -> Result<(
     Ok(())
 }
 
-/// The tour's closing summary: where everything is, and what to run next.
-pub(crate) fn render_summary(result: &TourResult, out: &Output) {
+/// The tour's closing summary: where everything is (`results_dir`: the tour's own directory,
+/// or the one `report` reads, whose plots it redraws into `out.dir`), and what to run next.
+pub(crate) fn render_summary(result: &TourResult, out: &Output, results_dir: &std::path::Path) {
     let times: Vec<String> = result
         .parts
         .iter()
@@ -292,17 +293,27 @@ pub(crate) fn render_summary(result: &TourResult, out: &Output) {
             plots(&result.files)
         )
     };
+    // Until session 30 (a review) a `report --out OTHER` of a tour named OTHER as holding the
+    // tour's files, and suggested a `report` of it, which found nothing there.
+    let heading = if results_dir == out.dir.as_path() {
+        format!("written to {}", results_dir.display())
+    } else {
+        format!(
+            "files of {} (its plots redrawn into {})",
+            results_dir.display(),
+            out.dir.display()
+        )
+    };
     out.ui.out(&format!(
-        "\n== written to {} ==\n{}\n{guide}\n\
+        "\n== {heading} ==\n{}\n{guide}\n\
          tour time {:.1} s ({}){}{}\n\
          next: hmap-lab grow|throughput|stress|crash|wrappers|layout --help; `hmap-lab report {}` redraws the tables and plots",
-        out.dir.display(),
         result.files.join(" "),
         result.meta.elapsed_s,
         times.join(", "),
         if result.failures.is_empty() { String::new() } else { format!("\nFAILURES: {}", result.failures.join("; ")) },
         interrupted,
-        out.dir.display()
+        results_dir.display()
     ));
 }
 

@@ -214,6 +214,18 @@ fn bad_input_is_one_line_and_status_2() {
             "at most 67108864",
         ],
     );
+    // Found by session 30's review: 0 Mop/s and exit 0; a hang.
+    usage_error(
+        &["throughput", "--log2", "4", "--threads", "32"],
+        &[
+            "--threads 32 --log2 4",
+            "fewer than one 100-operation sequence",
+        ],
+    );
+    usage_error(
+        &["grow", "--readers", "5000"],
+        &["--readers", "at most 4096 threads"],
+    );
     usage_error(&["grow", "--bogus"], &["--bogus", "--help"]);
     usage_error(&["report", "/definitely/not/here"], &["not a directory"]);
     // An output path that cannot be a directory: a file stands in the way.
@@ -413,6 +425,23 @@ fn the_quick_tour_writes_files_that_parse_and_report_redraws_them() {
     let stdout = succeeds(&["--quiet", "report", dir.to_str().unwrap()]);
     assert!(
         stdout.lines().all(|line| Path::new(line).exists()),
+        "{stdout}"
+    );
+    // Redrawn elsewhere: the summary names the tour's directory for its files and for the next
+    // `report` (until session 30 it named the --out directory, which holds only plots).
+    let elsewhere = scratch("tour-redrawn");
+    let stdout = succeeds(&[
+        "report",
+        dir.to_str().unwrap(),
+        "--out",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains(&format!(
+            "== files of {} (its plots redrawn into {})",
+            dir.display(),
+            elsewhere.display()
+        )) && stdout.contains(&format!("`hmap-lab report {}`", dir.display())),
         "{stdout}"
     );
 }
@@ -974,6 +1003,19 @@ fn a_signal_stops_stress_which_saves_what_it_measured_marked_interrupted() {
             assert!(o["elapsed_s"].as_f64().unwrap() < 10.0, "{o}");
         }
         assert!(dir.join("stress.csv").exists());
+        // The CSV says so too, with the time the map ran (session 30: only the JSON did, and
+        // the CSV's only time was the planned minute).
+        let csv = std::fs::read_to_string(dir.join("stress.csv")).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+        for row in csv.lines().skip(1) {
+            let cells: Vec<&str> = row.split(',').collect();
+            assert_eq!(cells[column("interrupted")], "true", "{csv}");
+            assert!(
+                cells[column("elapsed_s")].parse::<f64>().unwrap() < 10.0,
+                "{csv}"
+            );
+        }
     }
 }
 
