@@ -16,10 +16,10 @@
 //!   repetitions.
 //!
 //! Criterion cannot time single calls, so this is a plain `main` (`harness = false`). It
-//! re-invokes its own executable (`__child <map> <timed|untimed|cputimed> <keys>`) for every measurement,
-//! so resident memory and allocator state are never shared between maps or repetitions
-//! (`common/measure.rs` has the method). Results: a table on stdout and one CSV row per
-//! repetition in `target/hmap-bench/grow_latency.csv`.
+//! re-invokes its own executable (`__child <map> <timed|untimed|cputimed> <keys>`) for every
+//! measurement, so resident memory and allocator state are never shared between maps or
+//! repetitions (`common/measure.rs` has the method). Results: a table on stdout and one CSV row
+//! per repetition in `target/hmap-bench/grow_latency.csv`.
 //!
 //! Arguments: `--quick` (200K keys, 1 repetition), `--bench` (passed by `cargo bench`), and
 //! positional filters that keep only maps whose name contains one of them. Without `--bench`

@@ -206,8 +206,9 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// Removes every entry but keeps B and the bucket array; on a map with entries it also ends
     /// any growth and renews the map's seed. An empty map is left as it is, growth included:
-    /// Go's `mapclear` returns early too, and only `retain` can leave an empty map growing (D18). A panicking `Drop` of a key or value does not stop it: every entry is
-    /// dropped and the map left empty, then the first panic goes on to the caller.
+    /// Go's `mapclear` returns early too, and only `retain` can leave an empty map growing
+    /// (D18). A panicking `Drop` of a key or value does not stop it: every entry is dropped and
+    /// the map left empty, then the first panic goes on to the caller.
     ///
     /// Go: `clear(m)` (`mapclear`).
     #[doc(alias = "mapclear")]

@@ -906,8 +906,9 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// Does nothing if the load factor already allows `len + additional` at the current B (a
     /// growth in progress then goes on incrementally). Otherwise finishes any growth in
     /// progress, then doubles (evacuating everything at once) until it does. A same-size growth
-    /// can still start later: it depends on the overflow count, not on `len`. Go has no counterpart: this is the one place where
-    /// the map deliberately stops the world, because the caller asked for it.
+    /// can still start later: it depends on the overflow count, not on `len`. Go has no
+    /// counterpart: this is the one place where the map deliberately stops the world, because
+    /// the caller asked for it.
     ///
     /// # Errors
     /// Capacity overflow or allocation failure, as `fallibility` directs.
