@@ -187,6 +187,29 @@ fn remove_racing_evacuation_does_not_resurrect() {
     });
 }
 
+/// [C3] C3's race from the other side: a remove racing the *start* of a growth. The remover
+/// may have loaded the table before the growth was published and find its chain evacuated once
+/// it holds the lock; it must then retry in the new table, or the evacuated copy keeps the key
+/// and it comes back. C3 above starts its growth before the remover runs, so it cannot reach
+/// this window (a review in session 30 found that a remove skipping the re-check passed every
+/// model; this one fails on it at `LOOM_MAX_PREEMPTIONS=2`).
+#[test]
+fn remove_racing_growth_start_does_not_resurrect() {
+    model(|| {
+        let map = Arc::new(filled_map(&[0, 2]));
+        // Key 4: old chain 0, like key 2; evacuates it and claims both chains.
+        let starter = spawn_doubling(&map, 4);
+        assert_eq!(map.pin().remove(&2), Some(&2));
+        starter.join().unwrap();
+        // Finish the growth with writes (if the starter's did not), then check.
+        map.pin().insert(1, 1);
+        map.pin().insert(3, 3);
+        assert!(!map.is_growing());
+        assert_eq!(map.pin().get(&2), None, "removed key 2 came back");
+        assert_eq!(keys_of(&map), vec![0, 1, 3, 4]);
+    });
+}
+
 /// [C4] Two writers claiming chunks of the cursor evacuate every old chain exactly once: with 4
 /// old chains and chunks of 2, each claims one chunk; every key ends up in the new table once and
 /// the growth ends exactly once.
@@ -483,7 +506,9 @@ fn concurrent_computes_of_one_key_during_growth_are_atomic() {
 /// table starts with one slot (segment 0), which the main thread owns; both spawned threads then
 /// race to install segment 1 (one slot) with a CAS on its null pointer, and the one that does
 /// not get that slot installs segment 2 (two slots). Exactly one segment is installed per index
-/// (the loser of an install frees its copy), every thread pins on its own slot (two owners of
+/// (the loser of an install frees its copy: the model reaches that branch, but loom does not
+/// see a leak, so a loser that leaked its copy would pass; LeakSanitizer in CI's ASan step
+/// catches that, session 30's review), every thread pins on its own slot (two owners of
 /// one slot would race on its `UnsafeCell`s, which loom reports, or lose a count update), no
 /// pin falls back to a temporary handle, and `len` is exact over every segment's stripes.
 #[test]
