@@ -613,6 +613,20 @@ fn removed_keys_stay_removed(size: Size) {
     };
     let growths_before = m.stats().growths;
     thread::scope(|s| {
+        // Growths back to back (same-size, whenever none runs), so that every remove meets
+        // growths, not only the few that the removers' own inserts start (session 30). A remove
+        // that skips the re-check after locking still passes (10 of 10 runs with and without
+        // this thread): its window, between the table load and the lock, is a few instructions
+        // wide here; the race twin and loom model C3 growth-start catch it.
+        {
+            let (m, finished) = (&m, &finished);
+            s.spawn(move || {
+                while !all_finished(finished, removers) {
+                    m.force_growth(true);
+                    thread::yield_now();
+                }
+            });
+        }
         for t in 0..removers {
             let (m, progress, finished, ledger) = (&m, &progress, &finished, &ledger);
             s.spawn(move || {
