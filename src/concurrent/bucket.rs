@@ -13,9 +13,10 @@
 //! 8 entry pointers).
 //!
 //! # Invariants
-//! - **B1** A slot's entry pointer, with its low three bits (the [`SplitHint`]) masked off, is
-//!   null or points to a live [`Entry`] allocated in the map's pool that no one has retired
-//!   while the slot still points to it.
+//! - **B1** A slot's entry pointer in a live chain, with its low three bits (the [`SplitHint`])
+//!   masked off, is null or points to a live [`Entry`] allocated in the map's pool that no one
+//!   has retired while the slot still points to it. (An evacuated, frozen chain (B4) keeps
+//!   pointers to entries retired later; reading them is safe for a pinned reader, R1.)
 //! - **B2** Tophash and entry pointers of a chain change only while its head bucket's `WRITING`
 //!   bit is held, except in a new table's bucket being filled by the evacuation of its one
 //!   source chain (see `evacuate.rs`, E2), which no one else writes or reads until that source is
@@ -181,7 +182,9 @@ impl Bucket {
     #[inline]
     pub(crate) fn tophash_locked(&self) -> TopHashWord {
         // ORDERING: Relaxed. Only lock holders store it (B2); the lock's Acquire [P3] made the
-        // previous holder's stores visible.
+        // previous holder's stores visible. A destination chain an evacuation filled without its
+        // lock (E2) has no such holder: its first writer saw the source's mark [P7], and the
+        // next growth's evacuator the end of this growth [P2], before locking it.
         TopHashWord::from_bits(self.tophash.load(Ordering::Relaxed))
     }
 
@@ -213,7 +216,8 @@ impl Bucket {
     #[inline]
     pub(crate) fn entry_and_hint_locked<K, V>(&self, slot: usize) -> (*mut Entry<K, V>, SplitHint) {
         // ORDERING: Relaxed. Only lock holders store it (B2), and the lock's Acquire [P3] made the
-        // stores of earlier holders, and the entries they published, visible.
+        // stores of earlier holders, and the entries they published, visible; for a chain an
+        // evacuation filled without its lock (E2), [P7] or [P2] did, as in `tophash_locked`.
         let tagged = self.entries[slot].load(Ordering::Relaxed);
         (
             tagged.map_addr(|addr| addr & !HINT_BITS).cast(),
@@ -244,8 +248,10 @@ impl Bucket {
     /// The next bucket of the chain, or null.
     #[inline]
     pub(crate) fn overflow(&self) -> *mut Bucket {
-        // ORDERING: Acquire. The overflow bucket was initialized (and its first entry published)
-        // before it was linked. Pairs with [P6]: `set_overflow`.
+        // ORDERING: Acquire. A writer initializes an overflow bucket (and publishes its first
+        // entry) before linking it; an evacuation links its destination's first and fills it
+        // after, which is safe because nobody reads a destination chain before its source's mark
+        // [P7] (E2). Pairs with [P6]: `set_overflow`.
         untag(self.link.load(Ordering::Acquire))
     }
 
@@ -393,8 +399,8 @@ impl ChainLock<'_> {
     #[cfg(hmap_bug = "early_mark")]
     pub(crate) fn publish_mark_early(&mut self) {
         self.evacuated = true;
-        // ORDERING: Relaxed load (we hold the chain, B6); Release store as in `drop`. The bug is
-        // the moment, not the ordering.
+        // ORDERING: Relaxed load (we hold the chain, B6); Release store as in `drop` [P7]. The
+        // bug is the moment, not the ordering.
         let link = self.bucket.link.load(Ordering::Relaxed);
         self.bucket
             .link
@@ -412,7 +418,8 @@ impl Drop for ChainLock<'_> {
         // to the new table's buckets it filled) to the next holder and to readers that check
         // the mark. Pairs with [P3]: `Bucket::lock`, and [P7]: `Bucket::is_evacuated`.
         let order = if cfg!(hmap_bug = "relaxed_mark") {
-            // NEGATIVE CONTROL (loom must fail): the mark no longer publishes the evacuation.
+            // NEGATIVE CONTROL (loom must fail): the mark no longer publishes the evacuation
+            // [P7], and, as planted, no unlock publishes its holder's stores [P3] either.
             Ordering::Relaxed
         } else {
             Ordering::Release

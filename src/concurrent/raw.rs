@@ -140,7 +140,7 @@ impl<K, V> RawMap<K, V> {
     #[inline]
     pub(crate) fn table<'g>(&'g self, _guard: &'g Guard<'_>) -> &'g Table {
         // ORDERING: Acquire. A table's buckets and its `old` link were initialized before it was
-        // published with Release. Pairs with [P1]: `start_growth`.
+        // published with Release. Pairs with [P1]: `publish`.
         let table = self.table.load(Ordering::Acquire);
         // SAFETY: R2: non-null and live when loaded; a table is retired only after it stopped
         // being reachable from `self.table` (it becomes some table's `old`, then is unlinked by

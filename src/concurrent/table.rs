@@ -493,6 +493,7 @@ mod tests {
             !grown_flags.split_whitespace().any(|flag| flag == "hg"),
             "a table made by a growth is advised huge pages: VmFlags{grown_flags}"
         );
+        // ORDERING: Relaxed: a test's own table, on this thread only; nothing is published.
         let old = grown
             .old
             .swap(core::ptr::null_mut(), crate::sync::Ordering::Relaxed);

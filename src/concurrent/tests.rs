@@ -181,6 +181,7 @@ struct Counted(Arc<AtomicUsize>);
 
 impl Drop for Counted {
     fn drop(&mut self) {
+        // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
         self.0.fetch_add(1, SeqCst);
     }
 }
@@ -205,9 +206,11 @@ fn every_value_is_dropped_once_with_the_map() {
         // Values replaced long ago may have been freed; the rest are owned or pending.
         let distinct = 2 * (made / 2).min(1000);
         assert_eq!(map.len(), distinct);
+        // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
         assert!(drops.load(SeqCst) <= made - distinct);
     }
     assert_eq!(
+        // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
         drops.load(SeqCst),
         made,
         "dropping the map drops everything"
@@ -558,9 +561,11 @@ impl Drop for Reentrant {
     fn drop(&mut self) {
         let Self::Writes(key) = *self else { return };
         // SAFETY: the test clears the pointer before it drops the map.
+        // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
         let Some(map) = (unsafe { REENTRANT_MAP.load(SeqCst).as_ref() }) else {
             return;
         };
+        // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
         REENTRANT_DROPS.fetch_add(1, SeqCst);
         let view = map.pin();
         let _ = view.get(&key);
@@ -578,6 +583,7 @@ impl Drop for Reentrant {
 #[test]
 fn destructors_that_use_the_map_run_outside_chain_locks() {
     let map: Box<ReentrantMap> = Box::new(ConcurrentHashMap::with_hasher(ConstantState(7)));
+    // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
     REENTRANT_MAP.store(std::ptr::from_ref(&*map).cast_mut(), SeqCst);
     // Enough pins for crossbeam's every-128-pins collection, also under Miri.
     let keys: u64 = if cfg!(miri) { 40 } else { 200 };
@@ -610,6 +616,7 @@ fn destructors_that_use_the_map_run_outside_chain_locks() {
     }
     map.pin().flush();
     assert!(
+        // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
         REENTRANT_DROPS.load(SeqCst) > 0,
         "no retired value was dropped while the map lived"
     );
@@ -617,6 +624,7 @@ fn destructors_that_use_the_map_run_outside_chain_locks() {
         .pin()
         .iter()
         .all(|(key, _)| *key >= 1_000_000 || *key < keys));
+    // ORDERING: SeqCst, test bookkeeping: the strongest order, nothing to pair.
     REENTRANT_MAP.store(std::ptr::null_mut(), SeqCst);
     drop(map);
 }

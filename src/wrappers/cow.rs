@@ -83,11 +83,15 @@ impl<K, V, S> CowMap<K, V, S> {
 
     /// The current version. It never changes; later writes publish new versions.
     pub fn snapshot(&self) -> Arc<HashMap<K, V, S>> {
+        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
+        // through it, the map, never changed once published.
         self.current.load_full()
     }
 
     /// The number of entries in the current version.
     pub fn len(&self) -> usize {
+        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
+        // through it, the map, never changed once published.
         self.current.load().len()
     }
 
@@ -138,6 +142,8 @@ where
         let mut next = None;
         let writer = self.lock_writer(operation);
         let scope = CallbackScope::enter(self.address(), operation);
+        // ORDERING: SeqCst (arc-swap's load), under the writer lock: the version the
+        // last writer published.
         let result = change(next.insert(HashMap::clone(&self.current.load())));
         drop(scope);
         if let Some(next) = next.take() {
@@ -165,6 +171,8 @@ where
     /// the last reference to it drops every value only it held, whose destructors may write to
     /// this map.
     fn publish(&self, writer: MutexGuard<'_, ()>, next: HashMap<K, V, S>) {
+        // ORDERING: SeqCst (arc-swap's swap). Publishes the new version, built before
+        // it, to every later load.
         let previous = self.current.swap(Arc::new(next));
         drop(writer);
         drop(previous);
@@ -172,11 +180,15 @@ where
 
     /// The value for `key` in the current version, cloned.
     pub fn load(&self, key: &K) -> Option<V> {
+        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
+        // through it, the map, never changed once published.
         self.current.load().get(key).cloned()
     }
 
     /// Whether `key` is in the current version.
     pub fn contains_key(&self, key: &K) -> bool {
+        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
+        // through it, the map, never changed once published.
         self.current.load().contains_key(key)
     }
 
@@ -226,6 +238,8 @@ where
         let mut next = None;
         let writer = self.lock_writer(operation);
         let scope = CallbackScope::enter(self.address(), operation);
+        // ORDERING: SeqCst (arc-swap's load), under the writer lock: the version the
+        // last writer published.
         let current = self.current.load();
         if !current.contains_key(key) {
             return None;
@@ -247,6 +261,8 @@ where
     /// Publishes an empty map with the same hasher.
     pub fn clear(&self) {
         let writer = self.lock_writer("clear");
+        // ORDERING: SeqCst (arc-swap's load), under the writer lock: the version the
+        // last writer published.
         let hasher = self.current.load().hasher().clone();
         self.publish(writer, HashMap::with_hasher(hasher));
     }
