@@ -486,8 +486,9 @@ fn empty_key_and_value() {
     c.check_invariants();
 }
 
-/// `TestBigItems`: key and value types of 256 bytes (stored indirectly in Go, as they exceed
-/// 128 bytes); 100 entries, and iteration yields every key and value.
+/// `TestBigItems`, smaller: key and value types of 256 bytes (Go's are `[256]string`, 4 KiB,
+/// stored indirectly in Go; here every item is inline, D3); 100 entries, and iteration yields
+/// every key and value.
 #[test]
 fn big_items() {
     type Big = [u64; 32];
@@ -1445,18 +1446,35 @@ fn clone_with_map_assign() {
 }
 
 /// `maps.TestCloneLarge` (issue 64474): keys and values of 17 words, for many sizes, cloned
-/// and compared; many sizes leave the source in the middle of a growth.
+/// and compared; many sizes leave the source in the middle of a growth. As in Go, the
+/// original's entries are then overwritten, and the clone must keep the old keys and values
+/// (session 30's review: the port compared at clone time only).
 #[test]
 fn clone_large() {
     type Large = [u64; 17];
     let mut m: HashMap<Large, Large> = HashMap::new();
+    let mut growing = 0;
     for n in 0..300u64 {
+        growing += usize::from(m.is_growing());
         let clone = m.clone();
         clone.check_invariants();
         assert_eq!(clone, m, "clone of {n} entries");
         assert_eq!(clone.len() as u64, n);
+        // Go: `m[k] = v2` for every key of the original; the clone still holds `v`. (The
+        // values are put back afterwards, so that the next size starts from the same map.)
+        for i in 0..n {
+            m.insert([i; 17], [i + 7; 17]);
+        }
+        for i in 0..n {
+            assert_eq!(clone[&[i; 17]], [i + 1; 17], "clone of {n}: key {i} changed");
+        }
+        clone.check_invariants();
+        for i in 0..n {
+            m.insert([i; 17], [i + 1; 17]);
+        }
         m.insert([n; 17], [n + 1; 17]);
     }
+    assert!(growing > 0, "no size left the source growing");
 }
 
 /// Issue 69110: cloning a map in the middle of a same-size growth gives an equal, consistent map
