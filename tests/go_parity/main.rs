@@ -1466,7 +1466,11 @@ fn clone_large() {
             m.insert([i; 17], [i + 7; 17]);
         }
         for i in 0..n {
-            assert_eq!(clone[&[i; 17]], [i + 1; 17], "clone of {n}: key {i} changed");
+            assert_eq!(
+                clone[&[i; 17]],
+                [i + 1; 17],
+                "clone of {n}: key {i} changed"
+            );
         }
         clone.check_invariants();
         for i in 0..n {
