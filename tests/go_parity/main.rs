@@ -170,8 +170,10 @@ fn load_factor() {
 
     for load_factor in BOTH_LOAD_FACTORS {
         check_growth_boundaries(load_factor, 11);
-        // Presized maps: a hint of exactly the boundary picks that B, and that B's capacity.
-        for log2 in 0..=16u8 {
+        // Presized maps: a hint of exactly the boundary picks that B, and that B's capacity;
+        // B = 0..=19 as Go's test (mapped arrays cost no memory until touched; until session 30
+        // this stopped at 16, found by a review).
+        for log2 in 0..=19u8 {
             let boundary = max_entries(load_factor, log2);
             let m = map_with(load_factor, boundary);
             assert_eq!(m.log2_buckets(), log2, "{load_factor:?}: hint {boundary}");
@@ -1372,6 +1374,20 @@ fn map_clear_keeps_b_and_resets_overflow_state() {
         m.insert(i, i + 1);
     }
     assert!((0..100).all(|i| m[&i] == i + 1));
+    m.check_invariants();
+
+    // The same from a same-size growth, where the flag is set before the clear (the doubling
+    // above cannot fail the flag check; session 30's review).
+    let mut m: HashMap<u64, u64, LowEntropyHasher> =
+        HashMap::with_capacity_and_hasher(90, LowEntropyHasher);
+    start_same_size_growth(&mut m);
+    assert_ne!(m.header().flags & SAME_SIZE_GROW_FLAG, 0);
+    let log2 = m.log2_buckets();
+    m.clear();
+    let stats = m.stats();
+    assert_eq!((stats.log2_buckets, stats.growth), (log2, None));
+    assert_eq!(stats.overflow_count_estimate, 0);
+    assert_eq!(m.header().flags & SAME_SIZE_GROW_FLAG, 0);
     m.check_invariants();
 }
 
