@@ -321,7 +321,7 @@ pub(crate) const HMAP_RECLAIMER: &str = "hmap-reclaimer";
 /// `/proc/self/task`, outside the timed spans).
 pub(crate) struct ExcusedWait {
     own: RunQueueWait,
-    /// The reclaimer's CPU time (the first field of its `schedstat`), once found.
+    /// The reclaimer's `schedstat` file (its first field: CPU time), once found.
     #[cfg(target_os = "linux")]
     reclaimer: Option<std::fs::File>,
     readings: u32,

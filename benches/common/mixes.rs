@@ -162,24 +162,18 @@ impl Cell {
         self.total_ops() / self.threads
     }
 
-    /// Why the cell cannot run as the mix says, if so: each thread must replay its 100-operation
-    /// sequence at least once, or the mix's shares do not hold (with more threads than
-    /// operations a thread ran none, and the cell reported 0 Mop/s; found by session 30's
-    /// review).
-    pub(crate) fn too_few_operations(&self) -> Option<String> {
-        (self.ops_per_thread() < 100).then(|| {
-            format!(
-                "{} threads on 2^{} operations leave {} per thread, fewer than one 100-operation \
-                 sequence: use fewer threads or a larger table",
-                self.threads,
-                self.log2,
-                self.ops_per_thread()
-            )
-        })
+    /// See [`too_few_operations`].
+    fn too_few_operations(&self) -> Option<String> {
+        too_few_operations(self.threads, self.log2)
+    }
+
+    /// Keys inserted before the timed phase, over all threads.
+    fn prefill(&self) -> usize {
+        (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100
     }
 
     fn prefill_per_thread(&self) -> usize {
-        (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100 / self.threads
+        self.prefill() / self.threads
     }
 
     /// Keys per thread, as bustle 0.5 sizes them: the larger of the table size and an upper
@@ -190,8 +184,7 @@ impl Cell {
     /// `read_heavy`: reads hit about 75% of the time instead of about 25%, which favoured hmap.
     fn keys_per_thread(&self) -> usize {
         let inserts = self.total_ops().div_ceil(100) * usize::from(self.mix.insert);
-        let prefill = (1usize << self.log2) * usize::from(self.mix.prefill_percent) / 100;
-        ((1usize << self.log2).max(inserts) + prefill)
+        ((1usize << self.log2).max(inserts) + self.prefill())
             .div_ceil(self.threads)
             .max(16)
             .next_power_of_two()
@@ -347,6 +340,20 @@ impl CellRecord {
             peak_rss_kb: fields.int("peak_rss_kb")?,
         })
     }
+}
+
+/// Why `threads` threads on a table of `2^log2` (and as many operations) cannot run a mix as it
+/// says, if so: each thread must replay its 100-operation sequence at least once, or the mix's
+/// shares do not hold (with more threads than operations a thread ran none, and the cell
+/// reported 0 Mop/s; found by session 30's review). Any mix: the check does not depend on it.
+pub(crate) fn too_few_operations(threads: usize, log2: u32) -> Option<String> {
+    let per_thread = (1usize << log2) / threads;
+    (per_thread < 100).then(|| {
+        format!(
+            "{threads} threads on 2^{log2} operations leave {per_thread} per thread, fewer than \
+             one 100-operation sequence: use fewer threads or a larger table"
+        )
+    })
 }
 
 /// The child side of one throughput cell: build keys and op sequences, fill, run, check.

@@ -124,12 +124,7 @@ pub(crate) fn run(args: &ThroughputArgs, out: &Output) -> Result<(), LabError> {
         repeat: args.repeat,
     };
     for &threads in &plan.threads {
-        let cell = mixes::Cell {
-            mix: &MIXES[0],
-            threads,
-            log2: plan.log2,
-        };
-        if let Some(problem) = cell.too_few_operations() {
+        if let Some(problem) = mixes::too_few_operations(threads, plan.log2) {
             return Err(LabError::Usage(format!(
                 "--threads {threads} --log2 {}: {problem}",
                 plan.log2

@@ -81,18 +81,22 @@ impl<K, V, S> CowMap<K, V, S> {
         }
     }
 
+    /// The current version, borrowed for one operation.
+    fn version(&self) -> arc_swap::Guard<Arc<HashMap<K, V, S>>> {
+        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and, through it,
+        // the map, never changed once published; under the writer lock, the one the last writer
+        // published.
+        self.current.load()
+    }
+
     /// The current version. It never changes; later writes publish new versions.
     pub fn snapshot(&self) -> Arc<HashMap<K, V, S>> {
-        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
-        // through it, the map, never changed once published.
-        self.current.load_full()
+        arc_swap::Guard::into_inner(self.version())
     }
 
     /// The number of entries in the current version.
     pub fn len(&self) -> usize {
-        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
-        // through it, the map, never changed once published.
-        self.current.load().len()
+        self.version().len()
     }
 
     /// Whether the current version is empty.
@@ -142,9 +146,7 @@ where
         let mut next = None;
         let writer = self.lock_writer(operation);
         let scope = CallbackScope::enter(self.address(), operation);
-        // ORDERING: SeqCst (arc-swap's load), under the writer lock: the version the
-        // last writer published.
-        let result = change(next.insert(HashMap::clone(&self.current.load())));
+        let result = change(next.insert(HashMap::clone(&self.version())));
         drop(scope);
         if let Some(next) = next.take() {
             self.publish(writer, next);
@@ -180,16 +182,12 @@ where
 
     /// The value for `key` in the current version, cloned.
     pub fn load(&self, key: &K) -> Option<V> {
-        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
-        // through it, the map, never changed once published.
-        self.current.load().get(key).cloned()
+        self.version().get(key).cloned()
     }
 
     /// Whether `key` is in the current version.
     pub fn contains_key(&self, key: &K) -> bool {
-        // ORDERING: SeqCst (arc-swap's load). Sees the version `publish` stored and,
-        // through it, the map, never changed once published.
-        self.current.load().contains_key(key)
+        self.version().contains_key(key)
     }
 
     /// Publishes a copy with `value` stored for `key`.
@@ -238,9 +236,7 @@ where
         let mut next = None;
         let writer = self.lock_writer(operation);
         let scope = CallbackScope::enter(self.address(), operation);
-        // ORDERING: SeqCst (arc-swap's load), under the writer lock: the version the
-        // last writer published.
-        let current = self.current.load();
+        let current = self.version();
         if !current.contains_key(key) {
             return None;
         }
@@ -261,9 +257,7 @@ where
     /// Publishes an empty map with the same hasher.
     pub fn clear(&self) {
         let writer = self.lock_writer("clear");
-        // ORDERING: SeqCst (arc-swap's load), under the writer lock: the version the
-        // last writer published.
-        let hasher = self.current.load().hasher().clone();
+        let hasher = self.version().hasher().clone();
         self.publish(writer, HashMap::with_hasher(hasher));
     }
 }
