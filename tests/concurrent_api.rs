@@ -2703,3 +2703,92 @@ fn flush_from_a_closure_under_a_chain_lock_runs_no_destructors() {
         .count();
     assert_eq!(written, 10, "the destructors' inserts landed");
 }
+
+/// The smallest B at which Go's load factor (6.5 entries per bucket) holds `len` entries.
+fn go_log2_for(len: usize) -> u8 {
+    (0..64u8)
+        .find(|&b| len as f64 <= 6.5 * (1u64 << b) as f64)
+        .expect("fits in 2^63 buckets")
+}
+
+/// 1,024 threads, all alive at once (one handle slot each), insert 31 new keys each: fewer than
+/// a count stripe's batch, so none of them flushes its changes into the growth trigger's
+/// approximation. Found by a review in session 31: the table stayed at B = 8 with 124 keys per
+/// bucket and, its chains overflowing, started 506–741 same-size growths instead of doubling.
+/// Now a same-size growth first asks the exact count, and the table doubles.
+#[test]
+fn many_threads_with_unflushed_counts_still_double_the_table() {
+    const THREADS: usize = if cfg!(miri) { 8 } else { 1024 };
+    const PER_THREAD: u64 = 31;
+    let map: ConcurrentHashMap<u64, u64> = ConcurrentHashMap::new();
+    let barrier = Barrier::new(THREADS);
+    finishes_in_time("1,024 threads inserting", || {
+        thread::scope(|s| {
+            for t in 0..THREADS as u64 {
+                let (map, barrier) = (&map, &barrier);
+                s.spawn(move || {
+                    barrier.wait(); // every thread alive at once: a slot each
+                    let view = map.pin();
+                    for i in 0..PER_THREAD {
+                        view.insert(t * 1000 + i, i);
+                    }
+                    drop(view);
+                    barrier.wait(); // no slot given back before every thread has inserted
+                });
+            }
+        });
+    });
+    let stats = map.stats();
+    let len = map.len();
+    assert_eq!(len, THREADS * PER_THREAD as usize);
+    let needed = go_log2_for(len);
+    assert!(
+        stats.log2_buckets + 1 >= needed && stats.growths <= usize::from(needed) + 4,
+        "{len} keys: B = {} ({:.1} per bucket) after {} growths; Go's load factor needs B = \
+         {needed}",
+        stats.log2_buckets,
+        len as f64 / (1u64 << stats.log2_buckets) as f64,
+        stats.growths
+    );
+}
+
+/// Threads that exit fold their stripes' unflushed count changes into the growth trigger's
+/// approximation. Found by a review in session 31: 53 threads that each inserted 31 keys and
+/// exited left them out of it for good, and one thread writing alone afterwards kept the table
+/// at B = 8 up to 3,000 keys (11.7 per bucket; Go doubles past 1,664).
+#[test]
+fn exited_threads_leave_no_count_out_of_the_growth_trigger() {
+    const THREADS: u64 = 53;
+    let map = Arc::new(ConcurrentHashMap::<u64, u64>::with_capacity(1600));
+    assert_eq!(map.log2_buckets(), 8);
+    // Plain threads, joined: a joined thread has run its thread-local destructors, which give
+    // its slot back (a scoped thread's may still be running when the scope returns).
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let map = Arc::clone(&map);
+            thread::spawn(move || {
+                let view = map.pin();
+                for i in 0..31 {
+                    view.insert(t * 1000 + i, i);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let view = map.pin();
+    let mut key = 1u64 << 40;
+    while map.len() < 1700 {
+        view.insert(key, 0);
+        key += 1;
+    }
+    drop(view);
+    let stats = map.stats();
+    assert!(
+        stats.log2_buckets > 8 || stats.growing,
+        "{} keys in 2^{} buckets with one writer left: Go doubles past 1,664 ({stats:?})",
+        stats.len,
+        stats.log2_buckets
+    );
+}

@@ -13,9 +13,12 @@
 //! map at once, so that cost grows with the peak number of live threads that ever used it (64
 //! slots at least, 4 per core; never shrinks while the map lives). The growth trigger needs
 //! the count often and only roughly, so each stripe also batches its changes into one shared
-//! approximation (`approx`), flushed every [`BATCH`] changes: O(1) to read; a thread reading it
-//! adds its own stripe's unflushed changes, so it is off by less than `BATCH` per other writing
-//! thread (exact with one writer).
+//! approximation (`approx`), flushed every [`BATCH`] changes and when its thread gives the slot
+//! back at exit ([`Counter::fold`]): O(1) to read; a thread reading it adds its own stripe's
+//! unflushed changes, so it is off by less than `BATCH` per other live thread that holds
+//! unflushed changes (exact when no other live thread does, e.g. with one writer). The growth
+//! trigger confirms with the exact count before it chooses a same-size growth
+//! (`RawMap::needs_growth`), because with hundreds of threads that error is not small.
 
 use crossbeam_utils::CachePadded;
 
@@ -105,10 +108,23 @@ impl Counter {
         usize::try_from(total + shared).unwrap_or(0)
     }
 
+    /// Adds what `stripe` has not flushed to `approx` (N3 holds): its owner, the caller, is
+    /// giving the slot back at thread exit, and the next owner may not write for a long time.
+    pub(crate) fn fold(&self, stripe: &Stripe) {
+        // ORDERING: Relaxed (all three). N1: the caller owns the stripe; the give-back's Release
+        // store hands it over. A growth heuristic, as in `add`.
+        let pending = stripe.pending.load(Ordering::Relaxed);
+        if pending != 0 {
+            stripe.pending.store(0, Ordering::Relaxed);
+            self.approx.fetch_add(pending, Ordering::Relaxed);
+        }
+    }
+
     /// The approximation for the growth trigger: the shared approximation plus what the
-    /// caller's own stripe `own` has not flushed yet, clamped at 0. Exact when no other thread
-    /// writes; otherwise off by less than `BATCH` per other writing thread. `own` must be the
-    /// caller's stripe (N1: only its owner writes it, so the load sees its latest value).
+    /// caller's own stripe `own` has not flushed yet, clamped at 0. Exact when no other live
+    /// thread holds unflushed changes; otherwise off by less than `BATCH` per such thread.
+    /// `own` must be the caller's stripe (N1: only its owner writes it, so the load sees its
+    /// latest value).
     pub(crate) fn approx(&self, own: Option<&Stripe>) -> usize {
         // ORDERING: Relaxed (both). A heuristic; `own.pending` was last stored by this thread.
         let approx = self.approx.load(Ordering::Relaxed);

@@ -104,7 +104,9 @@ impl<K, V, S> ConcurrentHashMap<K, V, S> {
         self.raw.len()
     }
 
-    /// Whether the map has no entries.
+    /// Whether the map has no entries: `len() == 0`, so exact whenever no write is in flight
+    /// and, like `len`, not a snapshot while writes run (inserts and removals on other threads
+    /// can make it answer `true` while some key is present throughout).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
