@@ -299,6 +299,14 @@ impl<K: Eq + Hash, V, S: BuildHasher> HashMap<K, V, S> {
         self.raw.insert(key, value)
     }
 
+    /// [`insert`](Self::insert), but a replace returns the unused `key` with the old value
+    /// instead of dropping it: for the wrappers, which drop both after releasing their lock.
+    #[inline]
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn insert_or_replace(&mut self, key: K, value: V) -> Option<(K, V)> {
+        self.raw.insert_or_replace(key, value)
+    }
+
     /// The value under `key`. Reads never move entries.
     ///
     /// Go: `v, ok := m[k]` (`mapaccess2`).

@@ -815,3 +815,223 @@ fn wrappers_are_send_and_sync() {
     shared::<CowMap<String, String>>();
     shared::<SyncMap<String, String>>();
 }
+
+/// Keys and values dropped by `SafeMap` and `ShardedMap` operations: their `Drop` runs after the
+/// lock is released (and, for the actor, on the caller's thread), so it may use the map. Found by
+/// a review in session 31: every case below hung (the lock backends waited on a lock their own
+/// thread held; the actor's owner thread posted to its own mailbox and waited for the answer).
+mod drops_outside_the_lock {
+    use std::hash::{Hash, Hasher};
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use hmap::wrappers::{ActorBackend, Backend, MutexBackend, RwLockBackend, SafeMap, ShardedMap};
+
+    /// Runs `f` on a detached thread; panics if it does not finish in 10 s (the stuck thread is
+    /// leaked, so that the other tests still run and report).
+    fn must_finish(what: &str, f: impl FnOnce() + Send + 'static) {
+        let (done, finished) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            f();
+            let _ = done.send(());
+        });
+        match finished.recv_timeout(Duration::from_secs(10)) {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for 10 s (deadlock)"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(worker.join().expect_err("it ended without sending"))
+            }
+        }
+    }
+
+    type Hook = Arc<dyn Fn() + Send + Sync>;
+
+    /// A value that runs its hook when dropped (clones carry the hook too).
+    #[derive(Clone)]
+    struct ValueOnDrop(Option<Hook>);
+
+    impl Drop for ValueOnDrop {
+        fn drop(&mut self) {
+            if let Some(hook) = self.0.take() {
+                hook();
+            }
+        }
+    }
+
+    /// A key that hashes and compares by its number and runs its hook when dropped.
+    #[derive(Clone)]
+    struct KeyOnDrop(u64, Option<Hook>);
+
+    impl PartialEq for KeyOnDrop {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for KeyOnDrop {}
+    impl Hash for KeyOnDrop {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            self.0.hash(state);
+        }
+    }
+    impl Drop for KeyOnDrop {
+        fn drop(&mut self) {
+            if let Some(hook) = self.1.take() {
+                hook();
+            }
+        }
+    }
+
+    fn leak<T>(value: T) -> &'static T {
+        Box::leak(Box::new(value))
+    }
+
+    fn safe_map_cases<B: Backend>()
+    where
+        SafeMap<u64, ValueOnDrop, B>: Sync,
+        SafeMap<KeyOnDrop, u64, B>: Sync,
+    {
+        // `clear`: the values' drops use the map.
+        let map = leak(SafeMap::<u64, ValueOnDrop, B>::new());
+        map.store(
+            0,
+            ValueOnDrop(Some(Arc::new(move || map.delete(&u64::MAX)))),
+        );
+        map.store(
+            1,
+            ValueOnDrop(Some(Arc::new(move || map.store(7, ValueOnDrop(None))))),
+        );
+        must_finish(&format!("SafeMap<{}>::clear", B::NAME), move || map.clear());
+        assert!(
+            map.len() <= 1,
+            "the map holds at most what a destructor stored after the clear"
+        );
+
+        // `remove`: the stored key's drop uses the map.
+        let map = leak(SafeMap::<KeyOnDrop, u64, B>::new());
+        map.store(
+            KeyOnDrop(1, Some(Arc::new(move || map.delete(&KeyOnDrop(9, None))))),
+            10,
+        );
+        must_finish(&format!("SafeMap<{}>::remove", B::NAME), move || {
+            assert_eq!(map.remove(&KeyOnDrop(1, None)), Some(10));
+        });
+
+        // `insert` over a present key: the key given, not stored, is dropped and uses the map.
+        map.store(KeyOnDrop(2, None), 20);
+        let key = KeyOnDrop(
+            2,
+            Some(Arc::new(move || {
+                assert_eq!(map.load(&KeyOnDrop(2, None)), Some(21))
+            })),
+        );
+        must_finish(&format!("SafeMap<{}>::insert", B::NAME), move || {
+            assert_eq!(map.insert(key, 21), Some(20));
+        });
+
+        // `insert` replacing a value whose drop uses the map.
+        let map = leak(SafeMap::<u64, ValueOnDrop, B>::new());
+        map.store(
+            3,
+            ValueOnDrop(Some(Arc::new(move || assert!(map.contains_key(&3))))),
+        );
+        must_finish(
+            &format!("SafeMap<{}>::insert (replaced value)", B::NAME),
+            move || {
+                map.store(3, ValueOnDrop(None));
+            },
+        );
+
+        // Lookups: under the actor the key travels as a clone, which is dropped by the caller.
+        let map = leak(SafeMap::<KeyOnDrop, u64, B>::new());
+        map.store(KeyOnDrop(1, None), 10);
+        let key = KeyOnDrop(1, Some(Arc::new(move || assert_eq!(map.len(), 1))));
+        must_finish(&format!("SafeMap<{}>::load", B::NAME), move || {
+            assert_eq!(map.load(&key), Some(10));
+            assert!(map.contains_key(&key));
+            drop(key);
+        });
+
+        // `range`: the actor's copies of the values are dropped after the range, and may use
+        // the map; the lock backends make no copies.
+        let map = leak(SafeMap::<u64, ValueOnDrop, B>::new());
+        for i in 0..200u64 {
+            map.store(
+                i,
+                ValueOnDrop(Some(Arc::new(move || assert!(map.len() >= 200)))),
+            );
+        }
+        must_finish(&format!("SafeMap<{}>::range", B::NAME), move || {
+            let mut seen = 0;
+            map.range(|_, _| {
+                seen += 1;
+                seen < 150
+            });
+            assert_eq!(seen, 150);
+            map.range(|_, _| true);
+        });
+    }
+
+    #[test]
+    fn safe_map_rwlock_drops_outside_the_lock() {
+        safe_map_cases::<RwLockBackend>();
+    }
+
+    #[test]
+    fn safe_map_mutex_drops_outside_the_lock() {
+        safe_map_cases::<MutexBackend>();
+    }
+
+    #[test]
+    fn safe_map_actor_drops_on_the_callers_thread() {
+        safe_map_cases::<ActorBackend>();
+    }
+
+    #[test]
+    fn sharded_map_drops_outside_the_lock() {
+        let map = leak(ShardedMap::<u64, ValueOnDrop>::new());
+        map.store(0, ValueOnDrop(Some(Arc::new(move || map.delete(&0)))));
+        must_finish("ShardedMap::clear", move || map.clear());
+
+        // One shard, so that the destructors use the very shard the operation locked.
+        let map = leak(ShardedMap::<KeyOnDrop, u64>::with_shards(1));
+        let hook: Hook = Arc::new(move || {
+            let _ = map.load(&KeyOnDrop(u64::MAX, None));
+            map.delete(&KeyOnDrop(u64::MAX, None));
+        });
+        map.store(KeyOnDrop(1, Some(Arc::clone(&hook))), 10);
+        must_finish("ShardedMap::remove", move || {
+            assert_eq!(map.remove(&KeyOnDrop(1, None)), Some(10));
+        });
+        map.store(KeyOnDrop(2, None), 20);
+        let key = KeyOnDrop(2, Some(hook));
+        must_finish("ShardedMap::insert", move || {
+            assert_eq!(map.insert(key, 21), Some(20));
+        });
+    }
+
+    /// `ShardedMap`'s `Debug` holds the shards' read locks while the entries format: a use of
+    /// the map from an entry's `Debug` panics instead of waiting for ever.
+    #[test]
+    fn sharded_map_debug_of_an_entry_that_uses_the_map_panics() {
+        struct UsesMap(&'static ShardedMap<u64, UsesMap>);
+        impl Clone for UsesMap {
+            fn clone(&self) -> Self {
+                Self(self.0)
+            }
+        }
+        impl std::fmt::Debug for UsesMap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} entries", self.0.len())
+            }
+        }
+        let map: &'static ShardedMap<u64, UsesMap> = leak(ShardedMap::new());
+        map.store(1, UsesMap(map));
+        must_finish("ShardedMap's Debug", move || {
+            let result = std::panic::catch_unwind(|| format!("{map:?}"));
+            let message = super::common::panic_message(&*result.expect_err("it must panic"));
+            assert!(message.contains("fmt"), "{message}");
+            assert_eq!(map.len(), 1, "the map stays usable");
+        });
+    }
+}

@@ -842,6 +842,18 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
     /// Inserts or replaces. Go: `mapassign`.
     #[inline]
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.insert_or_replace(key, value).map(|(key, old)| {
+            // UNWIND: the unused key is dropped while `old` is a local, so a panicking
+            // `K::drop` drops `old` on the way out instead of leaking it (rust#47949).
+            drop(key);
+            old
+        })
+    }
+
+    /// Inserts or replaces; a replace hands back the unused `key` with the old value instead
+    /// of dropping it, so that a caller holding a lock can drop both after releasing it.
+    #[inline]
+    pub(crate) fn insert_or_replace(&mut self, key: K, value: V) -> Option<(K, V)> {
         // UNWIND: hashing happens before anything changes.
         let hash = self.hash(&key);
         let mut map = self.writing();
@@ -852,11 +864,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> RawMap<K, V, S> {
                 // keeps it, and so do we (D12).
                 // SAFETY: a found slot is full (B1).
                 let old = mem::replace(unsafe { &mut *Bucket::value(bucket, slot) }, value);
-                drop(map);
-                // UNWIND: the unused key is dropped while `old` is a local, so a panicking
-                // `K::drop` drops `old` on the way out instead of leaking it (rust#47949).
-                drop(key);
-                Some(old)
+                Some((key, old))
             }
             Err(vacancy) => {
                 map.insert_vacant(hash, key, value, vacancy);

@@ -342,7 +342,10 @@ impl Backend for ActorBackend {
         R: Send + 'static,
     {
         let key = key.clone();
-        cell.call(move |map| op(map, &key))
+        // The clone comes back with the answer and is dropped here, not on the owner thread,
+        // where a `Drop` that used the map would wait on its own mailbox.
+        let (result, _key) = cell.call(move |map| (op(map, &key), key));
+        result
     }
 
     fn write<K, V, S, A, R>(
@@ -372,7 +375,9 @@ impl Backend for ActorBackend {
         R: Send + 'static,
     {
         let key = key.clone();
-        cell.call(move |map| op(map, &key))
+        // As in `read_key`.
+        let (result, _key) = cell.call(move |map| (op(map, &key), key));
+        result
     }
 
     /// GO: a goroutine that owns the map would run `f` itself; `f` borrows the caller's stack
@@ -385,23 +390,37 @@ impl Backend for ActorBackend {
         V: Clone + Send + 'static,
         S: Send + 'static,
     {
+        // Copies are dropped only once the owner has left the range job: their `Drop` may use
+        // the map, which would wait for the owner while the owner waits for us. Declared before
+        // the channels, so that on unwind (a panicking `f`) it drops after them, when the owner
+        // no longer waits. Without drop glue a chunk goes as soon as it is used, and the range
+        // needs memory for one chunk rather than for a copy of the map.
+        let mut used: Vec<Vec<(K, V)>> = Vec::new();
         let (chunk_tx, chunks) = mpsc::sync_channel::<RangeChunk<K, V>>(1);
         let (go_ahead, go_ahead_rx) = mpsc::sync_channel::<()>(1);
         cell.post(Box::new(move |map: &mut HashMap<K, V, S>| {
             stream_entries(map, &chunk_tx, &go_ahead_rx);
         }));
         // `chunks` ends (recv error) when the owner has sent the last chunk and dropped the
-        // job; dropping `go_ahead` on an early return stops the owner at its next wait.
+        // job; dropping `go_ahead` on an early exit stops the owner at its next wait.
         while let Ok(chunk) = chunks.recv() {
-            let chunk = chunk.unwrap_or_else(|payload| panic::resume_unwind(payload));
-            for (key, value) in &chunk {
-                if !f(key, value) {
-                    return;
-                }
+            used.push(chunk.unwrap_or_else(|payload| panic::resume_unwind(payload)));
+            let chunk = used.last().expect("pushed just now");
+            let stop = !chunk.iter().all(|(key, value)| f(key, value));
+            if !core::mem::needs_drop::<(K, V)>() {
+                used.clear();
             }
-            if go_ahead.send(()).is_err() {
-                return;
+            if stop || go_ahead.send(()).is_err() {
+                break;
             }
         }
+        drop(go_ahead);
+        // Wait for the job to end: its sender goes with it.
+        while let Ok(chunk) = chunks.recv() {
+            if let Ok(chunk) = chunk {
+                used.push(chunk);
+            }
+        }
+        drop(used);
     }
 }

@@ -44,8 +44,20 @@ use crate::{DefaultHashBuilder, HashMap};
 /// thread-local check on every operation). `f` may use other maps, and other threads may use
 /// this one meanwhile, but the check sees only the calling thread: an `f` that waits for
 /// another thread's write to this map waits forever, and two threads whose callbacks write into
-/// each other's maps (A's `range` into B, B's into A) deadlock under the mutex and actor
-/// backends, as nested locks do (Go's too).
+/// each other's maps (A's `range` into B, B's into A) deadlock under every backend, as nested
+/// locks do (Go's too): under [`RwLockBackend`] each range's read lock holds off the other's
+/// write.
+///
+/// # User code under the lock
+/// The keys' `Hash` and `Eq` and the `Clone` of keys and values run under the lock (on the
+/// owner thread for [`ActorBackend`]), so they must not use the same map: that deadlocks, and
+/// no check catches it. `Drop` of keys and values runs after the lock is released, on the
+/// calling thread: a replaced or removed value, the key a replacing `insert` did not store, the
+/// stored key `remove` took out, every entry `clear` removed (collected first, then dropped),
+/// the key clone a lookup sent to the actor, and the actor's copies in `range` (kept until the
+/// range ends, then dropped). So a destructor may use the map (found by a review in session 31:
+/// each of those drops ran under the lock or on the owner thread and deadlocked there, as
+/// `CowMap`'s and `SyncMap`'s did before session 29 and 30).
 ///
 /// [`MutexBackend`]: super::MutexBackend
 /// [`ActorBackend`]: super::ActorBackend
@@ -118,11 +130,18 @@ where
         self.insert(key, value);
     }
 
-    /// Stores `value` for `key` and returns the previous value.
+    /// Stores `value` for `key` and returns the previous value. On a replace the stored key is
+    /// kept, and the `key` given is dropped after the lock is released.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.check("insert");
-        B::write(&self.cell, (key, value), |map, (key, value)| {
-            map.insert(key, value)
+        let replaced = B::write(&self.cell, (key, value), |map, (key, value)| {
+            map.insert_or_replace(key, value)
+        });
+        // Unlocked: the unused key's `Drop` may use the map. UNWIND: a panicking `K::drop`
+        // drops `old` on the way out (rust#47949).
+        replaced.map(|(unused_key, old)| {
+            drop(unused_key);
+            old
         })
     }
 
@@ -131,16 +150,28 @@ where
         self.remove(key);
     }
 
-    /// Removes `key` and returns its value.
+    /// Removes `key` and returns its value (the stored key is dropped after the lock is
+    /// released).
     pub fn remove(&self, key: &K) -> Option<V> {
         self.check("remove");
-        B::write_key(&self.cell, key, |map, key| map.remove(key))
+        let removed = B::write_key(&self.cell, key, |map, key| map.remove_entry(key));
+        // Unlocked, as in `insert`.
+        removed.map(|(stored_key, value)| {
+            drop(stored_key);
+            value
+        })
     }
 
-    /// Removes every entry (the map keeps its bucket array, as Go's `clear`).
+    /// Removes every entry (the map keeps its bucket array, as Go's `clear`). Entries whose
+    /// types have drop glue are moved out under the lock and dropped after it is released.
     pub fn clear(&self) {
         self.check("clear");
-        B::write(&self.cell, (), |map, ()| map.clear());
+        if core::mem::needs_drop::<(K, V)>() {
+            let removed = B::write(&self.cell, (), |map, ()| map.drain().collect::<Vec<_>>());
+            drop(removed);
+        } else {
+            B::write(&self.cell, (), |map, ()| map.clear());
+        }
     }
 
     /// The number of entries. Go: `Len` (under `RLock`).
@@ -161,8 +192,14 @@ where
     /// If `f` calls any method of this map (that would deadlock; see the type's documentation).
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         self.check("range");
-        let _scope = CallbackScope::enter(core::ptr::from_ref(self).cast(), "range");
-        B::range(&self.cell, &mut f);
+        let map = core::ptr::from_ref(self).cast();
+        // The scope covers each call of `f`, not the backend's own work between calls: the
+        // actor's copies are dropped after the range, outside any scope, where their `Drop` may
+        // use the map.
+        B::range(&self.cell, &mut |key, value| {
+            let _scope = CallbackScope::enter(map, "range");
+            f(key, value)
+        });
     }
 }
 

@@ -33,7 +33,16 @@ pub const DEFAULT_SHARDS: usize = 16;
 /// `len` sums the shards (N read locks, not one atomic snapshot). `range` visits one shard at
 /// a time under that shard's read lock (writers to that shard wait; writers to others do not),
 /// so it is not a snapshot of the whole map; `f` must not use the same map (it panics, instead
-/// of deadlocking as in Go).
+/// of deadlocking as in Go). Two threads whose `range` callbacks write into each other's maps
+/// can still deadlock, as nested locks do (each range's read lock holds off the other's write).
+///
+/// **User code under a lock.** The keys' `Hash` and `Eq` and the values' `Clone` (in `load`)
+/// run under a shard's lock, so they must not use the same map (that deadlocks, and no check
+/// catches it). `Drop` of keys and values runs after the lock is released: a replaced or removed
+/// value, the key a replacing `insert` did not store, the stored key `remove` took out, and a
+/// shard's entries in `clear` (collected first, then dropped), so a destructor may use the map
+/// (found by a review in session 31: those drops ran under the shard's write lock and
+/// deadlocked when they used the map).
 ///
 /// ```
 /// use hmap::wrappers::{SharedMap, ShardedMap};
@@ -124,11 +133,17 @@ impl<K, V, S> ShardedMap<K, V, S> {
         self.len() == 0
     }
 
-    /// Removes every entry, one shard at a time.
+    /// Removes every entry, one shard at a time. Entries whose types have drop glue are moved
+    /// out under the shard's lock and dropped after it is released.
     pub fn clear(&self) {
         self.check("clear");
         for shard in self.shards.iter() {
-            write(shard).clear();
+            if core::mem::needs_drop::<(K, V)>() {
+                let removed: Vec<(K, V)> = write(shard).drain().collect();
+                drop(removed);
+            } else {
+                write(shard).clear();
+            }
         }
     }
 
@@ -189,10 +204,17 @@ impl<K: Eq + Hash, V, S: BuildHasher> ShardedMap<K, V, S> {
         self.insert(key, value);
     }
 
-    /// Stores `value` for `key`; returns the previous value.
+    /// Stores `value` for `key`; returns the previous value. On a replace the stored key is
+    /// kept, and the `key` given is dropped after the lock is released.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.check("insert");
-        write(self.shard(&key)).insert(key, value)
+        let replaced = write(self.shard(&key)).insert_or_replace(key, value);
+        // Unlocked (the guard was a temporary of the statement above): the unused key's `Drop`
+        // may use the map. UNWIND: a panicking `K::drop` drops `old` on the way out.
+        replaced.map(|(unused_key, old)| {
+            drop(unused_key);
+            old
+        })
     }
 
     /// Removes `key`.
@@ -200,10 +222,15 @@ impl<K: Eq + Hash, V, S: BuildHasher> ShardedMap<K, V, S> {
         self.remove(key);
     }
 
-    /// Removes `key`; returns its value.
+    /// Removes `key`; returns its value (the stored key is dropped after the lock is released).
     pub fn remove(&self, key: &K) -> Option<V> {
         self.check("remove");
-        write(self.shard(key)).remove(key)
+        let removed = write(self.shard(key)).remove_entry(key);
+        // Unlocked, as in `insert`.
+        removed.map(|(stored_key, value)| {
+            drop(stored_key);
+            value
+        })
     }
 }
 
@@ -221,6 +248,9 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for ShardedMap<K, V, S> {
     /// callback hung while another thread's `store` waited for that shard).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         reentry::check(core::ptr::from_ref(self).cast(), "fmt");
+        // The entries' `Debug` runs under the shards' read locks: a use of this map from it
+        // panics instead of waiting on them.
+        let _scope = CallbackScope::enter(core::ptr::from_ref(self).cast(), "fmt");
         let mut map = f.debug_map();
         for shard in self.shards.iter() {
             map.entries(read(shard).iter());
