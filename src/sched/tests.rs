@@ -264,3 +264,25 @@ fn threads_outside_the_scheduler_are_not_affected() {
     assert!(plain.join().expect("plain thread") >= 1000);
     assert!(super::token().is_none());
 }
+
+/// `AuditedMap` caches the calling thread's entry; a pooled OS thread runs one logical thread
+/// after another, each with its own token, and each must be counted as itself. Found by a review
+/// in session 31: the second run's thread was recorded under the first one's token.
+#[test]
+fn audited_map_tells_the_logical_threads_of_a_pooled_thread_apart() {
+    use crate::wrappers::{AuditedMap, SharedMap};
+    let map = Arc::new(AuditedMap::new(crate::ConcurrentHashMap::<u64, u64>::new()));
+    for key in [1u64, 2] {
+        let map = Arc::clone(&map);
+        let report = run(vec![Box::new(move || map.store(key, key))], &[]);
+        assert!(report.is_ok(), "{report:?}");
+    }
+    let report = map.report();
+    let token = |key: &str| {
+        let key = report.key(key).expect("accessed");
+        assert_eq!(key.writes, 1);
+        key.last_thread.as_ref().expect("accessed").token
+    };
+    assert_ne!(token("1"), token("2"), "{report:#?}");
+    assert_eq!(report.threads.len(), 2, "{report:#?}");
+}

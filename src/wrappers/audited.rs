@@ -84,7 +84,8 @@ std::thread_local! {
 ///
 /// Each counted access adds 1 to the key's and the calling thread's read or write counter,
 /// records the thread and the kind as the key's last access, and, when rules are on, steps the
-/// two rules. The audit never forgets: a key's counters outlive its deletion from the inner map.
+/// two rules. (An access whose key's `Hash` or `Clone` panics inside the audit is counted for
+/// the thread only, so the threads' totals can then exceed the keys'.) The audit never forgets: a key's counters outlive its deletion from the inner map.
 ///
 /// # Alert rules
 /// See [`AuditRules`]. With [`AlertSink::None`] (and with [`AuditedMap::new`]) the rules are
@@ -438,9 +439,13 @@ struct KeyState {
     last_access: AtomicU64,
     /// Write-rate rule: `window << 32 | writes in that window`.
     rate: AtomicU64,
-    /// Alternation rule: `thread tag << 32 | kind bit << 31 | streak` (tag: the low 32 bits of
-    /// the token, 0 mapped to 1; 0 as a whole means no access yet). Two threads whose tokens
-    /// agree in the low 32 bits would count as one here, which takes 2^32 threads created.
+    /// Alternation rule: `thread tag << 32 | kind bit << 31 | streak` (tag: the token folded to
+    /// 32 bits, its low half XOR its high half, 0 mapped to 1; 0 as a whole means no access
+    /// yet). Two threads whose tokens fold alike count as one here: plain threads' tokens stay
+    /// below 2^32 until 2^32 threads were created, and `crate::sched`'s logical threads
+    /// (2^62 + session · 2^20 + n) can fold alike only across sessions at least 4,096 apart.
+    /// (Until session 31 the tag was the low half alone: the scheduler's host thread, whose
+    /// low half is 0, shared tag 1 with the process's first thread.)
     alternation: AtomicU64,
 }
 
@@ -506,8 +511,9 @@ impl KeyState {
 
     /// Steps the alternation rule; returns whether this access completes `threshold` flips.
     fn step_alternation(&self, token: usize, access: AccessKind, threshold: u64) -> bool {
-        // Keeping 32 bits of the token is deliberate (see the field's doc).
-        let tag = ((token as u64) & COUNT_MASK).max(1);
+        // Folding the token to 32 bits is deliberate (see the field's doc).
+        let token = token as u64;
+        let tag = ((token ^ (token >> 32)) & COUNT_MASK).max(1);
         // ORDERING: Relaxed. Rule state only; the CAS below re-validates it.
         let mut current = self.alternation.load(Ordering::Relaxed);
         loop {
@@ -778,7 +784,12 @@ impl<M> AuditedMap<M> {
         // `try_with` fails only while the thread is being torn down: then take the slow path.
         let cached = THREAD_ENTRY.try_with(Cell::take).ok().flatten();
         let (token, thread) = match cached {
-            Some((map, token, thread)) if map == self.id => (token, thread),
+            // The token is compared too: under `crate::sched` one OS thread runs many logical
+            // threads, one after another, each with its own token (found by a review in session
+            // 31: every later logical thread of a pooled thread was counted as the first).
+            Some((map, token, thread)) if map == self.id && token == thread_token() => {
+                (token, thread)
+            }
             _ => self.thread_entry(),
         };
         thread.record(access);
