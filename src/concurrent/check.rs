@@ -1,6 +1,6 @@
 //! The concurrent map's invariant checker (style.md §5): asserts the numbered invariants of
 //! `table.rs` (T1–T4), `bucket.rs` (B2–B7), `evacuate.rs` (E2, E3), `raw.rs` (R1) and
-//! `counter.rs` (N2), and R4 (`raw.rs`), that can be checked from outside an operation.
+//! `counter.rs` (N2, N3), and R4 (`raw.rs`), that can be checked from outside an operation.
 //!
 //! It reads the map as its owner would (lock-holder loads) and so must run while no other thread
 //! uses the map: between runs of a test or fuzz target, never concurrently with a write.
@@ -112,10 +112,19 @@ impl<K, V> RawMap<K, V> {
                 }
             }
         }
+        let (exact, approx) = self
+            .reclaimer()
+            .count()
+            .quiescent_totals(self.reclaimer().stripes());
+        // Unclamped: `len` clamps at 0, which would hide a count gone negative.
         assert_eq!(
-            self.len(),
-            live.len(),
+            exact,
+            live.len() as isize,
             "N2: the count equals the live entries"
+        );
+        assert_eq!(
+            approx, exact,
+            "N3: the approximation and every stripe's unflushed changes add up to the count"
         );
     }
 }

@@ -120,6 +120,26 @@ impl Counter {
         }
     }
 
+    /// For the invariant checker, on a quiescent map: the unclamped sum of the `exact` fields of
+    /// `stripes` (every allocated slot's) and `shared` (N2's left side), and `approx` plus the
+    /// `pending` fields (N3's left side).
+    #[cfg(any(test, fuzzing, feature = "invariants", feature = "sched"))]
+    pub(crate) fn quiescent_totals<'s>(
+        &self,
+        stripes: impl Iterator<Item = &'s Stripe>,
+    ) -> (isize, isize) {
+        // ORDERING: Relaxed (all). The caller joined every writer (quiescent map).
+        let mut exact = self.shared.load(Ordering::Relaxed);
+        // ORDERING: Relaxed. As above.
+        let mut approx = self.approx.load(Ordering::Relaxed);
+        for stripe in stripes {
+            // ORDERING: Relaxed (both). As above.
+            exact += stripe.exact.load(Ordering::Relaxed);
+            approx += stripe.pending.load(Ordering::Relaxed);
+        }
+        (exact, approx)
+    }
+
     /// The approximation for the growth trigger: the shared approximation plus what the
     /// caller's own stripe `own` has not flushed yet, clamped at 0. Exact when no other live
     /// thread holds unflushed changes; otherwise off by less than `BATCH` per such thread.
