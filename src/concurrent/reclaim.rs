@@ -162,14 +162,19 @@ type FreeBlock = unsafe fn(*mut u8, &Counters, Option<&HandleSlot>);
 pub(crate) struct RetiredBatch {
     len: usize,
     free: FreeBlock,
+    /// Whether freeing an entry runs drop glue (`needs_drop` of the entry type), which may be
+    /// user code: only then must a batch that falls due under a chain wait (G4).
+    drops: bool,
     items: [*mut u8; RETIRE_BATCH],
 }
 
 impl RetiredBatch {
-    fn new(free: FreeBlock) -> Box<Self> {
+    /// An empty batch of entries of type `T`.
+    fn new<T>() -> Box<Self> {
         Box::new(Self {
             len: 0,
-            free,
+            free: recycle_erased::<T>,
+            drops: core::mem::needs_drop::<T>(),
             items: [core::ptr::null_mut(); RETIRE_BATCH],
         })
     }
@@ -1226,7 +1231,7 @@ impl Guard<'_> {
             // one, so that every retired entry is freed through `defer_batch`'s function (G4).
             // An allocation per entry, on a path that already registers a participant per pin.
             count_garbage(None, self.reclaimer.counters(), 1);
-            let mut batch = RetiredBatch::new(recycle_erased::<T>);
+            let mut batch = RetiredBatch::new::<T>();
             let _ = batch.push(ptr.cast());
             // SAFETY: G1: the entry is retired (forwarded contract), in this batch only; G2: a
             // block of this map holds its entry type (the layout check above).
@@ -1238,7 +1243,7 @@ impl Guard<'_> {
         // (only this function and `defer_pending` touch it, neither reentrantly).
         let full = slot.pending.with_mut(|pending| unsafe {
             let pending = &mut *pending;
-            let batch = pending.get_or_insert_with(|| RetiredBatch::new(recycle_erased::<T>));
+            let batch = pending.get_or_insert_with(|| RetiredBatch::new::<T>());
             // G2: every block of this map holds its entry type (the layout check above), so the
             // batch's `free` fits this entry too.
             if batch.push(ptr.cast()) {
@@ -1267,9 +1272,12 @@ impl Guard<'_> {
             // SAFETY: deferred functions run at the latest while `Reclaimer::drop` drops the
             // collector, before it frees `counters`; the batch was leaked for this function.
             let (counters, batch) = unsafe { (counters.as_ref(), Box::from_raw(batch)) };
-            if crate::sync::under_any_chain() {
+            if batch.drops && crate::sync::under_any_chain() {
                 // G4: this thread runs a closure under a chain of some map, which the entries'
-                // destructors may write to.
+                // destructors may write to. Entries without drop glue run no code when freed,
+                // so they never wait (a map of plain data written only from other maps'
+                // closures would otherwise postpone every batch while it lives: a review in
+                // session 31).
                 counters.postpone(batch);
                 return;
             }
@@ -1367,10 +1375,14 @@ unsafe fn recycle_erased<T>(ptr: *mut u8, counters: &Counters, slot: Option<&Han
 /// `ptr` holds a live `T` in a block of the map's pool (K1), owned by nobody else; `slot` is the
 /// running thread's own slot (C1).
 unsafe fn recycle<T>(ptr: *mut T, counters: &Counters, slot: Option<&HandleSlot>) {
-    // SAFETY: the contract: a live, owned `T`. After this its memory is a plain block. A panic
-    // here leaves the block unused until the map drops and frees its chunk (the caller contains
-    // the panic).
-    unsafe { core::ptr::drop_in_place(ptr) };
+    // SAFETY: the contract: a live, owned `T`. After this its memory is a plain block, also
+    // when a destructor panics: drop glue drops the remaining fields while it unwinds. So the
+    // block is freed either way and the panic goes on to the caller, which contains it (until
+    // session 31 a panicking drop left its block out of the pool until the map dropped: the
+    // chunks grew with every contained panic, found by a review).
+    let dropped = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
+        core::ptr::drop_in_place(ptr);
+    }));
     let block = NonNull::new(ptr.cast::<u8>()).expect("an entry pointer is non-null");
     match slot {
         // SAFETY: we own the slot (C1, K3), and `alloc_block` never holds this borrow across a
@@ -1381,5 +1393,8 @@ unsafe fn recycle<T>(ptr: *mut T, counters: &Counters, slot: Option<&HandleSlot>
             .with_mut(|blocks| unsafe { (*blocks).free(block, &counters.pool) }),
         // SAFETY: as above.
         None => unsafe { counters.pool.free_shared(block) },
+    }
+    if let Err(payload) = dropped {
+        std::panic::resume_unwind(payload);
     }
 }
