@@ -461,10 +461,26 @@ impl<K: FuzzKey, V: FuzzValue> Replay<K, V> {
         let over = over_load_factor(self.load_factor, before.count + 1, before.log2_buckets);
         assert_eq!(after.count, before.count + 1, "step {step}: count");
         if growing {
-            // The running growth may end during this write, and then a new one may start.
+            // The running growth may end during this write, and then a new one may start: Go's
+            // `mapassign` runs `growWork` first and then tests `!growing() && overLoadFactor`.
             if after.log2_buckets != before.log2_buckets {
                 assert!(over, "step {step}: a doubling under the load factor");
                 assert_eq!(after.log2_buckets, before.log2_buckets + 1, "step {step}");
+            }
+            // Session 31 (a review): a growth that ended in this write over the load factor
+            // must be followed by a doubling in the same write, not one write later.
+            assert!(
+                after.old_buckets != 0 || !over,
+                "step {step}: the growth ended at overLoadFactor({}, {}) and no doubling started",
+                before.count + 1,
+                before.log2_buckets
+            );
+            if after.buckets != before.buckets && over {
+                assert_eq!(
+                    after.log2_buckets,
+                    before.log2_buckets + 1,
+                    "step {step}: a growth started at overLoadFactor is a doubling"
+                );
             }
             return;
         }
