@@ -10,7 +10,8 @@
 //! slots, a tophash byte per slot with Go's markers, overflow chains, load factor 6.5, doubling
 //! and same-size growth, X/Y split. What differs, and why, is listed as C-D1… in
 //! `design/go-correspondence.md`; the protocol (states, linearization points, the ordering table
-//! `[P1]`… that every `ORDERING:` comment cites, the reclamation argument) is
+//! `[P1]`… that the `ORDERING:` comment of every synchronizing access cites (Relaxed
+//! statistics and probes say why they need no ordering instead), the reclamation argument) is
 //! `design/concurrent-protocol.md`.
 //!
 //! # Guarantees
