@@ -426,8 +426,13 @@ fn conc_run(
     let map = GrowMap::Conc(kind);
     let mut run = GrowRun::from_writer(map, repetition, readers, &record.writer);
     if readers > 0 {
-        let r = &record.reader.latency;
         run.reader_gets = Some(record.reader.gets);
+    }
+    // A reader that made no get before the writer finished (a tiny `--keys`) has no latencies:
+    // its empty histogram's zeros would read as measurements (a review in session 31 found
+    // "worst get 0 ns vs 0 ns").
+    if readers > 0 && record.reader.gets > 0 {
+        let r = &record.reader.latency;
         run.reader_p50_ns = Some(r.p50_ns);
         run.reader_p99_ns = Some(r.p99_ns);
         run.reader_p9999_ns = Some(r.p9999_ns);

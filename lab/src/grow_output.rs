@@ -123,16 +123,19 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
     if result.interrupted {
         ui.out("INTERRUPTED by a signal: maps and sizes shown as - did not run");
     }
+    // Named after the plan, not after what ran, so that an interrupted run of several sizes
+    // names its plots as the whole run would.
+    let plot_name = |keys: usize| {
+        if result.plan.keys.len() == 1 {
+            "grow.svg".to_owned()
+        } else {
+            format!("grow_{keys}.svg")
+        }
+    };
     for size in &result.sizes {
         ui.out(&format!("\n{} keys:", size.keys));
         ui.out(&table(size, result));
-        // Named after the plan, not after what ran, so that an interrupted run of several sizes
-        // names its plots as the whole run would.
-        let name = if result.plan.keys.len() == 1 {
-            "grow.svg".to_owned()
-        } else {
-            format!("grow_{}.svg", size.keys)
-        };
+        let name = plot_name(size.keys);
         // As `throughput` and `wrappers` do, a plot with nothing to show is not drawn: an SVG of
         // empty axes would pass for a result.
         let panels = panels(size, result.plan.readers);
@@ -165,6 +168,9 @@ pub(crate) fn render(result: &GrowResult, out: &Output) -> Result<(), LabError> 
                 };
                 ui.out(&format!("\n{keys} keys:"));
                 ui.out(&table(&none, result));
+                // An earlier render's plot of this size would pass for this run's (a review in
+                // session 31 found one left behind).
+                out.remove_stale(&plot_name(keys))?;
             }
         }
     }

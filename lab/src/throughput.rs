@@ -281,7 +281,13 @@ fn best(result: &ThroughputResult, mix: &str, map: &str, threads: usize) -> Opti
 /// Prints a table per mix and draws `throughput.svg`.
 pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabError> {
     let plan = &result.plan;
-    let peers: Vec<&str> = ConcKind::PEERS.iter().map(|k| k.name()).collect();
+    // The peers this run measures: the ratio and its header name only these (`--maps` may
+    // leave some out).
+    let peers: Vec<&str> = ConcKind::PEERS
+        .iter()
+        .map(|k| k.name())
+        .filter(|name| plan.maps.iter().any(|m| m == name))
+        .collect();
     let mut text = format!(
         "throughput: table 2^{} (operations = table size), best of {} process(es) per cell; Mop/s\nmachine: {}\n",
         plan.log2,
@@ -301,7 +307,11 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
         for map in &plan.maps {
             let _ = write!(text, " {map:>16}");
         }
-        let _ = writeln!(text, " | concurrent ÷ best of {}", peers.join("/"));
+        if peers.is_empty() {
+            text += " | concurrent ÷ best peer (no peer in --maps)\n";
+        } else {
+            let _ = writeln!(text, " | concurrent ÷ best of {}", peers.join("/"));
+        }
         for &threads in &plan.threads {
             let _ = write!(text, "{threads:>7}");
             for map in &plan.maps {
@@ -320,16 +330,17 @@ pub(crate) fn render(result: &ThroughputResult, out: &Output) -> Result<(), LabE
                     }
                 }
             }
-            // No ratio where a peer of the plan failed: it would drop out of "the best peer".
-            let peer_failed = plan
-                .maps
+            // No ratio where a peer of the plan failed or did not run (a signal stopped the
+            // run first): it would drop out of "the best peer" (a review in session 31 found a
+            // ratio against papaya alone printed after Ctrl-C).
+            let peer_missing = peers
                 .iter()
-                .any(|m| peers.contains(&m.as_str()) && failed(result, mix.name, m, threads));
+                .any(|p| best(result, mix.name, p, threads).is_none());
             let best_peer = peers
                 .iter()
                 .filter_map(|p| best(result, mix.name, p, threads))
                 .reduce(f64::max)
-                .filter(|_| !peer_failed);
+                .filter(|_| !peer_missing);
             match (best(result, mix.name, "concurrent", threads), best_peer) {
                 (Some(c), Some(p)) if p > 0.0 => {
                     let _ = writeln!(text, " | {:.2}", c / p);

@@ -73,6 +73,8 @@ pub(crate) struct TourResult {
 
 pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
     let started = Instant::now();
+    // Files older than this are not this tour's (`files` below).
+    let started_at = std::time::SystemTime::now();
     let quick = args.quick;
     let ui = &out.ui;
     ui.out(&format!(
@@ -123,12 +125,21 @@ pub(crate) fn run(args: &TourArgs, out: &Output) -> Result<(), LabError> {
         stopped,
     } = progress;
 
+    // The files this tour wrote: those written since it started. The directory may hold an
+    // earlier run's files, which would pass for this tour's output (a review in session 31
+    // found an old `wrappers.json` listed by an interrupted tour that never ran the wrappers,
+    // and `tour.json` twice).
     let mut files: Vec<String> = fs::read_dir(&out.dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
+                .filter(|e| {
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|modified| modified >= started_at)
+                })
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| !name.starts_with('.'))
+                .filter(|name| !name.starts_with('.') && name != "tour.json")
                 .collect()
         })
         .unwrap_or_default();
