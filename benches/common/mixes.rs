@@ -350,8 +350,9 @@ pub(crate) fn too_few_operations(threads: usize, log2: u32) -> Option<String> {
     let per_thread = (1usize << log2) / threads;
     (per_thread < 100).then(|| {
         format!(
-            "{threads} threads on 2^{log2} operations leave {per_thread} per thread, fewer than \
-             one 100-operation sequence: use fewer threads or a larger table"
+            "{threads} thread(s) on 2^{log2} operations leave {per_thread} per thread, fewer than \
+             one 100-operation sequence: use {}a larger table",
+            if threads > 1 { "fewer threads or " } else { "" }
         )
     })
 }

@@ -54,8 +54,9 @@ pub(crate) struct ThroughputArgs {
     /// CPUs].
     #[arg(long, value_name = "LIST", value_parser = parse_threads)]
     pub(crate) threads: Option<Threads>,
-    /// Table size and operation count, as log2 (20: 2^20 = 1,048,576), in 4..=30.
-    #[arg(long, value_name = "L", default_value_t = 20, value_parser = clap::value_parser!(u32).range(4..=30))]
+    /// Table size and operation count, as log2 (20: 2^20 = 1,048,576), in 7..=30 (each thread
+    /// needs at least 100 operations).
+    #[arg(long, value_name = "L", default_value_t = 20, value_parser = clap::value_parser!(u32).range(7..=30))]
     pub(crate) log2: u32,
     /// Maps, comma-separated: concurrent (= hmap::ConcurrentHashMap), papaya, scc, dashmap,
     /// rwlock_hashbrown; or all.
@@ -404,7 +405,7 @@ pub(crate) fn child(mix: &str, map: &str, threads: usize, log2: u32) -> Result<(
         .ok_or_else(|| LabError::Usage(format!("unknown mix '{mix}'")))?;
     let kind =
         ConcKind::parse(map).ok_or_else(|| LabError::Usage(format!("unknown map '{map}'")))?;
-    if threads == 0 || !(4..=30).contains(&log2) {
+    if threads == 0 || !(7..=30).contains(&log2) {
         return Err(LabError::Usage("bad cell arguments".to_owned()));
     }
     let record = kind

@@ -168,7 +168,10 @@ fn bad_input_is_one_line_and_status_2() {
     );
     usage_error(&["grow", "--keys", "4Q"], &["not a count", "8M"]);
     usage_error(&["grow", "--repeat", "0"], &["--repeat", "at least 1"]);
-    usage_error(&["throughput", "--log2", "99"], &["--log2", "4..=30"]);
+    usage_error(&["throughput", "--log2", "99"], &["--log2", "7..=30"]);
+    // 2^6 operations cannot give even one thread a 100-operation sequence (session 31: `--help`
+    // said 4..=30, and 4 to 6 were always refused later, with advice to use fewer threads).
+    usage_error(&["throughput", "--log2", "6"], &["--log2", "7..=30"]);
     usage_error(
         &["wrappers", "--write-pct", "101"],
         &["percentage", "0..=100"],
@@ -216,10 +219,11 @@ fn bad_input_is_one_line_and_status_2() {
     );
     // Found by session 30's review: 0 Mop/s and exit 0; a hang.
     usage_error(
-        &["throughput", "--log2", "4", "--threads", "32"],
+        &["throughput", "--log2", "10", "--threads", "32"],
         &[
-            "--threads 32 --log2 4",
+            "--threads 32 --log2 10",
             "fewer than one 100-operation sequence",
+            "use fewer threads or a larger table",
         ],
     );
     usage_error(
