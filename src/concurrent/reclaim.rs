@@ -1375,26 +1375,36 @@ unsafe fn recycle_erased<T>(ptr: *mut u8, counters: &Counters, slot: Option<&Han
 /// `ptr` holds a live `T` in a block of the map's pool (K1), owned by nobody else; `slot` is the
 /// running thread's own slot (C1).
 unsafe fn recycle<T>(ptr: *mut T, counters: &Counters, slot: Option<&HandleSlot>) {
-    // SAFETY: the contract: a live, owned `T`. After this its memory is a plain block, also
-    // when a destructor panics: drop glue drops the remaining fields while it unwinds. So the
-    // block is freed either way and the panic goes on to the caller, which contains it (until
-    // session 31 a panicking drop left its block out of the pool until the map dropped: the
-    // chunks grew with every contained panic, found by a review).
-    let dropped = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unsafe {
-        core::ptr::drop_in_place(ptr);
-    }));
-    let block = NonNull::new(ptr.cast::<u8>()).expect("an entry pointer is non-null");
-    match slot {
-        // SAFETY: we own the slot (C1, K3), and `alloc_block` never holds this borrow across a
-        // pin or flush, the only places destructors run; the block is a free block of the pool
-        // now (K2).
-        Some(slot) => slot
-            .blocks
-            .with_mut(|blocks| unsafe { (*blocks).free(block, &counters.pool) }),
-        // SAFETY: as above.
-        None => unsafe { counters.pool.free_shared(block) },
+    /// Gives the block back when `recycle` ends, also when the drop below unwinds: drop glue
+    /// drops the remaining fields while it unwinds, so the block is plain memory either way
+    /// (until session 31 a panicking drop left its block out of the pool until the map
+    /// dropped, and the chunks grew with every contained panic: found by a review). The
+    /// caller contains the panic.
+    struct GiveBlockBack<'a> {
+        block: NonNull<u8>,
+        counters: &'a Counters,
+        slot: Option<&'a HandleSlot>,
     }
-    if let Err(payload) = dropped {
-        std::panic::resume_unwind(payload);
+    impl Drop for GiveBlockBack<'_> {
+        fn drop(&mut self) {
+            let (block, pool) = (self.block, &self.counters.pool);
+            match self.slot {
+                // SAFETY: we own the slot (C1, K3), and `alloc_block` never holds this borrow
+                // across a pin or flush, the only places destructors run; the block is a free
+                // block of the pool now (K2).
+                Some(slot) => slot
+                    .blocks
+                    .with_mut(|blocks| unsafe { (*blocks).free(block, pool) }),
+                // SAFETY: as above.
+                None => unsafe { pool.free_shared(block) },
+            }
+        }
     }
+    let _give_back = GiveBlockBack {
+        block: NonNull::new(ptr.cast::<u8>()).expect("an entry pointer is non-null"),
+        counters,
+        slot,
+    };
+    // SAFETY: the contract: a live, owned `T`; `_give_back` frees its block afterwards.
+    unsafe { core::ptr::drop_in_place(ptr) };
 }

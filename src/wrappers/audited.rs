@@ -85,7 +85,8 @@ std::thread_local! {
 /// Each counted access adds 1 to the key's and the calling thread's read or write counter,
 /// records the thread and the kind as the key's last access, and, when rules are on, steps the
 /// two rules. (An access whose key's `Hash` or `Clone` panics inside the audit is counted for
-/// the thread only, so the threads' totals can then exceed the keys'.) The audit never forgets: a key's counters outlive its deletion from the inner map.
+/// the thread only, so the threads' totals can then exceed the keys'.) The audit never forgets:
+/// a key's counters outlive its deletion from the inner map.
 ///
 /// # Alert rules
 /// See [`AuditRules`]. With [`AlertSink::None`] (and with [`AuditedMap::new`]) the rules are

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use arc_swap::ArcSwap;
 
 use super::reentry::{self, CallbackScope};
-use super::SharedMap;
+use super::{value_of, SharedMap};
 use crate::{DefaultHashBuilder, HashMap};
 
 /// Copy-on-write: Go's `atomic.Value` holding an immutable map (the `DeepCopyMap` of Go's
@@ -205,18 +205,8 @@ where
         // The previous value, and `key` when the copy keeps its stored key (as `HashMap::insert`
         // does), come out of the closure and drop after the unlock: their destructors may write
         // to this map (session 30's review: `HashMap::insert` dropped `key` under the lock).
-        let (previous, unused_key) = self.modify_as(operation, |map| match map.get_mut(&key) {
-            Some(slot) => (Some(core::mem::replace(slot, value)), Some(key)),
-            None => {
-                let previous = map.insert(key, value);
-                debug_assert!(previous.is_none(), "the key was absent a moment ago");
-                (previous, None)
-            }
-        });
-        // Dropped while `previous` is still a local, so a panicking `K::drop` drops it on the
-        // way out (rust#47949: a return value already built is leaked by a later panic).
-        drop(unused_key);
-        previous
+        let replaced = self.modify_as(operation, |map| map.insert_or_replace(key, value));
+        value_of(replaced)
     }
 
     /// Publishes a copy without `key` (publishes nothing if `key` is absent).
@@ -247,11 +237,7 @@ where
         if let Some(next) = next.take() {
             self.publish(writer, next);
         }
-        removed.map(|(stored_key, value)| {
-            // As in `insert_as` (rust#47949).
-            drop(stored_key);
-            value
-        })
+        value_of(removed)
     }
 
     /// Publishes an empty map with the same hasher.

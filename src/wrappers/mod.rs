@@ -33,6 +33,32 @@ mod sync_map;
 
 use core::hash::{BuildHasher, Hash};
 
+use crate::HashMap;
+
+/// The value of an entry an operation took out under a lock (a removed entry, or a replacing
+/// insert's unused key and old value), for the caller to finish after the lock is released:
+/// the key is dropped here, while the value is still a local, so that a panicking `K::drop`
+/// drops the value on the way out instead of leaking it (rust#47949). The wrappers drop user
+/// keys and values only after their lock, because a destructor may use the map.
+fn value_of<K, V>(entry: Option<(K, V)>) -> Option<V> {
+    entry.map(|(key, value)| {
+        drop(key);
+        value
+    })
+}
+
+/// Empties `map` (keeping its bucket array) and returns what the caller must drop after
+/// releasing its lock: every entry when `(K, V)` has drop glue, whose destructors may use the
+/// wrapper, else nothing (freeing such entries runs no code).
+fn clear_for_unlocked_drop<K, V, S>(map: &mut HashMap<K, V, S>) -> Vec<(K, V)> {
+    if core::mem::needs_drop::<(K, V)>() {
+        map.drain().collect()
+    } else {
+        map.clear();
+        Vec::new()
+    }
+}
+
 pub use self::audited::{
     AccessKind, Alert, AlertRule, AlertSink, AuditReport, AuditRules, AuditedMap, KeyLabel,
     KeyReport, ThreadReport, ThreadTag,

@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 
 use super::backend::{Backend, RwLockBackend};
 use super::reentry::{self, CallbackScope};
-use super::SharedMap;
+use super::{clear_for_unlocked_drop, value_of, SharedMap};
 use crate::{DefaultHashBuilder, HashMap};
 
 /// One [`HashMap`] behind one lock: the article's `SafeMap` (a struct holding a map and a
@@ -137,12 +137,8 @@ where
         let replaced = B::write(&self.cell, (key, value), |map, (key, value)| {
             map.insert_or_replace(key, value)
         });
-        // Unlocked: the unused key's `Drop` may use the map. UNWIND: a panicking `K::drop`
-        // drops `old` on the way out (rust#47949).
-        replaced.map(|(unused_key, old)| {
-            drop(unused_key);
-            old
-        })
+        // Unlocked: the unused key's `Drop` may use the map.
+        value_of(replaced)
     }
 
     /// Removes `key`. Go: `Delete`.
@@ -156,22 +152,15 @@ where
         self.check("remove");
         let removed = B::write_key(&self.cell, key, |map, key| map.remove_entry(key));
         // Unlocked, as in `insert`.
-        removed.map(|(stored_key, value)| {
-            drop(stored_key);
-            value
-        })
+        value_of(removed)
     }
 
     /// Removes every entry (the map keeps its bucket array, as Go's `clear`). Entries whose
     /// types have drop glue are moved out under the lock and dropped after it is released.
     pub fn clear(&self) {
         self.check("clear");
-        if core::mem::needs_drop::<(K, V)>() {
-            let removed = B::write(&self.cell, (), |map, ()| map.drain().collect::<Vec<_>>());
-            drop(removed);
-        } else {
-            B::write(&self.cell, (), |map, ()| map.clear());
-        }
+        let removed = B::write(&self.cell, (), |map, ()| clear_for_unlocked_drop(map));
+        drop(removed);
     }
 
     /// The number of entries. Go: `Len` (under `RLock`).

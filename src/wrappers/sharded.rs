@@ -8,7 +8,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crossbeam_utils::CachePadded;
 
 use super::reentry::{self, CallbackScope};
-use super::SharedMap;
+use super::{clear_for_unlocked_drop, value_of, SharedMap};
 use crate::{DefaultHashBuilder, HashMap};
 
 /// The default number of shards (the article's 16).
@@ -138,12 +138,8 @@ impl<K, V, S> ShardedMap<K, V, S> {
     pub fn clear(&self) {
         self.check("clear");
         for shard in self.shards.iter() {
-            if core::mem::needs_drop::<(K, V)>() {
-                let removed: Vec<(K, V)> = write(shard).drain().collect();
-                drop(removed);
-            } else {
-                write(shard).clear();
-            }
+            let removed = clear_for_unlocked_drop(&mut write(shard));
+            drop(removed);
         }
     }
 
@@ -210,11 +206,8 @@ impl<K: Eq + Hash, V, S: BuildHasher> ShardedMap<K, V, S> {
         self.check("insert");
         let replaced = write(self.shard(&key)).insert_or_replace(key, value);
         // Unlocked (the guard was a temporary of the statement above): the unused key's `Drop`
-        // may use the map. UNWIND: a panicking `K::drop` drops `old` on the way out.
-        replaced.map(|(unused_key, old)| {
-            drop(unused_key);
-            old
-        })
+        // may use the map.
+        value_of(replaced)
     }
 
     /// Removes `key`.
@@ -227,10 +220,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> ShardedMap<K, V, S> {
         self.check("remove");
         let removed = write(self.shard(key)).remove_entry(key);
         // Unlocked, as in `insert`.
-        removed.map(|(stored_key, value)| {
-            drop(stored_key);
-            value
-        })
+        value_of(removed)
     }
 }
 
