@@ -49,7 +49,7 @@ fn entry_on_a_map_without_buckets_allocates_them_without_a_growth() {
 /// sync_map, `-seed=1`, first seconds, crash-067ed5fd (oracle fault: it applied the store that
 /// `f` makes on its first call although `range` over an empty map never calls `f`). Input:
 /// `SyncInput { hasher: Constant, types: Strings, .. }`, `[RangeAndStore { key: 10, value: 10 },
-/// Load(0)]`.
+/// Load(0)]` (`RangeAndStore` is `RangeAndWrite { kind: 1, .. }` since session 32).
 #[test]
 fn range_over_an_empty_sync_map_never_calls_its_function() {
     let map: SyncMap<String, String, ConstantHasher> = SyncMap::with_hasher(ConstantHasher);

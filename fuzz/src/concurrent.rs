@@ -9,6 +9,10 @@
 //! unchanged, until then (AddressSanitizer reports it if reclamation frees them early). After
 //! every step: `check_invariants()` (the T, B, E, R, N labels of `design/concurrent-protocol.md`),
 //! `len()` and `stats()` against the model, with no evacuation claim left in flight.
+//!
+//! **Growth trigger.** After every operation (each key of a range) the map must not sit over the
+//! load factor with no growth running by more than the concurrent trigger allows
+//! (`Replay::check_growth_due`): a map that never grows, or grows much too late, fails.
 
 use std::cell::Cell;
 use std::collections::HashMap as StdHashMap;
@@ -17,10 +21,15 @@ use arbitrary::Arbitrary;
 use hmap::concurrent::{Operation, Pinned};
 use hmap::ConcurrentHashMap;
 
+use crate::sequential::load_limit;
 use crate::{assert_same_multiset, FuzzHasher, HasherChoice, MAX_OPS};
 
 /// Doublings are forced only up to this B (then same-size growths), to bound memory.
 const MAX_FORCED_LOG2: u8 = 7;
+
+/// Count changes a thread's count stripe holds back before the growth trigger looks at the count
+/// (`BATCH` in `src/concurrent/counter.rs`): a stripe's unflushed part stays within ±(this − 1).
+pub const COUNT_BATCH: usize = 32;
 
 /// Values are boxed so that every retired entry is a heap object ASan can watch.
 type Value = Box<u32>;
@@ -114,6 +123,7 @@ pub fn run(input: &ConcurrentInput) {
         model: StdHashMap::new(),
         mask,
         forced: 0,
+        len_while_growing: 0,
         input,
         step: 0,
     };
@@ -138,6 +148,8 @@ struct Replay<'m> {
     mask: u16,
     /// Growths forced so far.
     forced: u32,
+    /// `len()` the last time a growth was seen running (0 before any).
+    len_while_growing: usize,
     input: &'m ConcurrentInput,
     step: usize,
 }
@@ -192,6 +204,7 @@ impl<'m> Replay<'m> {
                     let k = self.key(start.wrapping_add(i));
                     let want = self.model.insert(k, value.into());
                     check(view.insert(k, Box::new(value.into())), want, "insert range");
+                    self.check_growth_due();
                 }
             }
             ConcurrentOp::Remove(k) => {
@@ -308,6 +321,7 @@ impl<'m> Replay<'m> {
     /// runs.
     fn after_step(&mut self) {
         let step = self.step;
+        self.check_growth_due();
         self.map.check_invariants();
         assert_eq!(self.map.len(), self.model.len(), "step {step}: len");
         let stats = self.map.stats();
@@ -352,6 +366,33 @@ impl<'m> Replay<'m> {
             let expected = stats.log2_buckets + u8::from(!same_size);
             assert_eq!(log2, expected, "step {step}: B after a forced growth");
         }
+    }
+
+    /// The growth trigger's promise on one thread (`RawMap::after_insert`): a map with no growth
+    /// running holds at most `max(L, E) + 2·COUNT_BATCH` entries, where `L` is the load limit of
+    /// its B and `E` what it held when its last growth ended. The trigger looks at the exact count
+    /// whenever the thread's stripe flushes, so at the latest after 2·`COUNT_BATCH` − 1 net new
+    /// keys (from a stripe at −31 to +32), and at every filled last slot or new overflow bucket;
+    /// over the limit it starts a doubling. Inserts during a growth never start one (growths
+    /// never overlap), hence `E`, bounded here by the count last seen while growing plus the one
+    /// key the ending write may add. Called after every single-key operation.
+    fn check_growth_due(&mut self) {
+        let len = self.map.len();
+        if self.map.is_growing() {
+            self.len_while_growing = len;
+            return;
+        }
+        let log2 = self.map.log2_buckets();
+        let limit = load_limit(hmap::LoadFactor::Go122, log2).max(self.len_while_growing + 1)
+            + 2 * COUNT_BATCH;
+        assert!(
+            len <= limit,
+            "step {}: {len} entries in 2^{log2} buckets, no growth running (at most {limit} \
+             allowed: the load limit, or {} seen while the last growth ran, plus twice the \
+             count batch)",
+            self.step,
+            self.len_while_growing
+        );
     }
 
     /// Iteration against the model, as a multiset (one thread: iteration is exact).

@@ -73,7 +73,9 @@ pub enum Operation {
     GetMut(u16, u8),
     /// `entry(key)` and one of the entry API's calls.
     Entry(u16, EntryOp),
-    /// `retain(|k, v| …)`: drops the entries whose `(key + value) % (modulus + 1) == 0`.
+    /// `retain(|k, v| …)`: drops the entries whose `(key + value) % (modulus + 1) == 0` and adds
+    /// `modulus` to the value of every entry it keeps, through the predicate's `&mut V` (so an
+    /// entry visited twice, or a change that does not stick, differs from the model).
     Retain {
         /// The predicate's modulus, minus one.
         modulus: u8,

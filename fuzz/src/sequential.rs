@@ -58,6 +58,17 @@ pub fn over_load_factor(load_factor: LoadFactor, count: usize, log2: u8) -> bool
         && count as u128 > load_factor.num() as u128 * ((1u128 << log2) / load_factor.den() as u128)
 }
 
+/// The most entries 2^`log2` buckets hold without exceeding the load factor: the largest count
+/// for which [`over_load_factor`] is false.
+pub fn load_limit(load_factor: LoadFactor, log2: u8) -> usize {
+    let buckets = 1usize.checked_shl(u32::from(log2)).unwrap_or(usize::MAX);
+    hmap::SLOTS_PER_BUCKET.max(
+        load_factor
+            .num()
+            .saturating_mul(buckets / load_factor.den()),
+    )
+}
+
 /// Go's `tooManyOverflowBuckets(noverflow, B)`.
 pub fn too_many_overflow_buckets(noverflow: u16, log2: u8) -> bool {
     usize::from(noverflow) >= 1usize << log2.min(15)
@@ -199,8 +210,15 @@ impl<K: FuzzKey, V: FuzzValue> Replay<K, V> {
                 let keep = |k: &K, v: &V| {
                     !(k.number().wrapping_add(v.number())).is_multiple_of(u32::from(*modulus) + 1)
                 };
-                self.map.retain(|k, v| keep(k, v));
-                self.model.retain(|k, v| keep(k, v));
+                let keep_and_bump = |k: &K, v: &mut V| {
+                    let keep = keep(k, v);
+                    if keep {
+                        v.bump(*modulus);
+                    }
+                    keep
+                };
+                self.map.retain(keep_and_bump);
+                self.model.retain(keep_and_bump);
                 self.check_no_growth_started(&before);
             }
             Operation::Clear => {

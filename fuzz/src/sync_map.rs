@@ -50,10 +50,15 @@ pub enum SyncOp {
         /// Entries visited before `f` returns false, minus one.
         stop_after: u8,
     },
-    /// `range(f)` where `f` stores `key → value` into the same map on its first call (Go
-    /// allows any method inside `Range`); nothing is stored if the map is empty.
-    RangeAndStore {
-        /// The key stored from inside `f`.
+    /// `range(f)` where `f`, on its first call, runs one single-key operation on the same map
+    /// (Go allows any method inside `Range`), its result checked against the model; nothing
+    /// runs if the map is empty. The operation: `kind % 8` picks load, store, load_or_store,
+    /// load_and_delete, delete, swap, compare_and_swap (`value` → `value + 1`) or
+    /// compare_and_delete (`value`), on `key`.
+    RangeAndWrite {
+        /// Which operation.
+        kind: u8,
+        /// Its key.
         key: u8,
         /// Its value.
         value: u8,
@@ -62,6 +67,26 @@ pub enum SyncOp {
     Clear,
     /// `len()` and `is_empty()`.
     Len,
+}
+
+impl SyncOp {
+    /// The operation a [`SyncOp::RangeAndWrite`] runs inside `range`.
+    fn range_write(kind: u8, key: u8, value: u8) -> SyncOp {
+        match kind % 8 {
+            0 => SyncOp::Load(key),
+            1 => SyncOp::Store(key, value),
+            2 => SyncOp::LoadOrStore(key, value),
+            3 => SyncOp::LoadAndDelete(key),
+            4 => SyncOp::Delete(key),
+            5 => SyncOp::Swap(key, value),
+            6 => SyncOp::CompareAndSwap {
+                key,
+                old: value,
+                new: value.wrapping_add(1),
+            },
+            _ => SyncOp::CompareAndDelete { key, old: value },
+        }
+    }
 }
 
 /// Key and value types of a `sync_map` input.
@@ -117,64 +142,8 @@ pub fn run(input: &SyncInput) {
 fn replay<K: Item, V: Item>(hasher: HasherChoice, ops: &[SyncOp]) {
     let map: SyncMap<K, V, FuzzHasher> = SyncMap::with_hasher(hasher.build());
     let mut model: StdHashMap<K, V> = StdHashMap::new();
-    let key = |raw: u8| K::from_raw(raw);
-    let value = |raw: u8| V::from_raw(raw % 16);
     for (step, op) in ops.iter().enumerate() {
         match *op {
-            SyncOp::Load(k) => {
-                let k = key(k);
-                assert_eq!(map.load(&k), model.get(&k).cloned(), "step {step}: load");
-            }
-            SyncOp::Store(k, v) => {
-                map.store(key(k), value(v));
-                model.insert(key(k), value(v));
-            }
-            SyncOp::LoadOrStore(k, v) => {
-                let want = match model.get(&key(k)) {
-                    Some(existing) => (existing.clone(), true),
-                    None => {
-                        model.insert(key(k), value(v));
-                        (value(v), false)
-                    }
-                };
-                assert_eq!(
-                    map.load_or_store(key(k), value(v)),
-                    want,
-                    "step {step}: load_or_store"
-                );
-            }
-            SyncOp::LoadAndDelete(k) => {
-                let k = key(k);
-                assert_eq!(map.load_and_delete(&k), model.remove(&k), "step {step}");
-            }
-            SyncOp::Delete(k) => {
-                map.delete(&key(k));
-                model.remove(&key(k));
-            }
-            SyncOp::Swap(k, v) => {
-                let want = model.insert(key(k), value(v));
-                assert_eq!(map.swap(key(k), value(v)), want, "step {step}: swap");
-            }
-            SyncOp::CompareAndSwap { key: k, old, new } => {
-                let (k, old, new) = (key(k), value(old), value(new));
-                let want = model.get(&k) == Some(&old);
-                if want {
-                    model.insert(k.clone(), new.clone());
-                }
-                assert_eq!(
-                    map.compare_and_swap(&k, &old, new),
-                    want,
-                    "step {step}: CAS"
-                );
-            }
-            SyncOp::CompareAndDelete { key: k, old } => {
-                let (k, old) = (key(k), value(old));
-                let want = model.get(&k) == Some(&old);
-                if want {
-                    model.remove(&k);
-                }
-                assert_eq!(map.compare_and_delete(&k, &old), want, "step {step}: CAD");
-            }
             SyncOp::Range { stop_after } => {
                 let limit = usize::from(stop_after) + 1;
                 let mut seen = Vec::new();
@@ -200,47 +169,37 @@ fn replay<K: Item, V: Item>(hasher: HasherChoice, ops: &[SyncOp]) {
                     }
                 }
             }
-            SyncOp::RangeAndStore { key: k, value: v } => {
-                let (stored_key, stored_value) = (key(k), value(v));
+            SyncOp::RangeAndWrite { kind, key, value } => {
+                let write = SyncOp::range_write(kind, key, value);
+                let touched = K::from_raw(key);
                 let before = model.clone();
                 let mut seen = Vec::new();
                 map.range(|k, v| {
                     if seen.is_empty() {
-                        map.store(stored_key.clone(), stored_value.clone());
+                        apply(&map, &mut model, &write, step);
                     }
                     seen.push((k.clone(), v.clone()));
                     true
                 });
-                if !seen.is_empty() {
-                    // `f` ran, so the store happened.
-                    model.insert(stored_key.clone(), stored_value.clone());
-                }
-                // Every entry present before and not written meanwhile is visited once, with its
-                // value; the stored key may be visited with its old or its new value, or (if it
-                // is new) not at all.
+                // Every entry present before whose key `f` did not write is visited once, with
+                // its value; the written key may be visited with its value from before or after
+                // the write, or (if it was absent before or removed) not at all.
                 let mut keys: Vec<&K> = seen.iter().map(|(k, _)| k).collect();
                 keys.sort();
                 keys.dedup();
                 assert_eq!(keys.len(), seen.len(), "step {step}: range repeated a key");
                 for (k, v) in &seen {
-                    let ok = before.get(k) == Some(v) || (*k == stored_key && *v == stored_value);
+                    let ok = before.get(k) == Some(v) || (*k == touched && model.get(k) == Some(v));
                     assert!(ok, "step {step}: range yielded {k:?} → {v:?}");
                 }
-                let untouched = before.keys().filter(|k| **k != stored_key).count();
-                let seen_untouched = seen.iter().filter(|(k, _)| *k != stored_key).count();
+                let untouched = before.keys().filter(|k| **k != touched).count();
+                let seen_untouched = seen.iter().filter(|(k, _)| *k != touched).count();
                 assert_eq!(
                     seen_untouched, untouched,
                     "step {step}: range missed entries"
                 );
             }
-            SyncOp::Clear => {
-                map.clear();
-                model.clear();
-            }
-            SyncOp::Len => {
-                assert_eq!(map.len(), model.len(), "step {step}: len");
-                assert_eq!(map.is_empty(), model.is_empty(), "step {step}: is_empty");
-            }
+            ref op => apply(&map, &mut model, op, step),
         }
         map.check_invariants();
     }
@@ -251,4 +210,82 @@ fn replay<K: Item, V: Item>(hasher: HasherChoice, ops: &[SyncOp]) {
     });
     assert_same_multiset(all, model.into_iter().collect(), "final range");
     map.check_invariants();
+}
+
+/// One operation other than the `range` family on `map` and on `model`, comparing the results.
+fn apply<K: Item, V: Item>(
+    map: &SyncMap<K, V, FuzzHasher>,
+    model: &mut StdHashMap<K, V>,
+    op: &SyncOp,
+    step: usize,
+) {
+    let key = |raw: u8| K::from_raw(raw);
+    let value = |raw: u8| V::from_raw(raw % 16);
+    match *op {
+        SyncOp::Load(k) => {
+            let k = key(k);
+            assert_eq!(map.load(&k), model.get(&k).cloned(), "step {step}: load");
+        }
+        SyncOp::Store(k, v) => {
+            map.store(key(k), value(v));
+            model.insert(key(k), value(v));
+        }
+        SyncOp::LoadOrStore(k, v) => {
+            let want = match model.get(&key(k)) {
+                Some(existing) => (existing.clone(), true),
+                None => {
+                    model.insert(key(k), value(v));
+                    (value(v), false)
+                }
+            };
+            assert_eq!(
+                map.load_or_store(key(k), value(v)),
+                want,
+                "step {step}: load_or_store"
+            );
+        }
+        SyncOp::LoadAndDelete(k) => {
+            let k = key(k);
+            assert_eq!(map.load_and_delete(&k), model.remove(&k), "step {step}");
+        }
+        SyncOp::Delete(k) => {
+            map.delete(&key(k));
+            model.remove(&key(k));
+        }
+        SyncOp::Swap(k, v) => {
+            let want = model.insert(key(k), value(v));
+            assert_eq!(map.swap(key(k), value(v)), want, "step {step}: swap");
+        }
+        SyncOp::CompareAndSwap { key: k, old, new } => {
+            let (k, old, new) = (key(k), value(old), value(new));
+            let want = model.get(&k) == Some(&old);
+            if want {
+                model.insert(k.clone(), new.clone());
+            }
+            assert_eq!(
+                map.compare_and_swap(&k, &old, new),
+                want,
+                "step {step}: CAS"
+            );
+        }
+        SyncOp::CompareAndDelete { key: k, old } => {
+            let (k, old) = (key(k), value(old));
+            let want = model.get(&k) == Some(&old);
+            if want {
+                model.remove(&k);
+            }
+            assert_eq!(map.compare_and_delete(&k, &old), want, "step {step}: CAD");
+        }
+        SyncOp::Clear => {
+            map.clear();
+            model.clear();
+        }
+        SyncOp::Len => {
+            assert_eq!(map.len(), model.len(), "step {step}: len");
+            assert_eq!(map.is_empty(), model.is_empty(), "step {step}: is_empty");
+        }
+        SyncOp::Range { .. } | SyncOp::RangeAndWrite { .. } => {
+            unreachable!("the range family is replayed by `replay`")
+        }
+    }
 }

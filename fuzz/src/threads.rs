@@ -3,26 +3,31 @@
 //!
 //! Each thread owns a key range (`owner << 8 | k`) that only it writes, so its results on those
 //! keys are exact and checked against its own model: linearizability per key gives no other
-//! outcome. All threads also read everyone's keys and write a shared range, where any result is
-//! allowed but every value must be well formed (a boxed payload that names its key and carries
-//! a checksum: a torn, misplaced or freed entry fails the check, or ASan reports the read).
+//! outcome. All threads also read everyone's keys and write a shared range. Every value must be
+//! well formed (a boxed payload that names its key and carries a checksum: a torn, misplaced or
+//! freed entry fails the check, or ASan reports the read); on the shared range every version
+//! read, returned or left at the end must be one some thread wrote to that key, and a shared key
+//! that no thread removed must end with the version of some thread's last write to it.
 //! References handed out by `insert`/`remove` are re-read when the thread's view is dropped.
 //!
 //! After the threads join, the **audit**: `check_invariants()`; every thread's model is exactly
 //! what the map holds for its range (present keys with their versions, nothing more); iteration
-//! yields every key once; `len()` agrees; no evacuation claim is in flight. Then the map is
-//! dropped, and LeakSanitizer checks that every entry, table and retired object was freed.
+//! yields every key once; `len()` agrees; no evacuation claim is in flight; the map is not far
+//! over the load factor (`check_grew`). Then the map is dropped, and LeakSanitizer checks that
+//! every entry, table and retired object was freed.
 //!
 //! Not deterministic: the OS schedules the threads, so a crash may need several replays
 //! (`cargo fuzz run threads_asan <artifact> -- -runs=100`).
 
-use std::collections::HashMap as StdHashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap as StdHashMap};
 use std::sync::Barrier;
 
 use arbitrary::Arbitrary;
 use hmap::concurrent::Pinned;
 use hmap::ConcurrentHashMap;
 
+use crate::concurrent::COUNT_BATCH;
+use crate::sequential::load_limit;
 use crate::{FuzzHasher, HasherChoice};
 
 /// Operations replayed per input at most, over all threads.
@@ -151,7 +156,7 @@ pub fn run(input: &ThreadsInput) {
         input.hasher.build(),
     );
     let barrier = Barrier::new(threads);
-    let models: Vec<StdHashMap<u32, u32>> = std::thread::scope(|s| {
+    let results: Vec<(StdHashMap<u32, u32>, SharedLog)> = std::thread::scope(|s| {
         let handles: Vec<_> = per_thread
             .iter()
             .enumerate()
@@ -164,6 +169,7 @@ pub fn run(input: &ThreadsInput) {
                         me: me as u32,
                         threads: threads as u32,
                         model: StdHashMap::new(),
+                        shared: SharedLog::default(),
                     }
                     .run(ops)
                 })
@@ -174,7 +180,15 @@ pub fn run(input: &ThreadsInput) {
             .map(|h| h.join().expect("a worker panicked"))
             .collect()
     });
+    let (models, logs): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     audit(&map, &models);
+    audit_shared(&map, &logs);
+    let forced = per_thread
+        .iter()
+        .flatten()
+        .filter(|op| matches!(op, ThreadOp::ForceGrowth { .. }))
+        .count();
+    check_grew(&map, threads, forced);
     drop(map);
 }
 
@@ -221,16 +235,107 @@ fn audit(map: &Map, models: &[StdHashMap<u32, u32>]) {
     assert_eq!(stats.len, seen.len());
 }
 
+/// After the run (every thread joined, so every count stripe folded): the map is not far over
+/// the load factor of its B. `threads` writers each hold back less than `COUNT_BATCH` count
+/// changes of either sign, so between two looks of the growth trigger at the count the map gains
+/// less than 2·`COUNT_BATCH` keys per thread, and at B ≥ 8 the trigger's count is short by less
+/// than `COUNT_BATCH` per other thread. While a growth of 2^B old buckets runs, no other starts,
+/// and it ends after at most 2^B / 2 writes that claim a chunk of 2 (`EVACUATION_CHUNK`) plus
+/// the writes in flight: each adds at most one key. A doubling starts below the limit of the old
+/// B plus that slack, and a same-size one only when the exact count is under the limit, so the
+/// end count stays below the limit plus 2^B/2 + 4·`COUNT_BATCH` per thread (the bound asserted
+/// adds margin); each forced growth may add another 2^B/2 + one write per thread. Without this
+/// check a map that never grows passed this target (session 31's planted `maybe_grow` that
+/// returns at once).
+fn check_grew(map: &Map, threads: usize, forced: usize) {
+    let stats = map.stats();
+    let buckets = 1usize << stats.log2_buckets;
+    let limit = load_limit(hmap::LoadFactor::Go122, stats.log2_buckets)
+        + (forced + 2) * (buckets + threads)
+        + 5 * COUNT_BATCH * threads;
+    assert!(
+        stats.len <= limit,
+        "audit: {} entries in 2^{} buckets after the run (growing: {}; {forced} forced growths): \
+         the map did not grow when due (at most {limit} allowed)",
+        stats.len,
+        stats.log2_buckets,
+        stats.growing
+    );
+}
+
+/// What one thread did to and saw of the shared range.
+#[derive(Default)]
+struct SharedLog {
+    /// Key → the versions this thread wrote to it, in order.
+    written: BTreeMap<u32, Vec<u32>>,
+    /// Keys this thread removed from (whether or not they were present).
+    removed: BTreeSet<u32>,
+    /// (key, version) of every shared value this thread read or was handed back.
+    observed: Vec<(u32, u32)>,
+}
+
+/// The shared range after the run: no version appears that no thread wrote (every read during
+/// the run and the final state); a key no thread ever removed is present, holding the last
+/// version one of its writers wrote (per-thread program order: an overwritten version of a
+/// thread cannot win, unless another thread wrote the same number last).
+fn audit_shared(map: &Map, logs: &[SharedLog]) {
+    let mut written: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+    let mut last: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+    for log in logs {
+        for (key, versions) in &log.written {
+            written.entry(*key).or_default().extend(versions);
+            if let Some(final_version) = versions.last() {
+                last.entry(*key).or_default().insert(*final_version);
+            }
+        }
+    }
+    let removed: BTreeSet<u32> = logs.iter().flat_map(|log| &log.removed).copied().collect();
+    let never_written = BTreeSet::new();
+    for (key, version) in logs.iter().flat_map(|log| &log.observed) {
+        assert!(
+            written.get(key).unwrap_or(&never_written).contains(version),
+            "shared key {key:#x} was seen with version {version}, which no thread wrote"
+        );
+    }
+    let view = map.pin();
+    for k in 0..=u8::MAX {
+        let key = SHARED << 8 | u32::from(k);
+        let now = view.get(&key).map(|value| value.verify(key));
+        match now {
+            Some(version) => assert!(
+                written
+                    .get(&key)
+                    .unwrap_or(&never_written)
+                    .contains(&version),
+                "audit: shared key {key:#x} holds version {version}, which no thread wrote"
+            ),
+            None => assert!(
+                !written.contains_key(&key) || removed.contains(&key),
+                "audit: shared key {key:#x} was written, never removed, and is gone"
+            ),
+        }
+        if let (Some(version), false) = (now, removed.contains(&key)) {
+            assert!(
+                last[&key].contains(&version),
+                "audit: shared key {key:#x} ends at version {version}, not a last write of any \
+                 thread ({:?})",
+                last[&key]
+            );
+        }
+    }
+}
+
 struct Worker<'m> {
     map: &'m Map,
     me: u32,
     threads: u32,
     /// This thread's keys: key → version.
     model: StdHashMap<u32, u32>,
+    shared: SharedLog,
 }
 
 impl<'m> Worker<'m> {
-    fn run(mut self, ops: &[ThreadOp]) -> StdHashMap<u32, u32> {
+    fn run(mut self, ops: &[ThreadOp]) -> (StdHashMap<u32, u32>, SharedLog) {
         for segment in ops.split(|op| *op == ThreadOp::Repin) {
             let view = self.map.pin();
             // (reference handed out, its key, its version): re-read before the view goes.
@@ -246,7 +351,7 @@ impl<'m> Worker<'m> {
                 );
             }
         }
-        self.model
+        (self.model, self.shared)
     }
 
     fn own(&self, k: u8) -> u32 {
@@ -328,8 +433,12 @@ impl<'m> Worker<'m> {
                     !key.wrapping_add(version)
                         .is_multiple_of(u32::from(modulus) + 1)
                 };
+                let observed = &mut self.shared.observed;
                 view.retain(|key, value| {
                     let version = value.verify(*key);
+                    if key >> 8 == SHARED {
+                        observed.push((*key, version));
+                    }
                     key >> 8 != me || keep(*key, version)
                 });
                 self.model.retain(|key, version| keep(*key, *version));
@@ -343,6 +452,8 @@ impl<'m> Worker<'m> {
                             own.insert(*key, version).is_none(),
                             "own key {key:#x} twice"
                         );
+                    } else if key >> 8 == SHARED {
+                        self.shared.observed.push((*key, version));
                     }
                 }
                 assert_eq!(own, self.model, "iteration of own keys");
@@ -355,20 +466,27 @@ impl<'m> Worker<'m> {
                 if owner == self.me {
                     exact(key, got, self.model.get(&key).copied());
                 } else if let Some(value) = got {
-                    value.verify(key);
+                    let version = value.verify(key);
+                    if owner == SHARED {
+                        self.shared.observed.push((key, version));
+                    }
                 }
             }
             ThreadOp::WriteShared(k, v) => {
                 let key = SHARED << 8 | u32::from(k);
+                self.shared.written.entry(key).or_default().push(v.into());
                 if let Some(old) = view.insert(key, Payload::new(key, v.into())) {
                     let version = old.verify(key);
+                    self.shared.observed.push((key, version));
                     kept.push((old, key, version));
                 }
             }
             ThreadOp::RemoveShared(k) => {
                 let key = SHARED << 8 | u32::from(k);
+                self.shared.removed.insert(key);
                 if let Some(old) = view.remove(&key) {
                     let version = old.verify(key);
+                    self.shared.observed.push((key, version));
                     kept.push((old, key, version));
                 }
             }

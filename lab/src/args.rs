@@ -72,6 +72,25 @@ pub(crate) fn thread_list(text: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// The most keys an experiment takes (`grow --keys`, `wrappers --keys`): 2^30, as for
+/// `throughput --log2`. Every map holds them at once in memory (about 50–100 bytes per key), so
+/// more would only end in an out-of-memory abort minutes into the run; until session 32 (a
+/// review) `--keys` had no ceiling.
+pub(crate) const MAX_KEYS: usize = 1 << 30;
+
+/// A key count: a count, at most [`MAX_KEYS`].
+pub(crate) fn keys(text: &str) -> Result<usize, String> {
+    at_most(count(text)?, MAX_KEYS, "keys")
+}
+
+/// A comma-separated list of key counts: a [`count_list`], each at most [`MAX_KEYS`].
+pub(crate) fn key_list(text: &str) -> Result<Vec<usize>, String> {
+    count_list(text)?
+        .into_iter()
+        .map(|n| at_most(n, MAX_KEYS, "keys"))
+        .collect()
+}
+
 /// A duration: a number with a unit, `ms`, `s` or `m` (`500ms`, `10s`, `1.5s`, `2m`); a bare
 /// number is seconds. Zero is rejected.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
@@ -204,6 +223,21 @@ mod tests {
         assert_eq!(threads("4096"), Ok(4096));
         assert_eq!(threads("4097"), Err("at most 4096 threads".to_owned()));
         assert!(threads("0").is_err());
+    }
+
+    #[test]
+    fn key_counts_have_a_ceiling() {
+        assert_eq!(
+            keys("1G"),
+            Err("not a count (examples: 1000, 100K, 8M)".to_owned())
+        );
+        assert_eq!(keys("1100M"), Err(format!("at most {MAX_KEYS} keys")));
+        assert_eq!(keys("1000M"), Ok(1_000_000_000));
+        assert_eq!(
+            key_list("4M,2000M"),
+            Err(format!("at most {MAX_KEYS} keys"))
+        );
+        assert_eq!(key_list("200K,4M"), Ok(vec![200_000, 4_000_000]));
     }
 
     #[test]

@@ -81,14 +81,14 @@ fn parse_maps(text: &str) -> Result<GrowMaps, String> {
 pub(crate) struct Sizes(pub(crate) Vec<usize>);
 
 fn parse_sizes(text: &str) -> Result<Sizes, String> {
-    args::count_list(text).map(Sizes)
+    args::key_list(text).map(Sizes)
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct GrowArgs {
     /// Keys to insert into each map, from empty; a comma list runs every size (suffixes K and
-    /// M: 200K, 4M). 4M is just past hashbrown's growth at 3,670,017 keys, so its largest
-    /// resize is in the run.
+    /// M: 200K, 4M), each at most 2^30. 4M is just past hashbrown's growth at 3,670,017 keys,
+    /// so its largest resize is in the run.
     #[arg(long, value_name = "N[,N..]", default_value = "4M", value_parser = parse_sizes)]
     pub(crate) keys: Sizes,
     /// Maps, comma-separated: hmap, hashbrown, std (single-threaded); concurrent (=

@@ -45,13 +45,14 @@ pub(crate) struct WrappersArgs {
     /// Operations per thread.
     #[arg(long, value_name = "N", default_value = "20K", value_parser = args::count)]
     pub(crate) ops: usize,
-    /// Hot keys, prefilled; every operation picks one uniformly.
-    #[arg(long, value_name = "K", default_value = "1000", value_parser = args::count)]
+    /// Hot keys, prefilled; every operation picks one uniformly. At most 2^30.
+    #[arg(long, value_name = "K", default_value = "1000", value_parser = args::keys)]
     pub(crate) keys: usize,
     /// Share of stores, in percent (the rest are loads).
     #[arg(long, value_name = "PCT", default_value = "5", value_parser = args::percent)]
     pub(crate) write_pct: u32,
-    /// Repetitions per map, each in a fresh process; the table shows the median-QPS one.
+    /// Repetitions per map, each in a fresh process; the table shows the one at the median QPS
+    /// (for an even count, the faster of the two middle ones).
     #[arg(long, value_name = "R", default_value = "1", value_parser = args::count)]
     pub(crate) repeat: usize,
 }
@@ -87,7 +88,8 @@ impl WrappersArgs {
     }
 }
 
-/// One map's chosen repetition (median QPS), in a serde-friendly shape.
+/// One map's chosen repetition (median QPS; the faster middle one for an even count), in a
+/// serde-friendly shape.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct WrapperRow {
     pub(crate) map: String,

@@ -58,6 +58,12 @@ impl<K, V> RawMap<K, V> {
     /// Starts `table`'s growth if it needs one and none runs (T5). `own` is the caller's count
     /// stripe. Go: the `hashGrow` call in `mapassign`.
     pub(crate) fn maybe_grow(&self, table: &Table, own: Option<&Stripe>) {
+        // NEGATIVE CONTROL `hmap_bug = "no_grow"` (design/testing.md, "Negative controls"): a
+        // map that never grows on its own (forced growths still run) must fail the fuzz
+        // targets' growth checks.
+        if cfg!(hmap_bug = "no_grow") {
+            return;
+        }
         if !table.old().is_null() {
             // Its own growth is still running: growths never overlap (Go: `!h.growing()`).
             return;
