@@ -375,7 +375,8 @@ impl<'m> Replay<'m> {
     /// keys (from a stripe at −31 to +32), and at every filled last slot or new overflow bucket;
     /// over the limit it starts a doubling. Inserts during a growth never start one (growths
     /// never overlap), hence `E`, bounded here by the count last seen while growing plus the one
-    /// key the ending write may add. Called after every single-key operation.
+    /// key the ending write may add; forgotten once `len + COUNT_BATCH` is within the limit (the
+    /// flushed count is then within it too). Called after every single-key operation.
     fn check_growth_due(&mut self) {
         let len = self.map.len();
         if self.map.is_growing() {
@@ -383,8 +384,13 @@ impl<'m> Replay<'m> {
             return;
         }
         let log2 = self.map.log2_buckets();
-        let limit = load_limit(hmap::LoadFactor::Go122, log2).max(self.len_while_growing + 1)
-            + 2 * COUNT_BATCH;
+        let load = load_limit(hmap::LoadFactor::Go122, log2);
+        if len + COUNT_BATCH <= load {
+            // The flushed count is under `len + COUNT_BATCH`, so within the limit: from here on
+            // no flush lets it pass the limit without a growth, whatever the last growth left.
+            self.len_while_growing = 0;
+        }
+        let limit = load.max(self.len_while_growing + 1) + 2 * COUNT_BATCH;
         assert!(
             len <= limit,
             "step {}: {len} entries in 2^{log2} buckets, no growth running (at most {limit} \
