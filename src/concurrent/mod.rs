@@ -106,6 +106,8 @@ mod table;
 mod tests;
 
 pub use self::compute::{Computed, Operation};
+#[cfg(all(feature = "sched", not(loom)))]
+pub(crate) use self::counter::BATCH as COUNT_BATCH;
 pub use self::iter::Iter;
 pub use self::map::ConcurrentHashMap;
 pub use self::pinned::Pinned;

@@ -39,7 +39,11 @@
 //!   yielded by it exactly when present, once, with its value; any yielded value is one the key
 //!   had during the iteration; no key outside the test's keys;
 //! - after the run: the map's `check_invariants`, a final iteration that yields every key once
-//!   and agrees with `get`, and `len` exact.
+//!   and agrees with `get`, and `len` exact;
+//! - last, **growth** (since session 32; until then only the twin's statistics noticed a map
+//!   that never grows): this thread, alone, inserts fresh keys until `2·BATCH` of them in a row
+//!   met no growth running; the map must then hold at most the threshold of its B plus
+//!   `BATCH − 1` (`probe_growth`). The probe keys are removed again.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -48,7 +52,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::linearize::{is_linearizable, Action, KeyOp};
 use super::{run, session, RunReport};
-use crate::concurrent::Operation;
+use crate::concurrent::{Operation, COUNT_BATCH};
 use crate::ConcurrentHashMap;
 
 /// Where the operation bytes start and how many there are at most.
@@ -663,7 +667,57 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
             return Err(text);
         }
     }
-    Ok(())
+    probe_growth(map)
+}
+
+/// Keys of the growth probe: none of them is a case key (shared, owned or filler).
+const PROBE: u64 = 1 << 40;
+
+/// The most keys the growth probe inserts before it reports that growth never settles.
+const PROBE_KEYS: u64 = 4096;
+
+/// The growth probe, run after every other check. This thread is alone now. It inserts fresh
+/// keys until `2·BATCH` in a row met no growth running. Its count stripe holds less than `BATCH`
+/// unflushed changes of either sign (`counter.rs`), so a flush fell among those keys. At a flush
+/// the growth trigger reads the exact count (the race's tables are below B = 8) and starts a
+/// doubling if the count is over the threshold. So when the probe stops, `len` is at most the
+/// threshold of the current B plus the `BATCH − 1` keys inserted since that flush. The same probe
+/// ends `threads_asan`.
+fn probe_growth(map: &RaceMap) -> Result<(), String> {
+    let batch = COUNT_BATCH.unsigned_abs();
+    let view = map.pin();
+    let mut quiet = 0;
+    let mut inserted = 0;
+    let verdict = loop {
+        if quiet >= 2 * batch {
+            let (len, log2) = (map.len(), map.log2_buckets());
+            let limit = threshold(log2) + batch - 1;
+            break if len > limit {
+                Err(format!(
+                    "growth probe: {len} entries in 2^{log2} buckets, no growth running after \
+                     {quiet} probe inserts in a row: the map did not grow when due (at most \
+                     {limit})"
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        if inserted == PROBE_KEYS {
+            break Err(format!(
+                "growth probe: {inserted} inserts and the map is still growing ({} entries, 2^{} \
+                 buckets)",
+                map.len(),
+                map.log2_buckets()
+            ));
+        }
+        view.insert(PROBE + inserted, 0);
+        inserted += 1;
+        quiet = if map.is_growing() { 0 } else { quiet + 1 };
+    };
+    for key in PROBE..PROBE + inserted {
+        view.remove(&key);
+    }
+    verdict
 }
 
 /// How many operations other than `record` may have written `key` while `record` ran.
