@@ -19,6 +19,7 @@ use std::collections::HashMap as StdHashMap;
 
 use arbitrary::Arbitrary;
 use hmap::concurrent::{Operation, Pinned};
+use hmap::sched::race::COUNT_BATCH;
 use hmap::ConcurrentHashMap;
 
 use crate::sequential::load_limit;
@@ -26,10 +27,6 @@ use crate::{assert_same_multiset, FuzzHasher, HasherChoice, MAX_OPS};
 
 /// Doublings are forced only up to this B (then same-size growths), to bound memory.
 const MAX_FORCED_LOG2: u8 = 7;
-
-/// Count changes a thread's count stripe holds back before the growth trigger looks at the count
-/// (`BATCH` in `src/concurrent/counter.rs`): a stripe's unflushed part stays within ±(this − 1).
-pub const COUNT_BATCH: usize = 32;
 
 /// Values are boxed so that every retired entry is a heap object ASan can watch.
 type Value = Box<u32>;

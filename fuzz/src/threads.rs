@@ -27,9 +27,8 @@ use arbitrary::Arbitrary;
 use hmap::concurrent::Pinned;
 use hmap::ConcurrentHashMap;
 
-use crate::concurrent::COUNT_BATCH;
-use crate::sequential::load_limit;
 use crate::{FuzzHasher, HasherChoice};
+use hmap::sched::race::probe_growth;
 
 /// Operations replayed per input at most, over all threads.
 pub const MAX_THREAD_OPS: usize = 512;
@@ -190,7 +189,7 @@ pub fn run(input: &ThreadsInput) {
     audit_shared(&map, &logs);
     check_grew(
         &map,
-        u32::from((input.capacity >> 4).saturating_sub(11)) * 480,
+        usize::from((input.capacity >> 4).saturating_sub(11)) * 480,
     );
     drop(map);
 }
@@ -241,52 +240,24 @@ fn audit(map: &Map, models: &[StdHashMap<u32, u32>]) {
 /// Keys of the growth probe (`check_grew`): outside every thread's range and the shared one.
 const PROBE: u32 = 0x1_0000;
 
-/// The most keys the probe inserts before it gives up on the map settling (besides its `first`).
-const PROBE_KEYS: u32 = 4096;
-
 /// After the run (every thread joined, so every count stripe is folded into the approximation):
-/// the map grows when due. The threads' own history cannot be bounded tightly (a thread that
-/// claimed the last evacuation chunk and was descheduled keeps the growth open while the others
-/// insert without any trigger: a review in session 32), so this thread, alone now, inserts fresh
-/// keys until it has inserted `2·COUNT_BATCH` in a row with no growth running. Its count stripe
-/// starts at 0 and flushes every `COUNT_BATCH` keys, and at each flush the trigger reads the exact
-/// count (B < 8: `len()`; B ≥ 8: the approximation, exact now that this is the only live writer)
-/// and starts a doubling if it is over the load limit. So when the probe stops, the last flush
-/// found the count within the limit of this B, and at most `COUNT_BATCH − 1` keys came after it:
-/// `len ≤ L(B) + COUNT_BATCH − 1`. Then the probe keys are removed. A map that never grows
-/// (the planted `no_grow`) fails at once, and so does a doubling that starts late by more than
-/// a batch. The probe first inserts `first` keys without looking.
-fn check_grew(map: &Map, first: u32) {
-    let view = map.pin();
-    for i in 0..first {
-        let key = PROBE + i;
-        assert!(view.insert(key, Payload::new(key, 0)).is_none());
-    }
-    let mut quiet = 0;
-    let mut inserted = first;
-    while quiet < 2 * COUNT_BATCH {
-        assert!(
-            inserted < first + PROBE_KEYS,
-            "audit: {inserted} probe inserts and the map is still growing ({} entries, 2^{} \
-             buckets)",
-            map.len(),
-            map.log2_buckets()
-        );
-        let key = PROBE + inserted;
-        assert!(view.insert(key, Payload::new(key, 0)).is_none());
-        inserted += 1;
-        quiet = if map.is_growing() { 0 } else { quiet + 1 };
-    }
-    let (len, log2) = (map.len(), map.log2_buckets());
-    let limit = load_limit(hmap::LoadFactor::Go122, log2) + COUNT_BATCH - 1;
-    assert!(
-        len <= limit,
-        "audit: {len} entries in 2^{log2} buckets, no growth running after {quiet} probe \
-         inserts in a row: the map did not grow when due (at most {limit} allowed)"
+/// the map grows when due, by `hmap::sched::race::probe_growth` (the `resize_race` harness's
+/// probe; its documentation has the argument), which first inserts `first` keys. The threads' own
+/// history cannot be bounded tightly: a thread that claimed the last evacuation chunk and was
+/// descheduled keeps the growth open while the others insert without any trigger (a review in
+/// session 32). A map that never grows (the planted `no_grow`) fails at once, and so does a
+/// doubling that starts late by more than a batch.
+fn check_grew(map: &Map, first: usize) {
+    let key = |i: usize| PROBE + u32::try_from(i).expect("a probe key");
+    let verdict = probe_growth(
+        map,
+        first,
+        key,
+        |key| Payload::new(*key, 0),
+        |key, removed| assert_eq!(removed.map(|v| v.verify(*key)), Some(0)),
     );
-    for i in 0..inserted {
-        let key = PROBE + i;
-        assert_eq!(view.remove(&key).map(|v| v.verify(key)), Some(0));
+    if let Err(failure) = verdict {
+        panic!("audit: {failure}");
     }
 }
 

@@ -43,16 +43,17 @@
 //! - last, **growth** (since session 32; until then only the twin's statistics noticed a map
 //!   that never grows): this thread, alone, inserts fresh keys until `2·BATCH` of them in a row
 //!   met no growth running; the map must then hold at most the threshold of its B plus
-//!   `BATCH − 1` (`probe_growth`). The probe keys are removed again.
+//!   `BATCH − 1` ([`probe_growth`], which `threads_asan` calls too). The probe keys are removed
+//!   again.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::linearize::{is_linearizable, Action, KeyOp};
 use super::{run, session, RunReport};
-use crate::concurrent::{Operation, COUNT_BATCH};
+use crate::concurrent::Operation;
 use crate::ConcurrentHashMap;
 
 /// Where the operation bytes start and how many there are at most.
@@ -667,31 +668,52 @@ fn audit(case: &Case, map: &RaceMap, records: &[Record], stats: &RaceStats) -> R
             return Err(text);
         }
     }
-    probe_growth(map)
+    probe_growth(map, 0, |i| PROBE + i as u64, |_| 0, |_, _| {})
 }
 
-/// Keys of the growth probe: none of them is a case key (shared, owned or filler).
+/// Keys of the race's growth probe: none of them is a case key (shared, owned or filler).
 const PROBE: u64 = 1 << 40;
 
-/// The most keys the growth probe inserts before it reports that growth never settles.
-const PROBE_KEYS: u64 = 4096;
+/// Count changes a thread's count stripe holds back before they reach the shared approximation
+/// (`BATCH` of `counter.rs`): a stripe's unflushed part stays within ±(this − 1). For the fuzz
+/// oracles' growth bounds.
+pub const COUNT_BATCH: usize = crate::concurrent::COUNT_BATCH.unsigned_abs();
 
-/// The growth probe, run after every other check. This thread is alone now. It inserts fresh
-/// keys until `2·BATCH` in a row met no growth running. Its count stripe holds less than `BATCH`
-/// unflushed changes of either sign (`counter.rs`), so a flush fell among those keys. At a flush
-/// the growth trigger reads the exact count (the race's tables are below B = 8) and starts a
-/// doubling if the count is over the threshold. So when the probe stops, `len` is at most the
-/// threshold of the current B plus the `BATCH − 1` keys inserted since that flush. The same probe
-/// ends `threads_asan`.
-fn probe_growth(map: &RaceMap) -> Result<(), String> {
-    let batch = COUNT_BATCH.unsigned_abs();
+/// The most keys [`probe_growth`] inserts, besides its `first`, before it reports that growth
+/// never settles.
+const PROBE_KEYS: usize = 4096;
+
+/// A growth probe, for a map no other thread uses any more (the race's audit, `threads_asan`'s
+/// end). It inserts `first` fresh keys (`key(0)`, `key(1)`, …, valued `value(&key)`), then more
+/// until `2·COUNT_BATCH` in a row met no growth running. The caller's count stripe holds less
+/// than `COUNT_BATCH` unflushed changes of either sign (`counter.rs`), so a flush fell among
+/// those keys. At a flush the growth trigger reads the exact count (below B = 8 `len()`; above,
+/// the approximation, exact once every other thread has exited and folded its stripe) and starts
+/// a doubling if it is over the threshold. So when the probe stops, `len` is at most the
+/// threshold of the current B plus the `COUNT_BATCH − 1` keys inserted since that flush; a map
+/// that does not grow when due, or starts late by more than a batch, fails. Then every probe key
+/// is removed, and `removed` sees what each removal returned.
+///
+/// # Errors
+/// The count over that bound, or growth that does not settle within `first + 4096` keys.
+pub fn probe_growth<K, V, S>(
+    map: &ConcurrentHashMap<K, V, S>,
+    first: usize,
+    key: impl Fn(usize) -> K,
+    value: impl Fn(&K) -> V,
+    mut removed: impl FnMut(&K, Option<&V>),
+) -> Result<(), String>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
     let view = map.pin();
     let mut quiet = 0;
     let mut inserted = 0;
     let verdict = loop {
-        if quiet >= 2 * batch {
+        if inserted >= first && quiet >= 2 * COUNT_BATCH {
             let (len, log2) = (map.len(), map.log2_buckets());
-            let limit = threshold(log2) + batch - 1;
+            let limit = threshold(log2) + COUNT_BATCH - 1;
             break if len > limit {
                 Err(format!(
                     "growth probe: {len} entries in 2^{log2} buckets, no growth running after \
@@ -702,7 +724,7 @@ fn probe_growth(map: &RaceMap) -> Result<(), String> {
                 Ok(())
             };
         }
-        if inserted == PROBE_KEYS {
+        if inserted == first + PROBE_KEYS {
             break Err(format!(
                 "growth probe: {inserted} inserts and the map is still growing ({} entries, 2^{} \
                  buckets)",
@@ -710,12 +732,19 @@ fn probe_growth(map: &RaceMap) -> Result<(), String> {
                 map.log2_buckets()
             ));
         }
-        view.insert(PROBE + inserted, 0);
+        let new = key(inserted);
+        let new_value = value(&new);
+        if view.insert(new, new_value).is_some() {
+            break Err(format!(
+                "growth probe: probe key {inserted} was already present"
+            ));
+        }
         inserted += 1;
         quiet = if map.is_growing() { 0 } else { quiet + 1 };
     };
-    for key in PROBE..PROBE + inserted {
-        view.remove(&key);
+    for i in 0..inserted {
+        let old = key(i);
+        removed(&old, view.remove(&old));
     }
     verdict
 }
