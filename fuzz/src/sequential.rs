@@ -93,6 +93,9 @@ struct Replay<K, V> {
     mode: Mode,
     /// The step being replayed (for messages).
     step: usize,
+    /// `collisions`: the header and `stats()` at the end of the previous step, for the history
+    /// checks of `check_stats`.
+    last_seen: Option<(HeaderSnapshot, hmap::MapStats)>,
 }
 
 impl<K: FuzzKey, V: FuzzValue> Replay<K, V> {
@@ -114,6 +117,7 @@ impl<K: FuzzKey, V: FuzzValue> Replay<K, V> {
             load_factor,
             mode,
             step: 0,
+            last_seen: None,
         }
     }
 
@@ -601,7 +605,7 @@ impl<K: FuzzKey, V: FuzzValue> Replay<K, V> {
     }
 
     /// `stats()` agrees with the header and the public accessors.
-    fn check_stats(&self) {
+    fn check_stats(&mut self) {
         let step = self.step;
         let stats = self.map.stats();
         let header = self.map.header();
@@ -643,6 +647,51 @@ impl<K: FuzzKey, V: FuzzValue> Replay<K, V> {
                 "step {step}: noverflow {} < overflow buckets linked {}",
                 header.overflow_count,
                 stats.overflow_buckets
+            );
+        }
+        self.check_growth_history(&header, &stats);
+        self.last_seen = Some((header, stats));
+    }
+
+    /// The growth kind and old bucket count from the map's history, not from the fields
+    /// `stats()` derives them from (the `sameSizeGrow` flag and B): a growth that started during
+    /// this step has the previous step's array as its old array, so it holds 2^B(previous)
+    /// buckets, and it is a doubling exactly when B went up by one; a growth that was running
+    /// already (the same two arrays) keeps its kind and size.
+    fn check_growth_history(&self, header: &HeaderSnapshot, stats: &hmap::MapStats) {
+        let step = self.step;
+        let (Some(kind), Some((prev, prev_stats))) = (stats.growth, &self.last_seen) else {
+            return;
+        };
+        if prev.buckets != 0 && header.old_buckets == prev.buckets {
+            let want = if header.log2_buckets == prev.log2_buckets + 1 {
+                GrowthKind::Doubling
+            } else {
+                assert_eq!(
+                    header.log2_buckets, prev.log2_buckets,
+                    "step {step}: a growth from a 2^{} array to a 2^{} one",
+                    prev.log2_buckets, header.log2_buckets
+                );
+                GrowthKind::SameSize
+            };
+            assert_eq!(
+                kind, want,
+                "step {step}: the growth kind against B's history"
+            );
+            assert_eq!(
+                stats.old_buckets_total,
+                1usize << prev.log2_buckets,
+                "step {step}: old bucket count against the array current before the growth"
+            );
+        } else if header.old_buckets == prev.old_buckets && header.buckets == prev.buckets {
+            assert_eq!(
+                Some(kind),
+                prev_stats.growth,
+                "step {step}: a running growth changed kind"
+            );
+            assert_eq!(
+                stats.old_buckets_total, prev_stats.old_buckets_total,
+                "step {step}: a running growth changed its old bucket count"
             );
         }
     }

@@ -130,12 +130,32 @@ impl LocalBlocks {
 
     /// A block for a new entry: one this thread freed, else one carved off this slot's chunk,
     /// else one of a magazine from the pool, else one of a new chunk (`alloc_slow`).
+    ///
+    /// The first two sources are inline: a map that only grows (every insert a new key, no
+    /// block freed) takes every block from its chunk, and a call to the cold path cost it about
+    /// 20 instructions an insert, most of them the call's register saves (cachegrind, session 33).
     #[inline]
     pub(crate) fn alloc(&mut self, pool: &BlockPool) -> NonNull<u8> {
-        if let Some(block) = self.loaded.pop(pool.block.size()) {
+        let size = pool.block.size();
+        if let Some(block) = self.loaded.pop(size) {
             return block;
         }
+        if self.previous.is_empty() && self.bump != self.end {
+            return self.carve(size);
+        }
         self.alloc_slow(pool)
+    }
+
+    /// The next block of the current chunk; the caller checked `bump != end`.
+    #[inline]
+    fn carve(&mut self, size: usize) -> NonNull<u8> {
+        debug_assert!(self.bump != self.end, "the current chunk has a block left");
+        let block = self.bump;
+        // SAFETY: `bump < end`, both inside the current chunk, and `end - bump` is a multiple of
+        // the block size; the result is at most `end`.
+        self.bump = unsafe { block.add(size) };
+        unpoison(block, size);
+        NonNull::new(block).expect("a chunk's blocks are non-null")
     }
 
     /// The other magazine, the rest of the current chunk, a magazine from the pool, a new chunk:
@@ -161,12 +181,7 @@ impl LocalBlocks {
             // SAFETY: the chunk holds `blocks` blocks of `size` bytes.
             self.end = unsafe { start.as_ptr().add(blocks * size) };
         }
-        let block = self.bump;
-        // SAFETY: `bump < end`, both inside the current chunk, and `end - bump` is a multiple of
-        // the block size; the result is at most `end`.
-        self.bump = unsafe { block.add(size) };
-        unpoison(block, size);
-        NonNull::new(block).expect("a chunk's blocks are non-null")
+        self.carve(size)
     }
 
     /// Keeps a freed block for this thread's next inserts; a full magazine goes to the pool.

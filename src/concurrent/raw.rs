@@ -227,6 +227,7 @@ impl<K, V> RawMap<K, V> {
     /// evacuated by a growth that started after the table load) evacuates only the chain it
     /// needs, so a write evacuates at most one claimed chunk in all (section 6 of the protocol
     /// document; until session 29 each retry claimed another chunk, found by a review).
+    #[inline(always)]
     pub(crate) fn lock_chain<'g>(&'g self, hash: u64, guard: &'g Guard<'_>) -> Held<'g> {
         self.refuse_write_under_own_chain();
         let mut may_claim = true;

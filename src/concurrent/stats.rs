@@ -58,16 +58,12 @@ impl ConcurrentStats {
     pub(crate) fn collect<K, V>(raw: &RawMap<K, V>) -> Self {
         let guard = raw.pin();
         let table = raw.table(&guard);
-        let old = table.old();
-        let old_buckets = if old.is_null() {
-            0
-        } else if table.same_size {
-            table.len()
-        } else {
-            table.len() / 2
-        };
+        let old = table.old_table(&guard);
+        // The old array's own length, not one derived from `log2_buckets` and the growth kind,
+        // so that a check comparing the three compares three things (T3).
+        let old_buckets = old.map_or(0, |old| old.len());
         // ORDERING: Relaxed. A statistic; nothing is read through it.
-        let old_evacuated = if old.is_null() {
+        let old_evacuated = if old.is_none() {
             0
         } else {
             table.claim.done.load(Ordering::Relaxed)
@@ -85,8 +81,8 @@ impl ConcurrentStats {
         Self {
             len: raw.len(),
             log2_buckets: table.log2,
-            growing: !old.is_null(),
-            same_size_growth: !old.is_null() && table.same_size,
+            growing: old.is_some(),
+            same_size_growth: old.is_some() && table.same_size,
             old_buckets,
             old_evacuated,
             claimed,

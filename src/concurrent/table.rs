@@ -29,6 +29,7 @@ use core::ptr::NonNull;
 use crossbeam_utils::CachePadded;
 
 use super::bucket::{Bucket, Chain};
+use super::reclaim::Guard;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// One bucket array and the growth that fills it. See T1–T6.
@@ -174,6 +175,17 @@ impl Table {
         // table happen before the Release store of null. Non-null was stored before the table
         // was published. Pairs with [P2]: `finish_growth`, and [P1]: the publication of `self`.
         self.old.load(Ordering::Acquire)
+    }
+
+    /// The old table of the growth in progress, if any, for as long as `self` is borrowed: `self`
+    /// was loaded while pinned by the caller's guard, whose borrow `'g` stands for.
+    #[inline]
+    pub(crate) fn old_table<'g>(&'g self, _guard: &'g Guard<'_>) -> Option<&'g Table> {
+        let old = self.old();
+        // SAFETY: T2: an old table is retired only after `finish_growth` unlinked it, and `self`
+        // was reachable while the guard was pinned (the caller loaded it under that guard), so
+        // anything loaded from `self.old` now was reachable while pinned and lives for 'g.
+        (!old.is_null()).then(|| unsafe { &*old })
     }
 
     /// An empty overflow bucket for this table: the next spare, or a boxed one once the spares
