@@ -1313,6 +1313,7 @@ impl Guard<'_> {
 }
 
 impl Drop for Guard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: dropped once, here, before the handle it was pinned on.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
