@@ -69,6 +69,7 @@ pub(crate) struct TopHashWord(u64);
 
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HIGH_BITS: u64 = LOW_BITS << 7;
 
 impl TopHashWord {
     /// Packs the bucket's tophash array.
@@ -105,12 +106,14 @@ impl TopHashWord {
     /// Slots holding a live entry.
     #[inline(always)]
     pub(crate) fn full(self) -> SlotMask {
-        // Full means "not one of the five marker values"; five exact matches are cheap and
-        // obviously right.
-        let markers = [0u8, 1, 2, 3, 4]
-            .iter()
-            .fold(0u64, |acc, &m| acc | self.matching(TopHash(m)).0);
-        SlotMask(!markers & (LOW_BITS << 7))
+        // Full means "not one of the five marker values", that is a byte of at least
+        // `MIN_TOP_HASH` (5). With each byte's top bit forced on, every byte is at least 0x80, so
+        // subtracting 5 from each borrows from no neighbour, and leaves the top bit set exactly
+        // when the byte's low seven bits are at least 5; a byte of 0x80 or more is full anyway.
+        // Four operations instead of five exact matches (about 30), twice per evacuated bucket
+        // (session 33); `full_is_every_byte_from_min_top_hash` checks it against the definition.
+        let forced = self.0 | HIGH_BITS;
+        SlotMask(((forced - LOW_BITS * u64::from(TopHash::MIN_TOP_HASH.0)) | self.0) & HIGH_BITS)
     }
 
     /// Exact mask of the zero bytes of `x`: bit 7 of byte `i` is set iff byte `i` is zero.
@@ -197,6 +200,25 @@ mod tests {
         assert_eq!(word.get(4), TopHash(200));
         assert_eq!(word.with(1, TopHash(9)).get(1), TopHash(9));
         assert_eq!(word.with(1, TopHash(9)).get(0), TopHash(5));
+    }
+
+    #[test]
+    fn full_is_every_byte_from_min_top_hash() {
+        // Every byte value in every slot, beside neighbours that are markers, full, or 0x80
+        // and 0xff (the edges of a borrow).
+        for fill in [0u8, 1, 4, 5, 6, 0x7f, 0x80, 0x84, 0x85, 0xff] {
+            for slot in 0..8 {
+                for value in 0u8..=255 {
+                    let mut bytes = [fill; 8];
+                    bytes[slot] = value;
+                    let word = TopHashWord::new(bytes.map(TopHash));
+                    let want: Vec<usize> = (0..8)
+                        .filter(|&i| bytes[i] >= TopHash::MIN_TOP_HASH.0)
+                        .collect();
+                    assert_eq!(word.full().collect::<Vec<_>>(), want, "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]
