@@ -72,8 +72,11 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
 
     /// Keeps `guard` as the view's guard and returns it. The view may have been pinned
     /// meanwhile: pinning can run destructors of retired values (crossbeam collects inside
-    /// `pin`), and one that reaches this view (through a `'static` map and a thread-local, say)
-    /// pins it first; `guard` is then a second, nested pin of the same thread, dropped here.
+    /// `pin`, after this thread is pinned), and one that reaches this view (through a `'static`
+    /// map and a thread-local, say) pins it again and keeps that later guard. `guard` is then
+    /// dropped here, which leaves the thread pinned through the kept one (crossbeam counts
+    /// guards per handle, and so does the slot's `guards`). `OnceCell::get_or_init` panicked
+    /// in that case ("reentrant init").
     #[inline(always)]
     fn install(&self, guard: Guard<'m>) -> &Guard<'m> {
         if let Err(nested) = self.guard.set(guard) {
