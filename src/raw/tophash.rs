@@ -205,17 +205,28 @@ mod tests {
     #[test]
     fn full_is_every_byte_from_min_top_hash() {
         // Every byte value in every slot, beside neighbours that are markers, full, or 0x80
-        // and 0xff (the edges of a borrow).
-        for fill in [0u8, 1, 4, 5, 6, 0x7f, 0x80, 0x84, 0x85, 0xff] {
+        // and 0xff (the edges of a borrow). Under Miri (20,480 cases took 8 minutes there) a
+        // sample: four neighbours, and the values around 5 and 0x80 with every 17th other one.
+        let fills: &[u8] = if cfg!(miri) {
+            &[0, 5, 0x80, 0xff]
+        } else {
+            &[0, 1, 4, 5, 6, 0x7f, 0x80, 0x84, 0x85, 0xff]
+        };
+        let values: Vec<u8> = (0u8..=255)
+            .filter(|&v| {
+                !cfg!(miri) || v % 17 == 0 || (3..=6).contains(&v) || (0x7e..=0x86).contains(&v)
+            })
+            .collect();
+        for &fill in fills {
             for slot in 0..8 {
-                for value in 0u8..=255 {
+                for &value in &values {
                     let mut bytes = [fill; 8];
                     bytes[slot] = value;
                     let word = TopHashWord::new(bytes.map(TopHash));
-                    let want: Vec<usize> = (0..8)
+                    let want = (0..8)
                         .filter(|&i| bytes[i] >= TopHash::MIN_TOP_HASH.0)
-                        .collect();
-                    assert_eq!(word.full().collect::<Vec<_>>(), want, "{bytes:?}");
+                        .fold(0u64, |mask, i| mask | 0x80 << (8 * i));
+                    assert_eq!(word.full().0, want, "{bytes:?}");
                 }
             }
         }
