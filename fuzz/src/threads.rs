@@ -25,10 +25,10 @@ use std::sync::Barrier;
 
 use arbitrary::Arbitrary;
 use hmap::concurrent::Pinned;
+use hmap::sched::race::probe_growth;
 use hmap::ConcurrentHashMap;
 
 use crate::{FuzzHasher, HasherChoice};
-use hmap::sched::race::probe_growth;
 
 /// Operations replayed per input at most, over all threads.
 pub const MAX_THREAD_OPS: usize = 512;

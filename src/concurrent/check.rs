@@ -25,10 +25,7 @@ impl<K, V> RawMap<K, V> {
             self.hint_names(table),
             "R4: the prefetch hint names the current table once its publication is done"
         );
-        let old = table.old();
-        // SAFETY: loaded from the current table while pinned; retired only after being unlinked
-        // (T2), so it lives while `guard` does.
-        let old: Option<&Table> = (!old.is_null()).then(|| unsafe { &*old });
+        let old = table.old_table(&guard);
         // The live entries (R1): (table, chain index, entry).
         let mut live: Vec<*mut Entry<K, V>> = Vec::new();
         if let Some(old) = old {

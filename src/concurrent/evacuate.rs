@@ -257,12 +257,9 @@ impl<K, V> RawMap<K, V> {
     /// would skip entries (loom A1).
     pub(crate) fn finish_growth_now<'g>(&'g self, guard: &'g Guard<'_>) -> &'g Table {
         let table = self.table(guard);
-        let old = table.old();
-        if old.is_null() {
+        let Some(old) = table.old_table(guard) else {
             return table;
-        }
-        // SAFETY: loaded from the current table while pinned; retired only after unlinking (T2).
-        let old = unsafe { &*old };
+        };
         for index in 0..old.len() {
             self.evacuate(table, old, index, guard);
         }

@@ -79,8 +79,8 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     /// in that case ("reentrant init").
     #[inline(always)]
     fn install(&self, guard: Guard<'m>) -> &Guard<'m> {
-        if let Err(nested) = self.guard.set(guard) {
-            drop(nested);
+        if let Err(extra) = self.guard.set(guard) {
+            drop(extra);
         }
         match self.guard.get() {
             Some(guard) => guard,

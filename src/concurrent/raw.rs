@@ -233,11 +233,7 @@ impl<K, V> RawMap<K, V> {
         let mut may_claim = true;
         loop {
             let table = self.table(guard);
-            let old = table.old();
-            if !old.is_null() {
-                // SAFETY: `old` was loaded from the current table while pinned; it is retired
-                // only after `finish_growth` unlinked it (T2), so it lives for 'g.
-                let old = unsafe { &*old };
+            if let Some(old) = table.old_table(guard) {
                 self.help_grow(table, old, hash as usize, may_claim, guard);
                 may_claim = false;
             }
