@@ -37,7 +37,7 @@ use common::{
     HasherKind, Hook, MatrixHasher, PanicOnEq, PanicOnHash, Rng, SyncDropCounter, SyncLedger,
     ARMED_PANIC_MESSAGE,
 };
-use hmap::concurrent::{Computed, ConcurrentStats, Operation};
+use hmap::concurrent::{Computed, ConcurrentStats, Operation, Pinned};
 use hmap::ConcurrentHashMap;
 
 /// Scales an iteration count down under Miri.
@@ -2306,6 +2306,99 @@ fn a_thread_local_destructor_can_use_the_map_after_the_thread_gave_its_slots_bac
     .expect("the thread-local destructor's insert");
     assert_eq!(map.pin().get(&7), Some(&7), "inserted at thread exit");
     assert!(map.stats().temporary_pins >= 2);
+}
+
+/// A destructor that crossbeam runs inside a view's first pin may reach that same view (here
+/// through a `'static` map and a thread-local) and use it: the inner operation pins again and
+/// keeps its guard, the outer one drops its own extra guard, and the thread's pins stay balanced,
+/// so the epoch still advances once the view is dropped. Until session 33 the outer operation
+/// panicked ("reentrant init", from `OnceCell::get_or_init`); a version that forgot the extra
+/// guard instead would leave the thread pinned, and the last assertion would fail.
+///
+/// The schedule is exact, not probabilistic. Thread A retires `Probe(10)` and flushes it into
+/// crossbeam's queue sealed at epoch E, then advances the epoch to E + 1 (its flush's
+/// `try_advance`, pinned at E). Thread B then pins the map for the first time: its fresh
+/// participant collects on its first pin (crossbeam collects when the pin count is a multiple
+/// of 128, from 0), advances the epoch to E + 2 and runs A's batch, whose destructor runs on B
+/// inside the pin of B's view.
+#[test]
+fn a_destructor_run_inside_a_views_pin_can_use_that_view() {
+    /// A value whose destructor, while its thread's `REACH` is set, looks key 1 up through the
+    /// thread's `VIEW` and records what it saw in `SEEN`.
+    struct Probe(u64);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            if REACH.with(core::cell::Cell::get) {
+                let seen = VIEW.with(|view| {
+                    let view = view.borrow();
+                    let view = view.as_ref().expect("the view is in place");
+                    view.get(&1).map(|probe| probe.0)
+                });
+                SEEN.with(|cell| cell.set(Some((self.0, seen))));
+            }
+        }
+    }
+    static MAP: std::sync::OnceLock<ConcurrentHashMap<u64, Probe>> = std::sync::OnceLock::new();
+    thread_local! {
+        static REACH: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+        static VIEW: core::cell::RefCell<Option<Pinned<'static, u64, Probe>>> =
+            const { core::cell::RefCell::new(None) };
+        static SEEN: core::cell::Cell<Option<(u64, Option<u64>)>> =
+            const { core::cell::Cell::new(None) };
+    }
+
+    let map = MAP.get_or_init(ConcurrentHashMap::new);
+    // Thread A (this one): the first view pins A's fresh participant, which collects and moves
+    // the epoch on; `Probe(10)` is replaced and waits in A's slot.
+    {
+        let view = map.pin();
+        assert!(view.insert(1, Probe(10)).is_none());
+        assert_eq!(view.insert(1, Probe(11)).map(|probe| probe.0), Some(10));
+    }
+    // A second view of A pins without collecting (its count is 1); its flush seals the batch at
+    // the current epoch E and advances the epoch to E + 1, with nothing due yet.
+    map.pin().flush();
+    assert_eq!(
+        map.stats().garbage_objects,
+        1,
+        "Probe(10) awaits reclamation"
+    );
+
+    let (outer, inner) = thread::spawn(move || {
+        VIEW.with(|view| *view.borrow_mut() = Some(map.pin()));
+        REACH.with(|reach| reach.set(true));
+        let outer = VIEW.with(|view| {
+            let view = view.borrow();
+            let view = view.as_ref().expect("just placed");
+            view.get(&1).map(|probe| probe.0)
+        });
+        REACH.with(|reach| reach.set(false));
+        drop(VIEW.with(|view| view.borrow_mut().take()));
+        (outer, SEEN.with(core::cell::Cell::get))
+    })
+    .join()
+    .expect("the view's first operation, whose pin ran a destructor that used the view");
+    assert_eq!(outer, Some(11), "the outer get");
+    assert_eq!(
+        inner,
+        Some((10, Some(11))),
+        "Probe(10)'s destructor ran inside the pin of B's view and read key 1 through it"
+    );
+    assert_eq!(map.stats().garbage_objects, 0);
+
+    // B's pins are balanced: with B unpinned the epoch advances, so what A retires now is freed.
+    assert_eq!(
+        map.pin().insert(1, Probe(12)).map(|probe| probe.0),
+        Some(11)
+    );
+    for _ in 0..4 {
+        map.pin().flush();
+    }
+    assert_eq!(
+        map.stats().garbage_objects,
+        0,
+        "Probe(11) was freed: no thread stayed pinned"
+    );
 }
 
 /// Entries retired by a thread without a handle slot (here thread-local destructors that run

@@ -76,7 +76,8 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     /// map and a thread-local, say) pins it again and keeps that later guard. `guard` is then
     /// dropped here, which leaves the thread pinned through the kept one (crossbeam counts
     /// guards per handle, and so does the slot's `guards`). `OnceCell::get_or_init` panicked
-    /// in that case ("reentrant init").
+    /// in that case ("reentrant init"). Test:
+    /// `tests/concurrent_api.rs::a_destructor_run_inside_a_views_pin_can_use_that_view`.
     #[inline(always)]
     fn install(&self, guard: Guard<'m>) -> &Guard<'m> {
         if let Err(extra) = self.guard.set(guard) {
