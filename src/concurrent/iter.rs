@@ -13,6 +13,7 @@
 use core::marker::PhantomData;
 
 use super::bucket::{Bucket, Entry};
+use super::reclaim::Guard;
 use super::table::Table;
 use crate::raw::tophash::SlotMask;
 
@@ -33,14 +34,11 @@ pub struct Iter<'g, K, V> {
 }
 
 impl<'g, K, V> Iter<'g, K, V> {
-    /// Iterates over `table`, which the caller loaded while pinned for 'g.
-    pub(crate) fn new(table: &'g Table) -> Self {
-        let old = table.old();
+    /// Iterates over `table`, which the caller loaded under `guard`.
+    pub(crate) fn new(table: &'g Table, guard: &'g Guard<'_>) -> Self {
         Self {
             table,
-            // SAFETY: loaded from a table reachable while pinned; retired only after it is
-            // unlinked (T2), and the guard (pinned for 'g) protects it after that.
-            old: (!old.is_null()).then(|| unsafe { &*old }),
+            old: table.old_table(guard),
             index: 0,
             bucket: None,
             slots: SlotMask::EMPTY,

@@ -136,7 +136,8 @@ impl<'m, K, V, S> Pinned<'m, K, V, S> {
     /// or removed meanwhile may or may not be. A key removed and inserted again during the
     /// iteration is two entries, so it may be yielded twice.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter::new(self.map.raw().table(self.guard()))
+        let guard = self.guard();
+        Iter::new(self.map.raw().table(guard), guard)
     }
 
     /// Iterates over the keys (see [`iter`](Self::iter)).

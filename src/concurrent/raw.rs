@@ -196,7 +196,7 @@ impl<K, V> RawMap<K, V> {
         guard: &'g Guard<'_>,
     ) -> Option<&'g Entry<K, V>> {
         let table = self.table(guard);
-        let head = read_head(table, hash);
+        let head = read_head(table, hash, guard);
         // An 80-byte bucket straddles two cache lines; start loading the second while the
         // first (the tophash word) is being read, so a hit waits for one memory latency, not two.
         prefetch(core::ptr::from_ref(head).cast::<u8>().wrapping_add(64));
@@ -554,14 +554,10 @@ unsafe impl<K: Send + Sync, V: Send + Sync> Sync for RawMap<K, V> {}
 
 /// The head bucket a reader of `hash` must scan: the old chain while it is not evacuated (it is
 /// the truth until then: writes go to it only before it is evacuated, and it is frozen after,
-/// B4), else the current table's.
+/// B4), else the current table's. `table` was loaded under `guard`.
 #[inline]
-pub(crate) fn read_head(table: &Table, hash: u64) -> &Bucket {
-    let old = table.old();
-    if !old.is_null() {
-        // SAFETY: loaded from the current table while pinned (the caller's guard bounds the
-        // table's lifetime); retired only after being unlinked (T2).
-        let old = unsafe { &*old };
+pub(crate) fn read_head<'g>(table: &'g Table, hash: u64, guard: &'g Guard<'_>) -> &'g Bucket {
+    if let Some(old) = table.old_table(guard) {
         if cfg!(hmap_bug = "reader_skips_old")
             // ORDERING: Relaxed. Part of the planted bug.
             && hash as usize & old.mask < table.claim.evacuated.load(Ordering::Relaxed)
