@@ -1443,6 +1443,11 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
     // (hmap, three child processes) was measured, so there is something to save. A signal
     // during the first run would leave nothing measured.
     let dir = scratch("tour-sigint-grow");
+    // An earlier run's file in the reused directory, which this tour will not rewrite: not a
+    // result `report` could read, so rendering it would fail the `report` below.
+    std::fs::create_dir_all(&dir).unwrap();
+    let stale = "{\"meta\": {\"experiment\": \"wrappers\"}, \"from\": \"an earlier run\"}\n";
+    std::fs::write(dir.join("wrappers.json"), stale).unwrap();
     let out = interrupt(&dir, "__", &|running, _| {
         running.iter().any(|&pid| {
             let args = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -1471,7 +1476,11 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
     let runs = grow["sizes"][0]["runs"].as_array().unwrap();
     assert!((1..6).contains(&runs.len()), "{grow}");
     assert_eq!(runs[0]["map"], "hmap", "{grow}");
-    assert!(!dir.join("wrappers.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("wrappers.json")).unwrap(),
+        stale,
+        "the earlier run's file is left as it was"
+    );
     let listed = files(&tour);
     assert!(
         listed.contains(&"crash.json".to_owned())
@@ -1481,12 +1490,20 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
             && !listed.contains(&"wrappers.json".to_owned()),
         "{listed:?}"
     );
-    // `report` reads the interrupted growth file back.
-    let stdout = succeeds(&["report", dir.to_str().unwrap()]);
+    // `report` reads the interrupted growth file back, and skips the earlier run's file (since
+    // session 34; before, it rendered every JSON file in the directory as this tour's).
+    let report = lab(&["report", dir.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&report.stdout), text(&report.stderr));
+    assert!(report.status.success(), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("maps and sizes shown as - did not run"),
         "{stdout}"
     );
+    assert!(
+        stderr.contains("wrappers.json: older than tour.json and not one of the files"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("wrappers.json"), "{stdout}");
 
     // As soon as the wrappers start: the crash program and the growth experiment are complete.
     let dir = scratch("tour-sigint-wrappers");
