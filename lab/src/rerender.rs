@@ -1,8 +1,8 @@
 //! The `report` command: re-render the tables and plots of saved results. Reads every lab JSON
 //! file in a results directory (default: the newest under `lab-results/`), prints its tables
-//! and redraws its SVG plots, without running anything. In a directory a tour wrote into, a file
-//! older than its `tour.json` and not listed there is an earlier run's and is skipped, with a
-//! line on stderr.
+//! and redraws its SVG plots, without running anything. In a directory an interrupted tour wrote
+//! into, the file of a part that tour did not run, if older than its `tour.json`, is an earlier
+//! run's and is skipped, with a line on stderr.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -47,13 +47,13 @@ pub(crate) fn run(dir: &Path, out: &Output) -> Result<(), LabError> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
     files.sort();
-    let older_unlisted = older_than_the_tour_and_unlisted(dir, &files);
+    let not_run = parts_the_tour_did_not_run(dir, &files);
     let mut rendered = 0;
     for path in &files {
-        if older_unlisted.contains(path) {
+        if not_run.contains(path) {
             eprintln!(
-                "hmap-lab: skipping {}: older than tour.json and not one of the files that tour \
-                 wrote (an earlier run's result in the same directory)",
+                "hmap-lab: skipping {}: a part the interrupted tour did not run, older than \
+                 tour.json (an earlier run's result in the same directory)",
                 path.display()
             );
             continue;
@@ -99,41 +99,43 @@ pub(crate) fn run(dir: &Path, out: &Output) -> Result<(), LabError> {
     Ok(())
 }
 
-/// The files among `files` that an earlier run left in a directory a tour then wrote into: a
-/// tour indexes the files it wrote in `tour.json` (the last file it writes), and one that is
-/// older than `tour.json` but not in its list is not that tour's. An interrupted tour does not
-/// write its later parts' files, so a reused `--out` directory can still hold an earlier run's
-/// `wrappers.json`, which would otherwise be rendered as this tour's. A file newer than
-/// `tour.json` (an experiment run into the directory afterwards) is rendered. Empty without a
-/// readable `tour.json`.
-fn older_than_the_tour_and_unlisted(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
+/// The files among `files` that an earlier run left in a directory an interrupted tour then
+/// wrote into: a tour that a signal stopped lists the parts it did not start in `tour.json`
+/// (`not_run`) and writes no file for them, so a reused `--out` directory can still hold an
+/// earlier run's `<part>.json` (say `wrappers.json`), which would otherwise be rendered beside
+/// this tour's files as if it were one of them. Such a file is skipped when it is older than
+/// `tour.json` (a file as old or newer, say from `wrappers --out` run into the directory after
+/// the tour, is rendered). Nothing else is skipped: the rule cannot tell an earlier run's files
+/// apart when the tour died without writing `tour.json`, or when a copy reordered the files'
+/// modification times. Empty without a readable tour index.
+fn parts_the_tour_did_not_run(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
     let tour = dir.join("tour.json");
     let modified = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).ok();
     let Some(tour_written) = modified(&tour) else {
         return Vec::new();
     };
-    let listed: Vec<String> = match fs::read_to_string(&tour)
+    let Some(index) = fs::read_to_string(&tour)
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-    {
-        Some(value)
-            if value.pointer("/meta/experiment").and_then(|e| e.as_str()) == Some("tour") =>
-        {
-            match value.get("files").and_then(|f| f.as_array()) {
-                Some(names) => names
-                    .iter()
-                    .filter_map(|name| name.as_str().map(str::to_owned))
-                    .collect(),
-                None => return Vec::new(),
-            }
-        }
-        _ => return Vec::new(),
+        .filter(|index| index.pointer("/meta/experiment").and_then(|e| e.as_str()) == Some("tour"))
+    else {
+        return Vec::new();
     };
+    let not_run: Vec<String> = index
+        .get("not_run")
+        .and_then(|parts| parts.as_array())
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|part| part.as_str().map(|part| format!("{part}.json")))
+                .collect()
+        })
+        .unwrap_or_default();
     files
         .iter()
         .filter(|path| {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !listed.iter().any(|listed| listed == name)
+            not_run.iter().any(|file| file == name)
                 && modified(path).is_some_and(|written| written < tour_written)
         })
         .cloned()
@@ -154,37 +156,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_files_older_than_the_tour_index_and_missing_from_it_are_skipped() {
+    fn only_older_files_of_parts_the_tour_did_not_run_are_skipped() {
+        use std::time::{Duration, SystemTime};
+
         let dir = crate::report::tests::scratch("rerender-stale");
         fs::create_dir_all(&dir).unwrap();
-        let pause = || std::thread::sleep(std::time::Duration::from_millis(20));
-        let write = |name: &str, text: &str| fs::write(dir.join(name), text).unwrap();
-        write("wrappers.json", "{}");
-        write("crash.json", "{}");
+        let now = SystemTime::now();
+        // Writes `name` with a modification time `age` seconds ago.
+        let write = |name: &str, text: &str, age: u64| {
+            fs::write(dir.join(name), text).unwrap();
+            fs::File::options()
+                .write(true)
+                .open(dir.join(name))
+                .unwrap()
+                .set_modified(now - Duration::from_secs(age))
+                .unwrap();
+        };
         let all = |names: &[&str]| names.iter().map(|n| dir.join(n)).collect::<Vec<_>>();
-        let files = all(&["crash.json", "grow.json", "tour.json", "wrappers.json"]);
-        // No tour index: nothing is skipped.
-        assert!(older_than_the_tour_and_unlisted(&dir, &files).is_empty());
-        pause();
-        write(
+        let files = all(&[
+            "crash.json",
+            "grow.json",
+            "throughput.json",
             "tour.json",
-            r#"{"meta": {"experiment": "tour"}, "files": ["crash.json", "tour.json"]}"#,
-        );
-        pause();
-        write("grow.json", "{}");
-        // `wrappers.json` predates the tour and is not in its list; `crash.json` predates it too
-        // but is listed; `grow.json` came after the tour.
+            "wrappers.json",
+        ]);
+        write("wrappers.json", "{}", 100);
+        write("throughput.json", "{}", 100);
+        write("crash.json", "{}", 100);
+        // No tour index: nothing is skipped.
+        assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
+        let index = r#"{"meta": {"experiment": "tour"}, "not_run": ["grow", "wrappers"]}"#;
+        write("tour.json", index, 50);
+        write("grow.json", "{}", 10);
+        // `wrappers.json` is older than the index and its part did not run; `grow.json` is of a
+        // part that did not run too, but came after the tour; `throughput.json` and `crash.json`
+        // are older, but of no part the tour left out.
         assert_eq!(
-            older_than_the_tour_and_unlisted(&dir, &files),
+            parts_the_tour_did_not_run(&dir, &files),
             all(&["wrappers.json"])
         );
-        // An index that is not a tour's, or has no list, skips nothing.
+        // As old as the index: rendered.
+        write("wrappers.json", "{}", 50);
+        assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
+        write("wrappers.json", "{}", 100);
+        // An index that is not a tour's, or lists no part left out, skips nothing.
         write(
             "tour.json",
-            r#"{"meta": {"experiment": "grow"}, "files": []}"#,
+            r#"{"meta": {"experiment": "grow"}, "not_run": ["wrappers"]}"#,
+            50,
         );
-        assert!(older_than_the_tour_and_unlisted(&dir, &files).is_empty());
-        write("tour.json", r#"{"meta": {"experiment": "tour"}}"#);
-        assert!(older_than_the_tour_and_unlisted(&dir, &files).is_empty());
+        assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
+        write(
+            "tour.json",
+            r#"{"meta": {"experiment": "tour"}, "not_run": []}"#,
+            50,
+        );
+        assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
+        write("tour.json", r#"{"meta": {"experiment": "tour"}}"#, 50);
+        assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
     }
 }

@@ -1500,7 +1500,7 @@ fn a_signal_stops_the_tour_which_indexes_the_parts_that_ran() {
         "{stdout}"
     );
     assert!(
-        stderr.contains("wrappers.json: older than tour.json and not one of the files"),
+        stderr.contains("wrappers.json: a part the interrupted tour did not run"),
         "{stderr}"
     );
     assert!(!stdout.contains("wrappers.json"), "{stdout}");
