@@ -111,31 +111,21 @@ pub(crate) fn run(dir: &Path, out: &Output) -> Result<(), LabError> {
 fn parts_the_tour_did_not_run(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
     let tour = dir.join("tour.json");
     let modified = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).ok();
-    let Some(tour_written) = modified(&tour) else {
-        return Vec::new();
-    };
-    let Some(index) = fs::read_to_string(&tour)
+    let index = fs::read_to_string(&tour)
         .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .filter(|index| index.pointer("/meta/experiment").and_then(|e| e.as_str()) == Some("tour"))
-    else {
+        .and_then(|text| serde_json::from_str::<tour::TourResult>(&text).ok())
+        .filter(|index| index.meta.experiment == "tour");
+    let (Some(tour_written), Some(index)) = (modified(&tour), index) else {
         return Vec::new();
     };
-    let not_run: Vec<String> = index
-        .get("not_run")
-        .and_then(|parts| parts.as_array())
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|part| part.as_str().map(|part| format!("{part}.json")))
-                .collect()
-        })
-        .unwrap_or_default();
     files
         .iter()
         .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            not_run.iter().any(|file| file == name)
+            let stem = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_suffix(".json"));
+            stem.is_some_and(|stem| index.not_run.iter().any(|part| part == stem))
                 && modified(path).is_some_and(|written| written < tour_written)
         })
         .cloned()
@@ -172,6 +162,32 @@ mod tests {
                 .set_modified(now - Duration::from_secs(age))
                 .unwrap();
         };
+        // A tour index as an `experiment` run writes it, with `not_run`, or as files from
+        // before that field existed (`None`).
+        let index = |experiment: &str, not_run: Option<&[&str]>| {
+            let meta = Output::new(crate::ui::Ui::new(true), Some(dir.clone()), vec![])
+                .unwrap()
+                .meta(experiment, 1.0);
+            let mut value = serde_json::to_value(tour::TourResult {
+                meta,
+                quick: true,
+                parts: vec![("crash".to_owned(), 0.1)],
+                files: vec!["crash.json".to_owned(), "tour.json".to_owned()],
+                failures: Vec::new(),
+                interrupted: not_run.is_some(),
+                interrupted_part: None,
+                not_run: not_run
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&part| part.to_owned())
+                    .collect(),
+            })
+            .unwrap();
+            if not_run.is_none() {
+                value.as_object_mut().unwrap().remove("not_run");
+            }
+            value.to_string()
+        };
         let all = |names: &[&str]| names.iter().map(|n| dir.join(n)).collect::<Vec<_>>();
         let files = all(&[
             "crash.json",
@@ -185,8 +201,7 @@ mod tests {
         write("crash.json", "{}", 100);
         // No tour index: nothing is skipped.
         assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
-        let index = r#"{"meta": {"experiment": "tour"}, "not_run": ["grow", "wrappers"]}"#;
-        write("tour.json", index, 50);
+        write("tour.json", &index("tour", Some(&["grow", "wrappers"])), 50);
         write("grow.json", "{}", 10);
         // `wrappers.json` is older than the index and its part did not run; `grow.json` is of a
         // part that did not run too, but came after the tour; `throughput.json` and `crash.json`
@@ -200,19 +215,11 @@ mod tests {
         assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
         write("wrappers.json", "{}", 100);
         // An index that is not a tour's, or lists no part left out, skips nothing.
-        write(
-            "tour.json",
-            r#"{"meta": {"experiment": "grow"}, "not_run": ["wrappers"]}"#,
-            50,
-        );
+        write("tour.json", &index("grow", Some(&["wrappers"])), 50);
         assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
-        write(
-            "tour.json",
-            r#"{"meta": {"experiment": "tour"}, "not_run": []}"#,
-            50,
-        );
+        write("tour.json", &index("tour", Some(&[])), 50);
         assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
-        write("tour.json", r#"{"meta": {"experiment": "tour"}}"#, 50);
+        write("tour.json", &index("tour", None), 50);
         assert!(parts_the_tour_did_not_run(&dir, &files).is_empty());
     }
 }
